@@ -1,0 +1,658 @@
+//! The client: joins rooms on one host, keeps the local cache in step, and delivers the
+//! persisted outbox exactly once across disconnects and restarts.
+//!
+//! One background task owns the connection. It reconnects with exponential backoff and
+//! jitter, resumes each room from its last contiguous seq, then sends the outbox in order
+//! with one message in flight per room (so order survives rate limits and retries), and
+//! relies on the host's idempotency for the resend after a reconnect.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+use crate::connection::ws_config;
+use crate::invite::Invite;
+use crate::protocol::{
+    self, close, encode, ChatMessage, ClientFrame, ErrorCode, ErrorFrame, HistoryPage, HistoryRequest, HostFrame,
+    Join, Member, Presence, RoomRef, RoomSummary, TypingEvent, TypingState, Welcome, PROTOCOL_VERSION,
+};
+use crate::store::{JoinedRoom, OutboxEntry, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Where the host is: an invite link or `host:port`.
+    pub invite: Invite,
+    pub name: String,
+    pub store: Arc<Store>,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Reconnect when nothing at all arrives for this long (the host pings).
+    pub silence_timeout: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(invite: Invite, name: impl Into<String>, store: Arc<Store>) -> Self {
+        ClientConfig {
+            invite,
+            name: name.into(),
+            store,
+            backoff_min: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(15),
+            silence_timeout: Duration::from_secs(45),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectionState {
+    Connecting,
+    Connected,
+    /// Disconnected; the next attempt is in `retry_in`.
+    Reconnecting { attempt: u32, retry_in: Duration, reason: String },
+    /// Stopped for good (shutdown, or the host speaks another protocol version).
+    Closed { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    State(ConnectionState),
+    Welcome(Welcome),
+    /// A room was (re)joined; its cache now holds the history the host returned.
+    Joined { room: RoomSummary, members: Vec<Member> },
+    /// The cache is complete up to the host's head for this room.
+    Synced { room_id: Uuid, head_seq: u64 },
+    /// A message newly stored in the cache (live, resumed, or an older page).
+    Message(ChatMessage),
+    /// One of our sends was stored by the host.
+    Ack { room_id: Uuid, client_msg_id: String, seq: u64, ts: i64 },
+    /// A send the host refused for good (too long, empty...); it left the outbox.
+    SendFailed { room_id: Uuid, client_msg_id: String, error: ErrorFrame },
+    Presence(Presence),
+    Typing(TypingEvent),
+    HistoryPage(HistoryPage),
+    /// A join the host refused (wrong passcode, unknown room, throttled...).
+    JoinFailed { room_id: Uuid, error: ErrorFrame },
+    Left { room_id: Uuid },
+    Error(ErrorFrame),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the client has stopped")]
+    Stopped,
+}
+
+enum Command {
+    Join { room_id: Uuid, passcode: Option<String> },
+    Leave(Uuid),
+    Flush(Uuid),
+    Typing(Uuid, bool),
+    History(Uuid, Option<u64>),
+    Rename(String),
+    Shutdown,
+}
+
+/// A handle to the background client task.
+#[derive(Clone)]
+pub struct Client {
+    tx: mpsc::UnboundedSender<Command>,
+    store: Arc<Store>,
+}
+
+impl Client {
+    /// Starts the client task. Events arrive on the returned receiver; a consumer that
+    /// stops reading eventually stalls the connection (and the host then drops it).
+    pub fn start(config: ClientConfig) -> Result<(Client, mpsc::Receiver<ClientEvent>), ClientError> {
+        let user_id = config.store.user_id()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (etx, erx) = mpsc::channel(4096);
+        let store = Arc::clone(&config.store);
+        let task = Task {
+            user_id,
+            name: config.name.clone(),
+            config,
+            events: etx,
+            cmds: rx,
+            rooms: HashMap::new(),
+        };
+        tokio::spawn(task.run());
+        Ok((Client { tx, store }, erx))
+    }
+
+    fn cmd(&self, c: Command) -> Result<(), ClientError> {
+        self.tx.send(c).map_err(|_| ClientError::Stopped)
+    }
+
+    /// Joins (and keeps rejoining after reconnects) a room.
+    pub fn join(&self, room_id: Uuid, passcode: Option<String>) -> Result<(), ClientError> {
+        self.cmd(Command::Join { room_id, passcode })
+    }
+
+    pub fn leave(&self, room_id: Uuid) -> Result<(), ClientError> {
+        self.cmd(Command::Leave(room_id))
+    }
+
+    /// Queues a message: it is in the persisted outbox when this returns, and is
+    /// delivered exactly once, whenever the host can be reached.
+    pub fn send(&self, room_id: Uuid, text: &str) -> Result<OutboxEntry, ClientError> {
+        let entry = self
+            .store
+            .outbox_push(room_id, &Uuid::new_v4().to_string(), text)?;
+        self.cmd(Command::Flush(room_id))?;
+        Ok(entry)
+    }
+
+    pub fn typing(&self, room_id: Uuid, active: bool) -> Result<(), ClientError> {
+        self.cmd(Command::Typing(room_id, active))
+    }
+
+    /// Asks the host for the page before `before_seq` (or the latest page).
+    pub fn history(&self, room_id: Uuid, before_seq: Option<u64>) -> Result<(), ClientError> {
+        self.cmd(Command::History(room_id, before_seq))
+    }
+
+    pub fn rename(&self, name: &str) -> Result<(), ClientError> {
+        self.cmd(Command::Rename(name.to_string()))
+    }
+
+    /// Closes the connection politely and stops reconnecting.
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Command::Shutdown);
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+struct RoomIntent {
+    passcode: Option<String>,
+    joined: bool,
+    /// The outbox entry awaiting its ack, and when it may be (re)sent.
+    inflight: Option<String>,
+    retry_at: Option<Instant>,
+    /// Resume paging in progress.
+    catching_up: bool,
+}
+
+struct Task {
+    config: ClientConfig,
+    user_id: Uuid,
+    name: String,
+    events: mpsc::Sender<ClientEvent>,
+    cmds: mpsc::UnboundedReceiver<Command>,
+    rooms: HashMap<Uuid, RoomIntent>,
+}
+
+type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+enum End {
+    Lost(String),
+    Fatal(String),
+    Shutdown,
+}
+
+impl Task {
+    async fn emit(&self, e: ClientEvent) {
+        let _ = self.events.send(e).await;
+    }
+
+    async fn run(mut self) {
+        let mut attempt: u32 = 0;
+        loop {
+            self.emit(ClientEvent::State(ConnectionState::Connecting)).await;
+            let end = match self.connect().await {
+                Ok(ws) => {
+                    let end = self.session(ws).await;
+                    if !matches!(end, End::Lost(ref r) if r.starts_with("connect")) {
+                        attempt = 0;
+                    }
+                    end
+                }
+                Err(e) => End::Lost(e),
+            };
+            for r in self.rooms.values_mut() {
+                r.joined = false;
+                r.inflight = None;
+                r.catching_up = false;
+            }
+            let reason = match end {
+                End::Shutdown => {
+                    self.emit(ClientEvent::State(ConnectionState::Closed { reason: "closed".into() })).await;
+                    return;
+                }
+                End::Fatal(reason) => {
+                    self.emit(ClientEvent::State(ConnectionState::Closed { reason })).await;
+                    return;
+                }
+                End::Lost(reason) => reason,
+            };
+            attempt += 1;
+            let retry_in = self.backoff(attempt);
+            tracing::debug!(%reason, ?retry_in, "disconnected");
+            self.emit(ClientEvent::State(ConnectionState::Reconnecting {
+                attempt,
+                retry_in,
+                reason,
+            }))
+            .await;
+            let until = Instant::now() + retry_in;
+            // Keep taking commands while offline: sends queue in the outbox meanwhile.
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => break,
+                    c = self.cmds.recv() => match c {
+                        None | Some(Command::Shutdown) => {
+                            self.emit(ClientEvent::State(ConnectionState::Closed { reason: "closed".into() })).await;
+                            return;
+                        }
+                        Some(c) => { self.offline_command(c).await; }
+                    }
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let min = self.config.backoff_min.as_secs_f64();
+        let max = self.config.backoff_max.as_secs_f64();
+        let exp = (min * 2f64.powi(attempt.saturating_sub(1).min(16) as i32)).min(max);
+        // "Equal jitter": half fixed, half random, so reconnect storms spread out.
+        let jitter = rand::rng().random_range(0.5..=1.0);
+        Duration::from_secs_f64(exp * jitter)
+    }
+
+    async fn offline_command(&mut self, c: Command) {
+        match c {
+            Command::Join { room_id, passcode } => {
+                self.rooms.insert(room_id, RoomIntent::new(passcode));
+            }
+            Command::Leave(room_id) => {
+                self.rooms.remove(&room_id);
+            }
+            Command::Rename(n) => self.name = n,
+            // Flush, typing and history wait for the connection.
+            _ => {}
+        }
+    }
+
+    async fn connect(&mut self) -> Result<WsStream, String> {
+        let url = self.config.invite.ws_url();
+        let cfg = ws_config(1024 * 1024);
+        let fut = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(cfg), true);
+        match tokio::time::timeout(Duration::from_secs(10), fut).await {
+            Ok(Ok((ws, _))) => Ok(ws),
+            Ok(Err(e)) => Err(format!("connect to {}: {e}", self.config.invite.authority())),
+            Err(_) => Err(format!("connect to {}: timed out", self.config.invite.authority())),
+        }
+    }
+
+    async fn session(&mut self, mut ws: WsStream) -> End {
+        let hello = ClientFrame::Hello(protocol::Hello {
+            protocol: PROTOCOL_VERSION,
+            user_id: self.user_id,
+            name: self.name.clone(),
+        });
+        if ws.send(Message::Text(encode(&hello).into())).await.is_err() {
+            return End::Lost("connection lost during hello".into());
+        }
+        let mut silence = self.config.silence_timeout;
+        let mut last_rx = Instant::now();
+        let mut greeted = false;
+        loop {
+            let next_retry = self.rooms.values().filter_map(|r| r.retry_at).min();
+            let wake = next_retry.unwrap_or_else(|| last_rx + silence).min(last_rx + silence);
+            let mut out: Vec<ClientFrame> = Vec::new();
+            tokio::select! {
+                m = ws.next() => {
+                    last_rx = Instant::now();
+                    match m {
+                        None => return End::Lost("connection closed".into()),
+                        Some(Err(e)) => return End::Lost(format!("connection error: {e}")),
+                        Some(Ok(Message::Text(t))) => {
+                            let frame = match protocol::decode_host(&t) {
+                                Ok(f) => f,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "undecodable frame from host");
+                                    continue;
+                                }
+                            };
+                            if let HostFrame::Welcome(w) = &frame {
+                                greeted = true;
+                                let hb = Duration::from_millis(w.limits.heartbeat_interval_ms.max(1));
+                                silence = silence.min(hb * 3).max(hb + Duration::from_secs(1));
+                                self.emit(ClientEvent::State(ConnectionState::Connected)).await;
+                            }
+                            if let Err(end) = self.on_frame(frame, &mut out).await {
+                                return end;
+                            }
+                        }
+                        Some(Ok(Message::Close(f))) => {
+                            let code = f.as_ref().map(|f| u16::from(f.code)).unwrap_or(close::NORMAL);
+                            let reason = f.map(|f| f.reason.to_string()).unwrap_or_default();
+                            if code == close::UNSUPPORTED_VERSION {
+                                return End::Fatal(format!("host refused protocol version: {reason}"));
+                            }
+                            return End::Lost(format!("closed by host ({code} {reason})"));
+                        }
+                        Some(Ok(_)) => {}
+                    }
+                }
+                c = self.cmds.recv() => match c {
+                    None | Some(Command::Shutdown) => {
+                        let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+                        return End::Shutdown;
+                    }
+                    Some(c) => self.command(c, greeted, &mut out),
+                },
+                _ = tokio::time::sleep_until(wake) => {
+                    if Instant::now() >= last_rx + silence {
+                        return End::Lost("host stopped answering".into());
+                    }
+                    let now = Instant::now();
+                    let due: Vec<Uuid> = self.rooms.iter()
+                        .filter(|(_, r)| r.retry_at.is_some_and(|t| t <= now))
+                        .map(|(id, _)| *id).collect();
+                    for id in due {
+                        if let Some(r) = self.rooms.get_mut(&id) { r.retry_at = None; r.inflight = None; }
+                        self.pump(id, &mut out);
+                    }
+                }
+            }
+            if greeted && !out.is_empty() {
+                for f in out {
+                    if ws.feed(Message::Text(encode(&f).into())).await.is_err() {
+                        return End::Lost("connection lost while sending".into());
+                    }
+                }
+                if ws.flush().await.is_err() {
+                    return End::Lost("connection lost while sending".into());
+                }
+            }
+        }
+    }
+
+    fn join_frame(&self, room_id: Uuid) -> ClientFrame {
+        let since = self.config.store.synced_seq(room_id).unwrap_or(0);
+        let known = self
+            .config
+            .store
+            .joined_room(room_id)
+            .ok()
+            .flatten()
+            .is_some();
+        ClientFrame::Join(Join {
+            room_id,
+            passcode: self.rooms.get(&room_id).and_then(|r| r.passcode.clone()),
+            since_seq: (known && since > 0).then_some(since),
+        })
+    }
+
+    fn command(&mut self, c: Command, greeted: bool, out: &mut Vec<ClientFrame>) {
+        match c {
+            Command::Join { room_id, passcode } => {
+                self.rooms.insert(room_id, RoomIntent::new(passcode));
+                if greeted {
+                    out.push(self.join_frame(room_id));
+                }
+            }
+            Command::Leave(room_id) => {
+                if self.rooms.remove(&room_id).is_some() {
+                    out.push(ClientFrame::Leave(RoomRef { room_id }));
+                }
+            }
+            Command::Flush(room_id) => self.pump(room_id, out),
+            Command::Typing(room_id, active) => {
+                if self.rooms.get(&room_id).is_some_and(|r| r.joined) {
+                    out.push(ClientFrame::Typing(TypingState { room_id, active }));
+                }
+            }
+            Command::History(room_id, before_seq) => {
+                if self.rooms.get(&room_id).is_some_and(|r| r.joined) {
+                    out.push(ClientFrame::History(HistoryRequest {
+                        room_id,
+                        before_seq,
+                        after_seq: None,
+                        limit: None,
+                    }));
+                }
+            }
+            Command::Rename(name) => {
+                self.name = name.clone();
+                out.push(ClientFrame::Rename(protocol::Rename { name }));
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    /// Sends the next outbox entry of a room if nothing is in flight.
+    fn pump(&mut self, room_id: Uuid, out: &mut Vec<ClientFrame>) {
+        let Some(r) = self.rooms.get_mut(&room_id) else { return };
+        if !r.joined || r.inflight.is_some() || r.retry_at.is_some() {
+            return;
+        }
+        match self.config.store.outbox(room_id) {
+            Ok(entries) => {
+                if let Some(e) = entries.into_iter().next() {
+                    r.inflight = Some(e.client_msg_id.clone());
+                    out.push(ClientFrame::Send(protocol::Send {
+                        room_id,
+                        client_msg_id: e.client_msg_id,
+                        text: e.text,
+                    }));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read outbox"),
+        }
+    }
+
+    async fn cache(&self, room_id: Uuid, msgs: &[ChatMessage], floor: Option<u64>) -> u64 {
+        let store = &self.config.store;
+        // Only announce messages the cache did not already have.
+        let fresh: Vec<ChatMessage> = msgs
+            .iter()
+            .filter(|m| {
+                store
+                    .cached_messages(room_id, Some(m.seq + 1), 1)
+                    .map(|v| v.first().map(|c| c.seq) != Some(m.seq))
+                    .unwrap_or(true)
+            })
+            .cloned()
+            .collect();
+        let synced = match store.cache_messages(room_id, msgs, floor) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write the local cache");
+                0
+            }
+        };
+        for m in fresh {
+            self.emit(ClientEvent::Message(m)).await;
+        }
+        synced
+    }
+
+    async fn on_frame(&mut self, frame: HostFrame, out: &mut Vec<ClientFrame>) -> Result<(), End> {
+        match frame {
+            HostFrame::Welcome(w) => {
+                self.emit(ClientEvent::Welcome(w.clone())).await;
+                // Rooms named by id only (manual join of a single-room host) resolve here.
+                let ids: Vec<Uuid> = self.rooms.keys().copied().collect();
+                for id in ids {
+                    out.push(self.join_frame(id));
+                }
+            }
+            HostFrame::Joined(j) => {
+                let room_id = j.room.room_id;
+                let store = &self.config.store;
+                let address = self.config.invite.authority();
+                let prev = store.joined_room(room_id).ok().flatten();
+                let _ = store.upsert_joined_room(&JoinedRoom {
+                    room_id,
+                    name: j.room.name.clone(),
+                    address,
+                    host_id: None,
+                    host_name: None,
+                    has_passcode: j.room.has_passcode,
+                    synced_seq: 0,
+                    read_seq: 0,
+                });
+                // On a first join (or after the host lost history) the page we got is
+                // the latest one: everything before it is reachable through `history`.
+                let resumed = prev.as_ref().is_some_and(|p| p.synced_seq > 0 && p.synced_seq <= j.head_seq);
+                let floor = if resumed {
+                    None
+                } else {
+                    Some(j.messages.first().map(|m| m.seq - 1).unwrap_or(j.head_seq))
+                };
+                self.emit(ClientEvent::Joined {
+                    room: j.room.clone(),
+                    members: j.members.clone(),
+                })
+                .await;
+                let synced = self.cache(room_id, &j.messages, floor).await;
+                if let Some(r) = self.rooms.get_mut(&room_id) {
+                    r.joined = true;
+                    r.catching_up = j.has_more;
+                }
+                if j.has_more {
+                    out.push(ClientFrame::History(HistoryRequest {
+                        room_id,
+                        before_seq: None,
+                        after_seq: Some(synced.max(j.messages.last().map(|m| m.seq).unwrap_or(0))),
+                        limit: None,
+                    }));
+                } else {
+                    self.emit(ClientEvent::Synced {
+                        room_id,
+                        head_seq: j.head_seq,
+                    })
+                    .await;
+                    self.pump(room_id, out);
+                }
+            }
+            HostFrame::HistoryPage(p) => {
+                let room_id = p.room_id;
+                let catching_up = self.rooms.get(&room_id).is_some_and(|r| r.catching_up);
+                self.cache(room_id, &p.messages, None).await;
+                if catching_up {
+                    let last = p.messages.last().map(|m| m.seq);
+                    match (p.has_more, last) {
+                        (true, Some(last)) => out.push(ClientFrame::History(HistoryRequest {
+                            room_id,
+                            before_seq: None,
+                            after_seq: Some(last),
+                            limit: None,
+                        })),
+                        _ => {
+                            if let Some(r) = self.rooms.get_mut(&room_id) {
+                                r.catching_up = false;
+                            }
+                            let head = self.config.store.synced_seq(room_id).unwrap_or(0);
+                            self.emit(ClientEvent::Synced { room_id, head_seq: head }).await;
+                            self.pump(room_id, out);
+                        }
+                    }
+                } else {
+                    self.emit(ClientEvent::HistoryPage(p)).await;
+                }
+            }
+            HostFrame::Message(m) => {
+                let room_id = m.room_id;
+                self.cache(room_id, std::slice::from_ref(&m), None).await;
+            }
+            HostFrame::Ack(a) => {
+                if let Err(e) = self.config.store.outbox_remove(&a.client_msg_id) {
+                    tracing::error!(error = %e, "cannot update outbox");
+                }
+                self.emit(ClientEvent::Ack {
+                    room_id: a.room_id,
+                    client_msg_id: a.client_msg_id.clone(),
+                    seq: a.seq,
+                    ts: a.ts,
+                })
+                .await;
+                if let Some(r) = self.rooms.get_mut(&a.room_id) {
+                    if r.inflight.as_deref() == Some(a.client_msg_id.as_str()) {
+                        r.inflight = None;
+                    }
+                }
+                self.pump(a.room_id, out);
+            }
+            HostFrame::Presence(p) => self.emit(ClientEvent::Presence(p)).await,
+            HostFrame::Typing(t) => {
+                if t.member.user_id != self.user_id {
+                    self.emit(ClientEvent::Typing(t)).await;
+                }
+            }
+            HostFrame::Left(r) => self.emit(ClientEvent::Left { room_id: r.room_id }).await,
+            HostFrame::Error(e) => self.on_error(e, out).await?,
+        }
+        Ok(())
+    }
+
+    async fn on_error(&mut self, e: ErrorFrame, out: &mut Vec<ClientFrame>) -> Result<(), End> {
+        match (e.request.as_deref(), e.room_id, e.client_msg_id.clone()) {
+            (Some("send"), Some(room_id), Some(cmid)) => match e.code {
+                ErrorCode::RateLimited | ErrorCode::StorageFull | ErrorCode::StorageError => {
+                    let wait = Duration::from_millis(e.retry_after_ms.unwrap_or(1000));
+                    if let Some(r) = self.rooms.get_mut(&room_id) {
+                        r.retry_at = Some(Instant::now() + wait);
+                    }
+                    self.emit(ClientEvent::Error(e)).await;
+                }
+                ErrorCode::NotJoined => {
+                    if let Some(r) = self.rooms.get_mut(&room_id) {
+                        r.inflight = None;
+                    }
+                    self.emit(ClientEvent::Error(e)).await;
+                }
+                _ => {
+                    // Refused for good: keeping it would block everything queued after it.
+                    let _ = self.config.store.outbox_remove(&cmid);
+                    if let Some(r) = self.rooms.get_mut(&room_id) {
+                        r.inflight = None;
+                    }
+                    self.emit(ClientEvent::SendFailed {
+                        room_id,
+                        client_msg_id: cmid,
+                        error: e,
+                    })
+                    .await;
+                    self.pump(room_id, out);
+                }
+            },
+            (Some("join"), Some(room_id), _) => {
+                // Do not retry a refused join with the same passcode on every reconnect.
+                self.rooms.remove(&room_id);
+                self.emit(ClientEvent::JoinFailed { room_id, error: e }).await;
+            }
+            (Some("hello"), _, _) if e.code == ErrorCode::UnsupportedVersion => {
+                return Err(End::Fatal(e.message));
+            }
+            _ => self.emit(ClientEvent::Error(e)).await,
+        }
+        Ok(())
+    }
+}
+
+impl RoomIntent {
+    fn new(passcode: Option<String>) -> Self {
+        RoomIntent {
+            passcode,
+            joined: false,
+            inflight: None,
+            retry_at: None,
+            catching_up: false,
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! One client connection on the host: the WebSocket upgrade, a reader that decodes and
+//! handles frames, and a writer task that drains the peer's bounded queue, pings, and
+//! sends the close frame.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+use uuid::Uuid;
+
+use crate::limits::{ConnectionSlot, TokenBucket};
+use crate::peer::Peer;
+use crate::protocol::{
+    self, close, decode_client, ClientFrame, ErrorCode, ErrorFrame, HistoryPage, HistoryRequest, HostFrame, Join,
+    Joined, Member, PresenceEvent, RoomRef, Welcome, MAX_CLIENT_MSG_ID_LEN, PROTOCOL_VERSION,
+};
+use crate::room::Room;
+use crate::server::Shared;
+use crate::store::{NewMessage, StoreError};
+
+type Ws = WebSocketStream<TcpStream>;
+
+pub(crate) fn ws_config(max_frame_bytes: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_frame_size(Some(max_frame_bytes))
+        .max_message_size(Some(max_frame_bytes))
+        // Small buffers keep idle connections cheap; frames are small.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+}
+
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    slot: Result<ConnectionSlot, &'static str>,
+) {
+    let limits = &shared.limits;
+    let upgrade = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config(limits.max_frame_bytes)));
+    let mut ws = match tokio::time::timeout(limits.handshake_timeout, upgrade).await {
+        Ok(Ok(ws)) => ws,
+        Ok(Err(e)) => {
+            tracing::debug!(%addr, error = %e, "websocket upgrade failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%addr, "websocket upgrade timed out");
+            return;
+        }
+    };
+    let _slot = match slot {
+        Ok(s) => s,
+        Err(why) => {
+            tracing::warn!(%addr, why, "connection refused");
+            let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(Some(close_frame(close::TOO_MANY_CONNECTIONS, why)))).await;
+            return;
+        }
+    };
+    let (sink, stream) = ws.split();
+    let (peer, rx) = Peer::new(limits.outgoing_queue);
+    shared
+        .tasks
+        .spawn(write_loop(sink, rx, Arc::clone(&peer), limits.heartbeat_interval));
+    tracing::debug!(%addr, conn = peer.id, "connected");
+    let mut session = Session {
+        bucket: TokenBucket::new(limits.messages_per_sec, limits.message_burst),
+        typing_bucket: TokenBucket::new(4, 4),
+        shared: Arc::clone(&shared),
+        peer: Arc::clone(&peer),
+        addr,
+        user: None,
+        rooms: HashMap::new(),
+        limited_streak: 0,
+    };
+    let timed_out = session.read_loop(stream).await;
+    let event = if timed_out {
+        PresenceEvent::Timeout
+    } else {
+        PresenceEvent::Leave
+    };
+    for room in session.rooms.values() {
+        room.remove(peer.id, event);
+    }
+    peer.kick(close::NORMAL);
+    tracing::debug!(%addr, conn = peer.id, code = peer.close_code(), "disconnected");
+}
+
+fn close_frame(code: u16, reason: &str) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from(reason),
+    }
+}
+
+fn close_reason(code: u16) -> &'static str {
+    match code {
+        close::GOING_AWAY => "host shutting down",
+        close::UNSUPPORTED_DATA => "binary frames are not supported",
+        close::INVALID_PAYLOAD => "text frame is not valid UTF-8",
+        close::TOO_BIG => "frame too large",
+        close::SLOW_READER => "outgoing queue overflow: reading too slowly",
+        close::HEARTBEAT_TIMEOUT => "heartbeat timeout",
+        close::UNSUPPORTED_VERSION => "unsupported protocol version",
+        close::HELLO_REQUIRED => "hello required",
+        close::FLOOD => "rate limit flood",
+        _ => "",
+    }
+}
+
+async fn write_loop(
+    mut sink: SplitSink<Ws, Message>,
+    mut rx: mpsc::Receiver<Utf8Bytes>,
+    peer: Arc<Peer>,
+    heartbeat: Duration,
+) {
+    let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    loop {
+        tokio::select! {
+            biased;
+            _ = peer.kicked().cancelled() => break,
+            frame = rx.recv() => {
+                let Some(frame) = frame else { break };
+                let write = async {
+                    sink.feed(Message::Text(frame)).await?;
+                    // Coalesce whatever else is already queued into one flush.
+                    for _ in 0..64 {
+                        match rx.try_recv() {
+                            Ok(f) => sink.feed(Message::Text(f)).await?,
+                            Err(_) => break,
+                        }
+                    }
+                    sink.flush().await
+                };
+                let done = tokio::select! {
+                    r = write => r.is_ok(),
+                    // A reader that stopped reading blocks this write; the kick must still win.
+                    _ = peer.kicked().cancelled() => false,
+                };
+                if !done {
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    peer.kick(close::NORMAL);
+    let code = peer.close_code();
+    let grace = if code == close::SLOW_READER || code == close::HEARTBEAT_TIMEOUT {
+        // Queued frames are dropped (the client resumes); the close frame still gets a
+        // chance if the client starts reading again.
+        Duration::from_secs(10)
+    } else {
+        // Deliver what is already queued (acks, last messages) before closing.
+        while let Ok(f) = rx.try_recv() {
+            if sink.feed(Message::Text(f)).await.is_err() {
+                break;
+            }
+        }
+        Duration::from_secs(2)
+    };
+    let _ = tokio::time::timeout(grace, async {
+        let _ = sink.send(Message::Close(Some(close_frame(code, close_reason(code))))).await;
+        let _ = sink.close().await;
+    })
+    .await;
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    peer: Arc<Peer>,
+    addr: SocketAddr,
+    user: Option<Member>,
+    rooms: HashMap<Uuid, Arc<Room>>,
+    bucket: TokenBucket,
+    typing_bucket: TokenBucket,
+    limited_streak: u32,
+}
+
+impl Session {
+    /// Returns true when the connection ended by heartbeat timeout.
+    async fn read_loop(&mut self, mut stream: SplitStream<Ws>) -> bool {
+        let limits = self.shared.limits.clone();
+        let shutdown = self.shared.shutdown.clone();
+        let kicked = self.peer.kicked().clone();
+        let mut deadline = Instant::now() + limits.handshake_timeout;
+        loop {
+            let msg = tokio::select! {
+                biased;
+                _ = kicked.cancelled() => return false,
+                _ = shutdown.cancelled() => {
+                    self.peer.kick(close::GOING_AWAY);
+                    return false;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    if self.user.is_some() {
+                        tracing::info!(addr = %self.addr, "heartbeat timeout");
+                        self.peer.kick(close::HEARTBEAT_TIMEOUT);
+                        return true;
+                    }
+                    self.peer.kick(close::HELLO_REQUIRED);
+                    return false;
+                }
+                m = stream.next() => m,
+            };
+            match msg {
+                None => return false,
+                Some(Ok(Message::Text(text))) => self.on_text(&text).await,
+                Some(Ok(Message::Binary(_))) => {
+                    self.peer.kick(close::UNSUPPORTED_DATA);
+                    return false;
+                }
+                Some(Ok(Message::Close(_))) => return false,
+                Some(Ok(_)) => {} // ping, pong: liveness only
+                Some(Err(e)) => {
+                    let code = match e {
+                        WsError::Utf8(_) => close::INVALID_PAYLOAD,
+                        WsError::Capacity(CapacityError::MessageTooLong { .. }) => close::TOO_BIG,
+                        WsError::Capacity(_) => close::TOO_BIG,
+                        WsError::Protocol(_) => 1002,
+                        _ => close::NORMAL,
+                    };
+                    tracing::debug!(addr = %self.addr, error = %e, code, "read error");
+                    self.peer.kick(code);
+                    return false;
+                }
+            }
+            if self.peer.kicked().is_cancelled() {
+                return false;
+            }
+            // Any frame, pongs included, proves the peer alive.
+            if self.user.is_some() {
+                deadline = Instant::now() + limits.heartbeat_timeout;
+            }
+        }
+    }
+
+    fn error(&self, code: ErrorCode, message: impl Into<String>, request: Option<&ClientFrame>) {
+        let mut f = ErrorFrame::new(code, message);
+        if let Some(r) = request {
+            f.request = Some(r.kind().to_string());
+            f.room_id = r.room_id();
+            if let ClientFrame::Send(s) = r {
+                f.client_msg_id = Some(s.client_msg_id.clone());
+            }
+        }
+        self.peer.send(&HostFrame::Error(f));
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        let frame = match decode_client(text) {
+            Ok(f) => f,
+            Err(e) => {
+                let mut f = ErrorFrame::new(e.code(), e.to_string());
+                f.request = e.request();
+                self.peer.send(&HostFrame::Error(f));
+                return;
+            }
+        };
+        let user = match (&self.user, &frame) {
+            (None, ClientFrame::Hello(_)) => None,
+            (None, _) => {
+                return self.error(ErrorCode::HelloRequired, "send hello first", Some(&frame));
+            }
+            (Some(_), ClientFrame::Hello(_)) => {
+                return self.error(ErrorCode::AlreadyGreeted, "hello was already received", Some(&frame));
+            }
+            (Some(u), _) => Some(u.clone()),
+        };
+        match (&frame, user) {
+            (ClientFrame::Hello(h), _) => self.on_hello(h, &frame),
+            (ClientFrame::Join(j), Some(u)) => self.on_join(j, u, &frame).await,
+            (ClientFrame::Leave(r), Some(_)) => self.on_leave(r, &frame),
+            (ClientFrame::Send(s), Some(u)) => self.on_send(s, u, &frame).await,
+            (ClientFrame::Typing(t), Some(u)) => {
+                let Some(room) = self.joined_room(t.room_id, &frame) else { return };
+                // Excess typing frames are dropped: they carry no data to lose.
+                if self.typing_bucket.take().is_ok() {
+                    room.set_typing(&u, t.active, self.shared.limits.typing_ttl);
+                }
+            }
+            (ClientFrame::History(h), Some(_)) => self.on_history(h, &frame).await,
+            (ClientFrame::Rename(r), Some(mut u)) => match protocol::normalize_name(&r.name) {
+                None => self.error(ErrorCode::InvalidName, "names are 1 to 64 characters, without control characters", Some(&frame)),
+                Some(name) => {
+                    u.name = name.clone();
+                    for room in self.rooms.values() {
+                        room.rename(u.user_id, &name);
+                    }
+                    self.user = Some(u);
+                }
+            },
+            (_, None) => {} // handled above
+        }
+    }
+
+    fn on_hello(&mut self, h: &protocol::Hello, frame: &ClientFrame) {
+        if h.protocol != PROTOCOL_VERSION {
+            self.error(
+                ErrorCode::UnsupportedVersion,
+                format!("this host speaks protocol {PROTOCOL_VERSION}, not {}", h.protocol),
+                Some(frame),
+            );
+            self.peer.kick(close::UNSUPPORTED_VERSION);
+            return;
+        }
+        let Some(name) = protocol::normalize_name(&h.name) else {
+            return self.error(ErrorCode::InvalidName, "names are 1 to 64 characters, without control characters", Some(frame));
+        };
+        self.user = Some(Member {
+            user_id: h.user_id,
+            name,
+        });
+        let mut rooms: Vec<_> = self.shared.rooms_read().values().map(|r| r.summary()).collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        self.peer.send(&HostFrame::Welcome(Welcome {
+            protocol: PROTOCOL_VERSION,
+            host_id: self.shared.host_id,
+            host_name: self.shared.host_name.clone(),
+            rooms,
+            limits: self.shared.limits.public(),
+        }));
+    }
+
+    fn joined_room(&self, room_id: Uuid, frame: &ClientFrame) -> Option<Arc<Room>> {
+        let room = self.rooms.get(&room_id).cloned();
+        if room.is_none() {
+            self.error(ErrorCode::NotJoined, "join the room first", Some(frame));
+        }
+        room
+    }
+
+    async fn on_join(&mut self, j: &Join, user: Member, frame: &ClientFrame) {
+        let Some(room) = self.shared.room(j.room_id) else {
+            return self.error(ErrorCode::UnknownRoom, "this host has no such room", Some(frame));
+        };
+        if let Some(hash) = room.pass_hash.clone() {
+            let Some(pass) = j.passcode.clone().filter(|p| !p.is_empty()) else {
+                return self.error(ErrorCode::PasscodeRequired, "this room needs a passcode", Some(frame));
+            };
+            let ip = self.addr.ip();
+            let throttle = &self.shared.throttle;
+            if let Err(wait) = throttle.check(ip, room.id) {
+                let mut f = ErrorFrame::new(ErrorCode::Throttled, "too many wrong passcodes; wait before trying again");
+                f.request = Some("join".into());
+                f.room_id = Some(room.id);
+                f.retry_after_ms = Some(wait.as_millis() as u64 + 1);
+                self.peer.send(&HostFrame::Error(f));
+                return;
+            }
+            let ok = tokio::task::spawn_blocking(move || crate::passcode::verify(&hash, &pass))
+                .await
+                .unwrap_or(false);
+            if !ok {
+                let wait = throttle.fail(ip, room.id);
+                tracing::info!(addr = %self.addr, room = %room.id, "wrong passcode");
+                let mut f = ErrorFrame::new(ErrorCode::WrongPasscode, "wrong passcode");
+                f.request = Some("join".into());
+                f.room_id = Some(room.id);
+                if !wait.is_zero() {
+                    f.retry_after_ms = Some(wait.as_millis() as u64);
+                }
+                self.peer.send(&HostFrame::Error(f));
+                return;
+            }
+            throttle.succeed(ip, room.id);
+        }
+        let page = self.shared.limits.max_history_page;
+        let since = j.since_seq;
+        let peer = Arc::clone(&self.peer);
+        let r = Arc::clone(&room);
+        let res = self
+            .shared
+            .with_reader(move |reader| {
+                // Under the room lock no message can be fanned out, so `joined` comes
+                // strictly before every message after `head`.
+                let mut st = r.lock();
+                let head = st.committed_head;
+                let (messages, has_more) = match since {
+                    Some(s) if s <= head => {
+                        let m = reader.after(r.id, s, head, page)?;
+                        let more = m.last().is_some_and(|l| l.seq < head);
+                        (m, more)
+                    }
+                    _ => (reader.before(r.id, Some(head + 1), page)?, false),
+                };
+                st.add(r.id, user, Arc::clone(&peer));
+                peer.send(&HostFrame::Joined(Joined {
+                    room: r.summary_locked(&st),
+                    members: st.members(),
+                    messages,
+                    head_seq: head,
+                    has_more,
+                }));
+                Ok(())
+            })
+            .await;
+        match res {
+            Ok(()) => {
+                self.rooms.insert(room.id, room);
+            }
+            Err(e) => self.storage_error(e, frame),
+        }
+    }
+
+    fn storage_error(&self, e: StoreError, frame: &ClientFrame) {
+        tracing::error!(error = %e, "storage error");
+        self.error(ErrorCode::StorageError, format!("the host could not read its log: {e}"), Some(frame));
+    }
+
+    fn on_leave(&mut self, r: &RoomRef, frame: &ClientFrame) {
+        match self.rooms.remove(&r.room_id) {
+            Some(room) => {
+                room.remove(self.peer.id, PresenceEvent::Leave);
+                self.peer.send(&HostFrame::Left(r.clone()));
+            }
+            None => self.error(ErrorCode::NotJoined, "not in that room", Some(frame)),
+        }
+    }
+
+    async fn on_send(&mut self, s: &protocol::Send, user: Member, frame: &ClientFrame) {
+        let Some(room) = self.joined_room(s.room_id, frame) else { return };
+        let limits = &self.shared.limits;
+        if s.client_msg_id.is_empty() || s.client_msg_id.len() > MAX_CLIENT_MSG_ID_LEN {
+            return self.error(
+                ErrorCode::InvalidClientMsgId,
+                format!("client_msg_id must be 1 to {MAX_CLIENT_MSG_ID_LEN} bytes"),
+                Some(frame),
+            );
+        }
+        if s.text.trim().is_empty() {
+            return self.error(ErrorCode::EmptyText, "message text is empty", Some(frame));
+        }
+        let chars = s.text.chars().count();
+        if chars > limits.max_text_chars {
+            return self.error(
+                ErrorCode::TextTooLong,
+                format!("message is {chars} characters; the limit is {}", limits.max_text_chars),
+                Some(frame),
+            );
+        }
+        if let Err(wait) = self.bucket.take() {
+            self.limited_streak += 1;
+            if self.limited_streak >= limits.flood_close_after {
+                tracing::warn!(addr = %self.addr, "closing flooding connection");
+                self.peer.kick(close::FLOOD);
+                return;
+            }
+            let mut f = ErrorFrame::new(
+                ErrorCode::RateLimited,
+                format!("more than {} messages per second; retry later", limits.messages_per_sec),
+            );
+            f.request = Some("send".into());
+            f.room_id = Some(s.room_id);
+            f.client_msg_id = Some(s.client_msg_id.clone());
+            f.retry_after_ms = Some(wait.as_millis() as u64 + 1);
+            self.peer.send(&HostFrame::Error(f));
+            return;
+        }
+        self.limited_streak = 0;
+        let msg = NewMessage {
+            room_id: s.room_id,
+            user_id: user.user_id,
+            author: user.name,
+            client_msg_id: s.client_msg_id.clone(),
+            text: s.text.clone(),
+        };
+        if !self.shared.append(msg, room, Arc::clone(&self.peer)).await {
+            self.error(ErrorCode::StorageError, "the host is shutting down", Some(frame));
+        }
+    }
+
+    async fn on_history(&mut self, h: &HistoryRequest, frame: &ClientFrame) {
+        let Some(room) = self.joined_room(h.room_id, frame) else { return };
+        let max = self.shared.limits.max_history_page;
+        let limit = h.limit.unwrap_or(max).clamp(1, max);
+        if h.before_seq.is_some() && h.after_seq.is_some() {
+            return self.error(ErrorCode::InvalidRequest, "give before_seq or after_seq, not both", Some(frame));
+        }
+        let head = room.lock().committed_head;
+        let (before, after) = (h.before_seq, h.after_seq);
+        let id = room.id;
+        let res = self
+            .shared
+            .with_reader(move |r| match after {
+                Some(a) => {
+                    let m = r.after(id, a, head, limit)?;
+                    let more = m.last().is_some_and(|l| l.seq < head);
+                    Ok((m, more))
+                }
+                None => {
+                    let m = r.before(id, before.or(Some(head + 1)), limit)?;
+                    let more = m.first().is_some_and(|f| f.seq > 1);
+                    Ok((m, more))
+                }
+            })
+            .await;
+        match res {
+            Ok((messages, has_more)) => {
+                self.peer.send(&HostFrame::HistoryPage(HistoryPage {
+                    room_id: id,
+                    messages,
+                    has_more,
+                }));
+            }
+            Err(e) => self.storage_error(e, frame),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Invite links: `hearth://HOST:PORT/ROOM_ID`, with `#fp=<hex>` reserved for the
+//! certificate fingerprint. Plain `HOST:PORT` or `HOST` are accepted for manual joins.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use crate::server::DEFAULT_PORT;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    /// A DNS name, an IPv4 address, or an IPv6 address (without brackets).
+    pub host: String,
+    pub port: u16,
+    pub room_id: Option<Uuid>,
+    /// SHA-256 certificate fingerprint, lowercase hex (reserved for TLS).
+    pub fingerprint: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InviteError {
+    #[error("not an invite link or address: {0}")]
+    Malformed(String),
+    #[error("invite links start with hearth://, not {0}://")]
+    WrongScheme(String),
+    #[error("the room id in the link is not a UUID: {0}")]
+    BadRoomId(String),
+    #[error("the link has no host")]
+    NoHost,
+}
+
+impl Invite {
+    pub fn parse(input: &str) -> Result<Invite, InviteError> {
+        let input = input.trim();
+        let with_scheme = if input.contains("://") {
+            input.to_string()
+        } else {
+            format!("hearth://{input}")
+        };
+        let url = url::Url::parse(&with_scheme).map_err(|e| InviteError::Malformed(format!("{input}: {e}")))?;
+        if url.scheme() != "hearth" {
+            return Err(InviteError::WrongScheme(url.scheme().to_string()));
+        }
+        let host = match url.host() {
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            Some(h) => h.to_string(),
+            None => return Err(InviteError::NoHost),
+        };
+        if host.is_empty() {
+            return Err(InviteError::NoHost);
+        }
+        let port = url.port().unwrap_or(DEFAULT_PORT);
+        let path = url.path().trim_matches('/');
+        let room_id = if path.is_empty() {
+            None
+        } else {
+            Some(Uuid::parse_str(path).map_err(|_| InviteError::BadRoomId(path.to_string()))?)
+        };
+        let fingerprint = url.fragment().and_then(|f| {
+            f.split('&')
+                .find_map(|kv| kv.strip_prefix("fp="))
+                .map(|v| v.to_ascii_lowercase())
+        });
+        Ok(Invite {
+            host,
+            port,
+            room_id,
+            fingerprint,
+        })
+    }
+
+    /// `host:port`, with brackets around IPv6 addresses.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/", self.authority())
+    }
+}
+
+impl fmt::Display for Invite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "hearth://{}/", self.authority())?;
+        if let Some(r) = self.room_id {
+            write!(f, "{r}")?;
+        }
+        if let Some(fp) = &self.fingerprint {
+            write!(f, "#fp={fp}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints() {
+        let id = Uuid::new_v4();
+        let i = Invite::parse(&format!("hearth://alice-pc.local:9000/{id}")).unwrap();
+        assert_eq!((i.host.as_str(), i.port, i.room_id), ("alice-pc.local", 9000, Some(id)));
+        assert_eq!(i.to_string(), format!("hearth://alice-pc.local:9000/{id}"));
+        let v6 = Invite::parse(&format!("hearth://[fe80::1]:7/{id}#fp=ABCD")).unwrap();
+        assert_eq!(v6.host, "fe80::1");
+        assert_eq!(v6.fingerprint.as_deref(), Some("abcd"));
+        assert_eq!(v6.authority(), "[fe80::1]:7");
+        let plain = Invite::parse("192.168.1.20").unwrap();
+        assert_eq!((plain.port, plain.room_id), (DEFAULT_PORT, None));
+        assert!(matches!(Invite::parse("http://x/"), Err(InviteError::WrongScheme(_))));
+        assert!(matches!(Invite::parse("hearth://x:1/not-a-uuid"), Err(InviteError::BadRoomId(_))));
+        assert!(Invite::parse("hearth://x:99999/").is_err());
+    }
+}

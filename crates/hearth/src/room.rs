@@ -1,0 +1,225 @@
+//! One hosted room: who is in it, how far its log is committed, who is typing, and
+//! fan-out to its members.
+//!
+//! The state sits behind a short `std::sync::Mutex`. Fan-out happens under that lock
+//! so that a joining member sees `joined` strictly before any later `message`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use uuid::Uuid;
+
+use crate::peer::{ConnId, Peer};
+use crate::protocol::{
+    encode, ChatMessage, HostFrame, Member, Presence, PresenceEvent, RoomSummary, TypingEvent,
+};
+
+pub struct Room {
+    pub id: Uuid,
+    pub name: String,
+    pub pass_hash: Option<String>,
+    state: Mutex<RoomState>,
+}
+
+pub struct RoomState {
+    /// The highest seq committed and fanned out.
+    pub committed_head: u64,
+    members: HashMap<ConnId, (Member, Arc<Peer>)>,
+    /// user id -> (name, expiry)
+    typing: HashMap<Uuid, (String, Instant)>,
+}
+
+impl Room {
+    pub fn new(id: Uuid, name: String, pass_hash: Option<String>, head_seq: u64) -> Room {
+        Room {
+            id,
+            name,
+            pass_hash,
+            state: Mutex::new(RoomState {
+                committed_head: head_seq,
+                members: HashMap::new(),
+                typing: HashMap::new(),
+            }),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, RoomState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn summary(&self) -> RoomSummary {
+        let st = self.lock();
+        self.summary_locked(&st)
+    }
+
+    pub fn summary_locked(&self, st: &RoomState) -> RoomSummary {
+        RoomSummary {
+            room_id: self.id,
+            name: self.name.clone(),
+            has_passcode: self.pass_hash.is_some(),
+            online: st.online(),
+            head_seq: st.committed_head,
+        }
+    }
+
+    /// Fans a committed message out to every member, in commit order.
+    pub fn publish(&self, msg: &ChatMessage) {
+        let frame = Utf8Bytes::from(encode(&HostFrame::Message(msg.clone())));
+        let mut st = self.lock();
+        st.committed_head = st.committed_head.max(msg.seq);
+        // Sending a message ends its author's typing indicator, as in every chat app.
+        let stop = st.typing.remove(&msg.user_id);
+        st.broadcast(&frame, None);
+        if let Some((name, _)) = stop {
+            let ev = self.typing_frame(msg.user_id, name, false);
+            st.broadcast(&ev, None);
+        }
+    }
+
+    /// Removes a connection; announces `leave` (or `timeout`) if it was the user's last.
+    pub fn remove(&self, conn: ConnId, event: PresenceEvent) {
+        let mut st = self.lock();
+        let Some((member, _)) = st.members.remove(&conn) else {
+            return;
+        };
+        if !st.has_user(member.user_id) {
+            if let Some((name, _)) = st.typing.remove(&member.user_id) {
+                let ev = self.typing_frame(member.user_id, name, false);
+                st.broadcast(&ev, None);
+            }
+            let online = st.online();
+            let f = presence_frame(self.id, event, member, online);
+            st.broadcast(&f, None);
+        }
+    }
+
+    /// Renames a member everywhere it is connected from.
+    pub fn rename(&self, user_id: Uuid, name: &str) {
+        let mut st = self.lock();
+        let mut changed = false;
+        for (m, _) in st.members.values_mut() {
+            if m.user_id == user_id && m.name != name {
+                m.name = name.to_string();
+                changed = true;
+            }
+        }
+        if changed {
+            let online = st.online();
+            let member = Member {
+                user_id,
+                name: name.to_string(),
+            };
+            let f = presence_frame(self.id, PresenceEvent::Rename, member, online);
+            st.broadcast(&f, None);
+        }
+    }
+
+    /// Starts or stops a typing indicator. Returns false if nothing changed.
+    pub fn set_typing(&self, member: &Member, active: bool, ttl: std::time::Duration) {
+        let mut st = self.lock();
+        let was = st.typing.contains_key(&member.user_id);
+        if active {
+            st.typing
+                .insert(member.user_id, (member.name.clone(), Instant::now() + ttl));
+        } else {
+            st.typing.remove(&member.user_id);
+        }
+        if was != active {
+            let f = self.typing_frame(member.user_id, member.name.clone(), active);
+            st.broadcast(&f, None);
+        }
+    }
+
+    /// Expires typing indicators whose owner went quiet.
+    pub fn expire_typing(&self, now: Instant) {
+        let mut st = self.lock();
+        let expired: Vec<(Uuid, String)> = st
+            .typing
+            .iter()
+            .filter(|(_, (_, until))| *until <= now)
+            .map(|(u, (n, _))| (*u, n.clone()))
+            .collect();
+        for (user, name) in expired {
+            st.typing.remove(&user);
+            let f = self.typing_frame(user, name, false);
+            st.broadcast(&f, None);
+        }
+    }
+
+    /// Closes every member connection (room closed or host shutting down).
+    pub fn kick_all(&self, code: u16) {
+        let st = self.lock();
+        for (_, p) in st.members.values() {
+            p.kick(code);
+        }
+    }
+
+    fn typing_frame(&self, user_id: Uuid, name: String, active: bool) -> Utf8Bytes {
+        Utf8Bytes::from(encode(&HostFrame::Typing(TypingEvent {
+            room_id: self.id,
+            member: Member { user_id, name },
+            active,
+        })))
+    }
+}
+
+impl RoomState {
+    /// Distinct users online.
+    pub fn online(&self) -> u32 {
+        let mut users: Vec<Uuid> = self.members.values().map(|(m, _)| m.user_id).collect();
+        users.sort_unstable();
+        users.dedup();
+        users.len() as u32
+    }
+
+    pub fn members(&self) -> Vec<Member> {
+        let mut seen = HashMap::new();
+        for (m, _) in self.members.values() {
+            seen.entry(m.user_id).or_insert_with(|| m.clone());
+        }
+        let mut v: Vec<Member> = seen.into_values().collect();
+        v.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.user_id.cmp(&b.user_id)));
+        v
+    }
+
+    fn has_user(&self, user: Uuid) -> bool {
+        self.members.values().any(|(m, _)| m.user_id == user)
+    }
+
+    pub fn contains(&self, conn: ConnId) -> bool {
+        self.members.contains_key(&conn)
+    }
+
+    /// Adds a connection (the caller has already queued `joined` to it). Announces the
+    /// user to the others if this is their first connection.
+    pub fn add(&mut self, room_id: Uuid, member: Member, peer: Arc<Peer>) {
+        let new_user = !self.has_user(member.user_id);
+        let id = peer.id;
+        self.members.insert(id, (member.clone(), peer));
+        if new_user {
+            let online = self.online();
+            let f = presence_frame(room_id, PresenceEvent::Join, member, online);
+            self.broadcast(&f, Some(id));
+        }
+    }
+
+    fn broadcast(&self, frame: &Utf8Bytes, except: Option<ConnId>) {
+        for (id, (_, peer)) in &self.members {
+            if Some(*id) != except {
+                // A full queue kicks that peer; the others are unaffected.
+                peer.push(frame.clone());
+            }
+        }
+    }
+}
+
+fn presence_frame(room_id: Uuid, event: PresenceEvent, member: Member, online: u32) -> Utf8Bytes {
+    Utf8Bytes::from(encode(&HostFrame::Presence(Presence {
+        room_id,
+        event,
+        member,
+        online,
+    })))
+}

@@ -1,0 +1,380 @@
+//! The room host: accept loop, the group-commit writer, rooms, and graceful shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::connection;
+use crate::limits::{ConnectionCounter, Limits, PasscodeThrottle};
+use crate::passcode;
+use crate::peer::Peer;
+use crate::protocol::{close, Ack, ErrorCode, ErrorFrame, HostFrame, RoomSummary};
+use crate::room::Room;
+use crate::store::{Appended, HostLog, NewMessage, Reader, Store, StoreError};
+
+/// The default TCP port a host listens on.
+pub const DEFAULT_PORT: u16 = 7447;
+
+/// Most appends committed in one transaction.
+const MAX_BATCH: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot hash the passcode: {0}")]
+    Passcode(#[from] passcode::HashError),
+    #[error("the host writer thread could not start: {0}")]
+    Writer(std::io::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Shown to clients in `welcome` and in discovery.
+    pub host_name: String,
+    pub limits: Limits,
+}
+
+/// A running host. Cloning gives another handle to the same host.
+#[derive(Clone)]
+pub struct Host {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub host_id: Uuid,
+    pub host_name: String,
+    pub limits: Limits,
+    pub store: Arc<Store>,
+    pub rooms: RwLock<HashMap<Uuid, Arc<Room>>>,
+    pub throttle: PasscodeThrottle,
+    pub counter: Arc<ConnectionCounter>,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+    readers: Mutex<Vec<Reader>>,
+    writer: mpsc::Sender<WriteReq>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    local_addr: Mutex<Option<SocketAddr>>,
+}
+
+pub(crate) enum WriteReq {
+    Append {
+        msg: NewMessage,
+        room: Arc<Room>,
+        peer: Arc<Peer>,
+    },
+    /// Everything queued before this is committed when it is answered.
+    Flush(oneshot::Sender<()>),
+    Stop(oneshot::Sender<()>),
+}
+
+impl Host {
+    /// Starts the host's writer. Rooms are added with [`Host::open_room`], and
+    /// connections are served once [`Host::serve`] is given a listener.
+    pub fn start(store: Arc<Store>, config: HostConfig) -> Result<Host, HostError> {
+        let host_id = store.host_id()?;
+        let log = store.host_log()?;
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 2);
+        let thread = std::thread::Builder::new()
+            .name("hearth-writer".into())
+            .spawn(move || writer_loop(log, rx))
+            .map_err(HostError::Writer)?;
+        let shared = Shared {
+            host_id,
+            host_name: config.host_name,
+            throttle: PasscodeThrottle::new(&config.limits),
+            limits: config.limits,
+            store,
+            rooms: RwLock::new(HashMap::new()),
+            counter: Arc::new(ConnectionCounter::default()),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            readers: Mutex::new(Vec::new()),
+            writer: tx,
+            writer_thread: Mutex::new(Some(thread)),
+            local_addr: Mutex::new(None),
+        };
+        let host = Host {
+            shared: Arc::new(shared),
+        };
+        host.spawn_typing_sweeper();
+        Ok(host)
+    }
+
+    /// Hosts the room called `name` (reopening it if this store already hosts one by
+    /// that name). `passcode` replaces any earlier passcode; `None` makes it open.
+    pub fn open_room(&self, name: &str, passcode: Option<&str>) -> Result<RoomSummary, HostError> {
+        let hash = match passcode.filter(|p| !p.is_empty()) {
+            Some(p) => Some(passcode::hash(p)?),
+            None => None,
+        };
+        let stored = self.shared.store.open_hosted_room(name, hash.as_deref())?;
+        let room = Arc::new(Room::new(stored.room_id, stored.name, stored.pass_hash, stored.head_seq));
+        let summary = room.summary();
+        let old = self.shared.rooms_write().insert(room.id, room);
+        if let Some(old) = old {
+            // Members of the replaced room object rejoin the new one (passcode may differ).
+            old.kick_all(close::GOING_AWAY);
+        }
+        Ok(summary)
+    }
+
+    /// Stops hosting a room: members are disconnected; its history stays on disk.
+    pub fn close_room(&self, room_id: Uuid) -> bool {
+        match self.shared.rooms_write().remove(&room_id) {
+            Some(room) => {
+                room.kick_all(close::GOING_AWAY);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn rooms(&self) -> Vec<RoomSummary> {
+        let mut v: Vec<RoomSummary> = self.shared.rooms_read().values().map(|r| r.summary()).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    pub fn host_id(&self) -> Uuid {
+        self.shared.host_id
+    }
+
+    pub fn host_name(&self) -> &str {
+        &self.shared.host_name
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        *self.shared.local_addr.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Binds `addr` and serves it in the background.
+    pub async fn bind(&self, addr: SocketAddr) -> Result<SocketAddr, HostError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| HostError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| HostError::Bind { addr, source })?;
+        self.serve(listener);
+        Ok(local)
+    }
+
+    /// Serves connections from `listener` until shutdown.
+    pub fn serve(&self, listener: TcpListener) {
+        if let Ok(a) = listener.local_addr() {
+            *self.shared.local_addr.lock().unwrap_or_else(|p| p.into_inner()) = Some(a);
+        }
+        let shared = Arc::clone(&self.shared);
+        self.shared.tasks.spawn(accept_loop(shared, listener));
+    }
+
+    /// Waits until everything appended so far is committed.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.shared.writer.send(WriteReq::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Graceful shutdown: close frames to every peer, the writer flushed, then return.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(5), self.shared.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close within 5 s");
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.shared.writer.send(WriteReq::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let thread = self.shared.writer_thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        tracing::info!("host stopped");
+    }
+
+    /// Resolves when shutdown has begun.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shared.shutdown.clone()
+    }
+
+    fn spawn_typing_sweeper(&self) {
+        let shared = Arc::clone(&self.shared);
+        self.shared.tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = shared.shutdown.cancelled() => break,
+                    _ = tick.tick() => {
+                        let now = Instant::now();
+                        let rooms: Vec<Arc<Room>> = shared.rooms_read().values().cloned().collect();
+                        for r in rooms {
+                            r.expire_typing(now);
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl Shared {
+    pub fn rooms_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Uuid, Arc<Room>>> {
+        self.rooms.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn rooms_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Uuid, Arc<Room>>> {
+        self.rooms.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn room(&self, id: Uuid) -> Option<Arc<Room>> {
+        self.rooms_read().get(&id).cloned()
+    }
+
+    /// Runs `f` with a pooled read connection on the blocking pool.
+    pub async fn with_reader<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let shared = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let reader = match shared.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+                Some(r) => r,
+                None => shared.store.reader()?,
+            };
+            let out = f(&reader);
+            let mut pool = shared.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if pool.len() < 8 {
+                pool.push(reader);
+            }
+            out
+        })
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Migration(format!("reader task failed: {e}"))))
+    }
+
+    /// Queues a message for the writer. Backpressure here slows only the sender.
+    pub async fn append(&self, msg: NewMessage, room: Arc<Room>, peer: Arc<Peer>) -> bool {
+        self.writer.send(WriteReq::Append { msg, room, peer }).await.is_ok()
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let shared2 = Arc::clone(&shared);
+                shared.tasks.spawn(handle(shared2, stream, peer));
+            }
+            Err(e) => {
+                // Typically EMFILE: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn handle(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+    let slot = shared.counter.acquire(addr.ip(), &shared.limits);
+    connection::run(shared, stream, addr, slot).await;
+}
+
+/// The single writer: drains the queue into one transaction, commits (fsync), then acks
+/// and fans out in commit order. Nobody hears of a message before it is durable.
+fn writer_loop(mut log: HostLog, mut rx: mpsc::Receiver<WriteReq>) {
+    let mut batch: Vec<(NewMessage, Arc<Room>, Arc<Peer>)> = Vec::new();
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut stop: Option<oneshot::Sender<()>> = None;
+    while stop.is_none() {
+        let Some(first) = rx.blocking_recv() else { break };
+        let mut next = Some(first);
+        while let Some(req) = next.take() {
+            match req {
+                WriteReq::Append { msg, room, peer } => batch.push((msg, room, peer)),
+                WriteReq::Flush(w) => waiters.push(w),
+                WriteReq::Stop(w) => {
+                    stop = Some(w);
+                    break;
+                }
+            }
+            if batch.len() >= MAX_BATCH {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        commit(&mut log, &mut batch);
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+    commit(&mut log, &mut batch);
+    if let Some(w) = stop {
+        let _ = w.send(());
+    }
+}
+
+fn commit(log: &mut HostLog, batch: &mut Vec<(NewMessage, Arc<Room>, Arc<Peer>)>) {
+    if batch.is_empty() {
+        return;
+    }
+    let msgs: Vec<NewMessage> = batch.iter().map(|(m, _, _)| m.clone()).collect();
+    match log.append_batch(&msgs) {
+        Ok(outcomes) => {
+            for ((_, room, peer), outcome) in batch.drain(..).zip(outcomes) {
+                let (m, duplicate) = match outcome {
+                    Appended::Stored(m) => {
+                        room.publish(&m);
+                        (m, false)
+                    }
+                    Appended::Duplicate(m) => (m, true),
+                };
+                peer.send(&HostFrame::Ack(Ack {
+                    room_id: m.room_id,
+                    client_msg_id: m.client_msg_id,
+                    seq: m.seq,
+                    ts: m.ts,
+                    duplicate,
+                }));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, count = batch.len(), "commit failed; senders told to retry");
+            let code = if e.is_full() {
+                ErrorCode::StorageFull
+            } else {
+                ErrorCode::StorageError
+            };
+            for (m, _, peer) in batch.drain(..) {
+                let mut f = ErrorFrame::new(code, format!("the host could not store the message: {e}"));
+                f.request = Some("send".into());
+                f.room_id = Some(m.room_id);
+                f.client_msg_id = Some(m.client_msg_id);
+                f.retry_after_ms = Some(5_000);
+                peer.send(&HostFrame::Error(f));
+            }
+        }
+    }
+}

@@ -1,0 +1,917 @@
+//! The SQLite store: one file per install holding the host log (rooms this install
+//! hosts and their messages) and the client cache (rooms joined, cached messages,
+//! and the outbox of unacknowledged sends).
+//!
+//! WAL mode lets the host's single writer commit while readers page history.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite_migration::{Migrations, M};
+use uuid::Uuid;
+
+use crate::protocol::{now_ms, ChatMessage, Timestamp};
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "hearth.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database {path} is corrupt or not a Hearth database ({detail}); move it aside to start fresh")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("the database {path} is locked by another process; close the other Hearth instance or pick another --data-dir")]
+    Locked { path: PathBuf },
+    #[error("cannot write to {path}: {detail}")]
+    Unwritable { path: PathBuf, detail: String },
+    #[error("the disk holding the database is full")]
+    DiskFull,
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("the data directory {path} is already used by a running host (lock file {lock})")]
+    HostLocked { path: PathBuf, lock: PathBuf },
+}
+
+impl StoreError {
+    fn from_sqlite(e: rusqlite::Error, path: &Path) -> Self {
+        use rusqlite::ErrorCode as C;
+        if let rusqlite::Error::SqliteFailure(f, ref msg) = e {
+            let path = path.to_path_buf();
+            let detail = msg.clone().unwrap_or_else(|| f.to_string());
+            return match f.code {
+                C::DatabaseCorrupt | C::NotADatabase => StoreError::Corrupt { path, detail },
+                C::DatabaseBusy | C::DatabaseLocked => StoreError::Locked { path },
+                C::DiskFull => StoreError::DiskFull,
+                C::ReadOnly | C::CannotOpen | C::PermissionDenied | C::SystemIoFailure => {
+                    StoreError::Unwritable { path, detail }
+                }
+                _ => StoreError::Sqlite(e),
+            };
+        }
+        StoreError::Sqlite(e)
+    }
+
+    /// True when the failure is the disk (or the configured size cap) being full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, StoreError::DiskFull)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        r#"
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+        CREATE TABLE hosted_rooms (
+            room_id    TEXT PRIMARY KEY,
+            name       TEXT NOT NULL,
+            pass_hash  TEXT,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE host_messages (
+            room_id       TEXT NOT NULL,
+            seq           INTEGER NOT NULL,
+            ts            INTEGER NOT NULL,
+            user_id       TEXT NOT NULL,
+            author        TEXT NOT NULL,
+            client_msg_id TEXT NOT NULL,
+            text          TEXT NOT NULL,
+            PRIMARY KEY (room_id, seq)
+        ) WITHOUT ROWID;
+        CREATE UNIQUE INDEX host_messages_idempotency
+            ON host_messages (room_id, user_id, client_msg_id);
+
+        CREATE TABLE joined_rooms (
+            room_id      TEXT PRIMARY KEY,
+            name         TEXT NOT NULL,
+            address      TEXT NOT NULL,
+            host_id      TEXT,
+            host_name    TEXT,
+            has_passcode INTEGER NOT NULL DEFAULT 0,
+            synced_seq   INTEGER NOT NULL DEFAULT 0,
+            read_seq     INTEGER NOT NULL DEFAULT 0,
+            joined_at    INTEGER NOT NULL
+        );
+        CREATE TABLE messages (
+            room_id       TEXT NOT NULL,
+            seq           INTEGER NOT NULL,
+            ts            INTEGER NOT NULL,
+            user_id       TEXT NOT NULL,
+            author        TEXT NOT NULL,
+            client_msg_id TEXT NOT NULL,
+            text          TEXT NOT NULL,
+            PRIMARY KEY (room_id, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE outbox (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            room_id       TEXT NOT NULL,
+            client_msg_id TEXT NOT NULL UNIQUE,
+            text          TEXT NOT NULL,
+            created_at    INTEGER NOT NULL
+        );
+        CREATE INDEX outbox_room ON outbox (room_id, id);
+        "#,
+    )])
+}
+
+/// How a connection is used; durability differs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The host log writer: every commit is fsynced before anyone is acknowledged.
+    HostWriter,
+    /// Reads, and the client cache (re-fetchable from the host, so NORMAL sync).
+    General,
+}
+
+/// A handle to the install's database. Cheap to share behind an `Arc`.
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    /// Caps the file size (in pages); used to enforce `--max-db-size`.
+    max_page_count: Option<u64>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir` and runs migrations.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        Self::open_with_limit(data_dir, None)
+    }
+
+    /// Like [`Store::open`], with the database file capped at `max_bytes`. Hitting the cap
+    /// behaves exactly like a full disk.
+    pub fn open_with_limit(data_dir: &Path, max_bytes: Option<u64>) -> Result<Store> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Unwritable {
+            path: data_dir.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let max_page_count = max_bytes.map(|b| (b / 4096).max(16));
+        let mut conn = open_conn(&path, Role::General, max_page_count)?;
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| match e {
+                rusqlite_migration::Error::RusqliteError { err, .. } => {
+                    StoreError::from_sqlite(err, &path)
+                }
+                other => StoreError::Migration(other.to_string()),
+            })?;
+        Ok(Store {
+            path,
+            conn: Mutex::new(conn),
+            max_page_count,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent; keep going.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        StoreError::from_sqlite(e, &self.path)
+    }
+
+    /// Opens the host log writer: a dedicated connection with fsync on every commit.
+    pub fn host_log(&self) -> Result<HostLog> {
+        Ok(HostLog {
+            conn: open_conn(&self.path, Role::HostWriter, self.max_page_count)?,
+            path: self.path.clone(),
+            next_seq: HashMap::new(),
+        })
+    }
+
+    /// Opens an extra read connection (the host keeps a small pool of these).
+    pub fn reader(&self) -> Result<Reader> {
+        Ok(Reader {
+            conn: open_conn(&self.path, Role::General, None)?,
+            path: self.path.clone(),
+        })
+    }
+
+    // ----- identity -----
+
+    fn setting_uuid(&self, key: &str) -> Result<Uuid> {
+        let conn = self.conn();
+        let existing: Option<String> = conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if let Some(v) = existing.and_then(|v| Uuid::parse_str(&v).ok()) {
+            return Ok(v);
+        }
+        let id = Uuid::new_v4();
+        conn.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+            params![key, id.to_string()],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// This install's stable user id, created on first use.
+    pub fn user_id(&self) -> Result<Uuid> {
+        self.setting_uuid("user_id")
+    }
+
+    /// This install's stable host id, created on first use.
+    pub fn host_id(&self) -> Result<Uuid> {
+        self.setting_uuid("host_id")
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.conn()
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    // ----- host side -----
+
+    /// Finds the hosted room called `name`, or creates it. The passcode hash given
+    /// replaces the stored one: the host's current settings define the room.
+    pub fn open_hosted_room(&self, name: &str, pass_hash: Option<&str>) -> Result<HostedRoom> {
+        let conn = self.conn();
+        let found: Option<String> = conn
+            .query_row(
+                "SELECT room_id FROM hosted_rooms WHERE name = ?1 ORDER BY created_at LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let room_id = match found.and_then(|s| Uuid::parse_str(&s).ok()) {
+            Some(id) => {
+                conn.execute(
+                    "UPDATE hosted_rooms SET pass_hash = ?2 WHERE room_id = ?1",
+                    params![id.to_string(), pass_hash],
+                )
+                .map_err(|e| self.err(e))?;
+                id
+            }
+            None => {
+                let id = Uuid::new_v4();
+                conn.execute(
+                    "INSERT INTO hosted_rooms (room_id, name, pass_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![id.to_string(), name, pass_hash, now_ms()],
+                )
+                .map_err(|e| self.err(e))?;
+                id
+            }
+        };
+        let head_seq = head_seq(&conn, room_id).map_err(|e| self.err(e))?;
+        Ok(HostedRoom {
+            room_id,
+            name: name.to_string(),
+            pass_hash: pass_hash.map(str::to_string),
+            head_seq,
+        })
+    }
+
+    /// Every room this install hosts.
+    pub fn hosted_rooms(&self) -> Result<Vec<HostedRoom>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT room_id, name, pass_hash FROM hosted_rooms ORDER BY created_at")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for (id, name, pass_hash) in rows {
+            let Ok(room_id) = Uuid::parse_str(&id) else { continue };
+            let head_seq = head_seq(&conn, room_id).map_err(|e| self.err(e))?;
+            out.push(HostedRoom { room_id, name, pass_hash, head_seq });
+        }
+        Ok(out)
+    }
+
+    // ----- client side -----
+
+    /// Records (or refreshes) a room this install has joined.
+    pub fn upsert_joined_room(&self, room: &JoinedRoom) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO joined_rooms (room_id, name, address, host_id, host_name, has_passcode, joined_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (room_id) DO UPDATE SET name = excluded.name, address = excluded.address,
+                   host_id = COALESCE(excluded.host_id, host_id), host_name = COALESCE(excluded.host_name, host_name),
+                   has_passcode = excluded.has_passcode",
+                params![
+                    room.room_id.to_string(),
+                    room.name,
+                    room.address,
+                    room.host_id.map(|h| h.to_string()),
+                    room.host_name,
+                    room.has_passcode,
+                    now_ms()
+                ],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn joined_rooms(&self) -> Result<Vec<JoinedRoom>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT room_id, name, address, host_id, host_name, has_passcode, synced_seq, read_seq
+                 FROM joined_rooms ORDER BY joined_at",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(JoinedRoom {
+                    room_id: parse_uuid(r.get::<_, String>(0)?),
+                    name: r.get(1)?,
+                    address: r.get(2)?,
+                    host_id: r.get::<_, Option<String>>(3)?.and_then(|s| Uuid::parse_str(&s).ok()),
+                    host_name: r.get(4)?,
+                    has_passcode: r.get(5)?,
+                    synced_seq: r.get::<_, i64>(6)? as u64,
+                    read_seq: r.get::<_, i64>(7)? as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    pub fn joined_room(&self, room_id: Uuid) -> Result<Option<JoinedRoom>> {
+        Ok(self.joined_rooms()?.into_iter().find(|r| r.room_id == room_id))
+    }
+
+    pub fn forget_room(&self, room_id: Uuid) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let id = room_id.to_string();
+        for sql in [
+            "DELETE FROM joined_rooms WHERE room_id = ?1",
+            "DELETE FROM messages WHERE room_id = ?1",
+            "DELETE FROM outbox WHERE room_id = ?1",
+        ] {
+            tx.execute(sql, [&id]).map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Caches messages (idempotent by `(room, seq)`) and advances the room's synced seq.
+    ///
+    /// `contiguous_from`: when these messages are known to follow `synced_seq` with no
+    /// gap before them (a resume page, or the latest page on a first join), the synced
+    /// point may jump to that floor first.
+    pub fn cache_messages(&self, room_id: Uuid, msgs: &[ChatMessage], floor: Option<u64>) -> Result<u64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO messages (room_id, seq, ts, user_id, author, client_msg_id, text)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(|e| self.err(e))?;
+            for m in msgs {
+                ins.execute(params![
+                    m.room_id.to_string(),
+                    m.seq as i64,
+                    m.ts,
+                    m.user_id.to_string(),
+                    m.author,
+                    m.client_msg_id,
+                    m.text
+                ])
+                .map_err(|e| self.err(e))?;
+            }
+        }
+        let id = room_id.to_string();
+        if let Some(floor) = floor {
+            tx.execute(
+                "UPDATE joined_rooms SET synced_seq = MAX(synced_seq, ?2) WHERE room_id = ?1",
+                params![id, floor as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        let synced = advance_synced(&tx, &id).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(synced)
+    }
+
+    /// The highest seq up to which this client has every message since it joined.
+    pub fn synced_seq(&self, room_id: Uuid) -> Result<u64> {
+        self.conn()
+            .query_row(
+                "SELECT synced_seq FROM joined_rooms WHERE room_id = ?1",
+                [room_id.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|v| v.unwrap_or(0) as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_read_seq(&self, room_id: Uuid, seq: u64) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE joined_rooms SET read_seq = MAX(read_seq, ?2) WHERE room_id = ?1",
+                params![room_id.to_string(), seq as i64],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Cached messages of a room, ascending; `before_seq` pages backwards.
+    pub fn cached_messages(&self, room_id: Uuid, before_seq: Option<u64>, limit: u32) -> Result<Vec<ChatMessage>> {
+        let conn = self.conn();
+        page_before(&conn, "messages", room_id, before_seq, limit).map_err(|e| self.err(e))
+    }
+
+    /// Every cached message of a room, ascending.
+    pub fn all_cached_messages(&self, room_id: Uuid) -> Result<Vec<ChatMessage>> {
+        let conn = self.conn();
+        page_after(&conn, "messages", room_id, 0, u64::MAX, u32::MAX).map_err(|e| self.err(e))
+    }
+
+    /// Queues a message for sending; it stays until the host acknowledges it.
+    pub fn outbox_push(&self, room_id: Uuid, client_msg_id: &str, text: &str) -> Result<OutboxEntry> {
+        let conn = self.conn();
+        let created_at = now_ms();
+        conn.execute(
+            "INSERT INTO outbox (room_id, client_msg_id, text, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![room_id.to_string(), client_msg_id, text, created_at],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(OutboxEntry {
+            id: conn.last_insert_rowid(),
+            room_id,
+            client_msg_id: client_msg_id.to_string(),
+            text: text.to_string(),
+            created_at,
+        })
+    }
+
+    /// Pending sends of a room, in the order they were typed.
+    pub fn outbox(&self, room_id: Uuid) -> Result<Vec<OutboxEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, client_msg_id, text, created_at FROM outbox WHERE room_id = ?1 ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([room_id.to_string()], |r| {
+                Ok(OutboxEntry {
+                    id: r.get(0)?,
+                    room_id,
+                    client_msg_id: r.get(1)?,
+                    text: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// Removes an acknowledged send from the outbox.
+    pub fn outbox_remove(&self, client_msg_id: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM outbox WHERE client_msg_id = ?1", [client_msg_id])
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn open_conn(path: &Path, role: Role, max_page_count: Option<u64>) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| StoreError::from_sqlite(e, path))?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(|e| StoreError::from_sqlite(e, path))?;
+    // Touching the schema here turns "file is not a database" into a clean error at open.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| StoreError::from_sqlite(e, path))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(%mode, "SQLite refused WAL mode");
+    }
+    let sync = match role {
+        Role::HostWriter => "FULL",
+        Role::General => "NORMAL",
+    };
+    conn.execute_batch(&format!("PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"))
+        .map_err(|e| StoreError::from_sqlite(e, path))?;
+    if let Some(pages) = max_page_count {
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+            .map_err(|e| StoreError::from_sqlite(e, path))?;
+    }
+    Ok(conn)
+}
+
+fn parse_uuid(s: String) -> Uuid {
+    Uuid::parse_str(&s).unwrap_or(Uuid::nil())
+}
+
+fn head_seq(conn: &Connection, room_id: Uuid) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM host_messages WHERE room_id = ?1",
+        [room_id.to_string()],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|v| v as u64)
+}
+
+fn advance_synced(conn: &Connection, room_id: &str) -> rusqlite::Result<u64> {
+    let mut synced: i64 = conn
+        .query_row(
+            "SELECT synced_seq FROM joined_rooms WHERE room_id = ?1",
+            [room_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq FROM messages WHERE room_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1000",
+    )?;
+    loop {
+        let seqs: Vec<i64> = stmt
+            .query_map(params![room_id, synced], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let before = synced;
+        for s in &seqs {
+            if *s == synced + 1 {
+                synced = *s;
+            } else {
+                break;
+            }
+        }
+        if synced == before || seqs.len() < 1000 {
+            break;
+        }
+    }
+    conn.execute(
+        "UPDATE joined_rooms SET synced_seq = ?2 WHERE room_id = ?1",
+        params![room_id, synced],
+    )?;
+    Ok(synced as u64)
+}
+
+const MSG_COLS: &str = "room_id, seq, ts, user_id, author, client_msg_id, text";
+
+fn row_to_msg(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
+    Ok(ChatMessage {
+        room_id: parse_uuid(r.get(0)?),
+        seq: r.get::<_, i64>(1)? as u64,
+        ts: r.get(2)?,
+        user_id: parse_uuid(r.get(3)?),
+        author: r.get(4)?,
+        client_msg_id: r.get(5)?,
+        text: r.get(6)?,
+    })
+}
+
+fn page_after(
+    conn: &Connection,
+    table: &str,
+    room_id: Uuid,
+    after: u64,
+    upto: u64,
+    limit: u32,
+) -> rusqlite::Result<Vec<ChatMessage>> {
+    let upto = upto.min(i64::MAX as u64) as i64;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MSG_COLS} FROM {table} WHERE room_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq ASC LIMIT ?4"
+    ))?;
+    let rows = stmt
+        .query_map(
+            params![room_id.to_string(), after as i64, upto, limit as i64],
+            row_to_msg,
+        )?
+        .collect();
+    rows
+}
+
+fn page_before(conn: &Connection, table: &str, room_id: Uuid, before: Option<u64>, limit: u32) -> rusqlite::Result<Vec<ChatMessage>> {
+    let before = before.map(|b| b as i64).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MSG_COLS} FROM {table} WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+    ))?;
+    let mut rows: Vec<ChatMessage> = stmt
+        .query_map(params![room_id.to_string(), before, limit as i64], row_to_msg)?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// A room this install hosts.
+#[derive(Debug, Clone)]
+pub struct HostedRoom {
+    pub room_id: Uuid,
+    pub name: String,
+    /// Argon2 PHC string, when the room has a passcode.
+    pub pass_hash: Option<String>,
+    pub head_seq: u64,
+}
+
+/// A room this install has joined, as cached locally.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinedRoom {
+    pub room_id: Uuid,
+    pub name: String,
+    /// `host:port` the room was last reached at.
+    pub address: String,
+    pub host_id: Option<Uuid>,
+    pub host_name: Option<String>,
+    pub has_passcode: bool,
+    pub synced_seq: u64,
+    pub read_seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub room_id: Uuid,
+    pub client_msg_id: String,
+    pub text: String,
+    pub created_at: Timestamp,
+}
+
+/// A message to append to the host log.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room_id: Uuid,
+    pub user_id: Uuid,
+    pub author: String,
+    pub client_msg_id: String,
+    pub text: String,
+}
+
+/// What happened to one appended message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    /// Stored now with a fresh seq.
+    Stored(ChatMessage),
+    /// Already stored earlier under the same (user, client message id).
+    Duplicate(ChatMessage),
+}
+
+/// The host log writer. Only one exists per hosting process; it alone assigns seqs,
+/// which is what keeps them gap-free.
+pub struct HostLog {
+    conn: Connection,
+    path: PathBuf,
+    next_seq: HashMap<Uuid, u64>,
+}
+
+impl HostLog {
+    /// Appends a batch in one transaction (group commit). Either every message in the
+    /// batch is durable when this returns `Ok`, or none is and no seq was consumed.
+    pub fn append_batch(&mut self, batch: &[NewMessage]) -> Result<Vec<Appended>> {
+        let snapshot = self.next_seq.clone();
+        let result = self.try_append(batch);
+        if result.is_err() {
+            // The transaction rolled back; so do the seqs it had taken.
+            self.next_seq = snapshot;
+        }
+        result.map_err(|e| StoreError::from_sqlite(e, &self.path))
+    }
+
+    fn try_append(&mut self, batch: &[NewMessage]) -> rusqlite::Result<Vec<Appended>> {
+        let ts = now_ms();
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(batch.len());
+        {
+            let mut find = tx.prepare_cached(&format!(
+                "SELECT {MSG_COLS} FROM host_messages WHERE room_id = ?1 AND user_id = ?2 AND client_msg_id = ?3"
+            ))?;
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO host_messages (room_id, seq, ts, user_id, author, client_msg_id, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for m in batch {
+                let room = m.room_id.to_string();
+                if let Some(orig) = find
+                    .query_row(params![room, m.user_id.to_string(), m.client_msg_id], row_to_msg)
+                    .optional()?
+                {
+                    out.push(Appended::Duplicate(orig));
+                    continue;
+                }
+                let seq = match self.next_seq.get(&m.room_id) {
+                    Some(s) => *s,
+                    None => head_seq(&tx, m.room_id)? + 1,
+                };
+                ins.execute(params![
+                    room,
+                    seq as i64,
+                    ts,
+                    m.user_id.to_string(),
+                    m.author,
+                    m.client_msg_id,
+                    m.text
+                ])?;
+                self.next_seq.insert(m.room_id, seq + 1);
+                out.push(Appended::Stored(ChatMessage {
+                    room_id: m.room_id,
+                    seq,
+                    ts,
+                    user_id: m.user_id,
+                    author: m.author.clone(),
+                    client_msg_id: m.client_msg_id.clone(),
+                    text: m.text.clone(),
+                }));
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// A read-only view of the host log, for history pages and resumes.
+pub struct Reader {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Reader {
+    pub fn after(&self, room_id: Uuid, after_seq: u64, upto: u64, limit: u32) -> Result<Vec<ChatMessage>> {
+        page_after(&self.conn, "host_messages", room_id, after_seq, upto, limit)
+            .map_err(|e| StoreError::from_sqlite(e, &self.path))
+    }
+
+    pub fn before(&self, room_id: Uuid, before_seq: Option<u64>, limit: u32) -> Result<Vec<ChatMessage>> {
+        page_before(&self.conn, "host_messages", room_id, before_seq, limit)
+            .map_err(|e| StoreError::from_sqlite(e, &self.path))
+    }
+
+    pub fn head_seq(&self, room_id: Uuid) -> Result<u64> {
+        head_seq(&self.conn, room_id).map_err(|e| StoreError::from_sqlite(e, &self.path))
+    }
+}
+
+/// Takes the exclusive "this data directory is hosting" lock; held for the life of the
+/// returned file. Two hosts on one log would both assign seqs.
+pub fn lock_for_hosting(data_dir: &Path) -> Result<std::fs::File> {
+    let lock = data_dir.join("host.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|e| StoreError::Unwritable {
+            path: lock.clone(),
+            detail: e.to_string(),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(_) => Err(StoreError::HostLocked {
+            path: data_dir.to_path_buf(),
+            lock,
+        }),
+    }
+}
+
+/// The per-platform default data directory.
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("org", "Hearth", "Hearth").map(|d| d.data_dir().to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(room: Uuid, user: Uuid, cmid: &str) -> NewMessage {
+        NewMessage {
+            room_id: room,
+            user_id: user,
+            author: "a".into(),
+            client_msg_id: cmid.into(),
+            text: format!("text {cmid}"),
+        }
+    }
+
+    #[test]
+    fn group_commit_is_gap_free_and_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let room = store.open_hosted_room("General", None).unwrap();
+        let mut log = store.host_log().unwrap();
+        let u = Uuid::new_v4();
+        let out = log
+            .append_batch(&[msg(room.room_id, u, "a"), msg(room.room_id, u, "b"), msg(room.room_id, u, "a")])
+            .unwrap();
+        let seqs: Vec<_> = out
+            .iter()
+            .map(|a| match a {
+                Appended::Stored(m) => (m.seq, false),
+                Appended::Duplicate(m) => (m.seq, true),
+            })
+            .collect();
+        assert_eq!(seqs, vec![(1, false), (2, false), (1, true)]);
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.head_seq(room.room_id).unwrap(), 2);
+        // A new writer (after a restart) continues from the stored head.
+        drop(log);
+        let mut log = store.host_log().unwrap();
+        let out = log.append_batch(&[msg(room.room_id, u, "c")]).unwrap();
+        assert!(matches!(&out[0], Appended::Stored(m) if m.seq == 3));
+    }
+
+    #[test]
+    fn a_full_database_rolls_back_without_consuming_seqs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_limit(dir.path(), Some(256 * 1024)).unwrap();
+        let room = store.open_hosted_room("Full", None).unwrap();
+        let mut log = store.host_log().unwrap();
+        let u = Uuid::new_v4();
+        let mut stored = 0u64;
+        let mut failed = false;
+        for i in 0..10_000 {
+            let mut m = msg(room.room_id, u, &format!("m{i}"));
+            m.text = "x".repeat(2000);
+            match log.append_batch(&[m]) {
+                Ok(_) => stored += 1,
+                Err(e) => {
+                    assert!(e.is_full(), "{e}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        assert!(failed, "the cap was never reached");
+        let reader = store.reader().unwrap();
+        assert_eq!(reader.head_seq(room.room_id).unwrap(), stored);
+        let all = reader.after(room.room_id, 0, u64::MAX, u32::MAX).unwrap();
+        assert_eq!(all.len() as u64, stored);
+        assert!(all.iter().enumerate().all(|(i, m)| m.seq == i as u64 + 1));
+    }
+
+    #[test]
+    fn corrupt_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(DB_FILE), b"this is not sqlite, just garbage bytes....").unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("corrupt"), "{err}");
+    }
+
+    #[test]
+    fn client_cache_tracks_contiguous_sync_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let room = Uuid::new_v4();
+        store
+            .upsert_joined_room(&JoinedRoom {
+                room_id: room,
+                name: "r".into(),
+                address: "127.0.0.1:1".into(),
+                host_id: None,
+                host_name: None,
+                has_passcode: false,
+                synced_seq: 0,
+                read_seq: 0,
+            })
+            .unwrap();
+        let m = |seq| ChatMessage {
+            room_id: room,
+            seq,
+            ts: 0,
+            user_id: Uuid::nil(),
+            author: "a".into(),
+            client_msg_id: format!("c{seq}"),
+            text: "t".into(),
+        };
+        assert_eq!(store.cache_messages(room, &[m(1), m(2), m(4)], None).unwrap(), 2);
+        assert_eq!(store.cache_messages(room, &[m(3)], None).unwrap(), 4);
+        assert_eq!(store.cache_messages(room, &[m(3), m(4)], None).unwrap(), 4);
+        assert_eq!(store.all_cached_messages(room).unwrap().len(), 4);
+    }
+}
