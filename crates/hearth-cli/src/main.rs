@@ -1,1 +1,90 @@
-fn main() {}
+//! `hearth`: host and join Hearth rooms from a terminal.
+
+mod host;
+mod join;
+mod output;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "hearth",
+    version,
+    about = "Hearth: chat rooms for the local network, no cloud and no account",
+    long_about = "Hearth: chat rooms for the local network, no cloud and no account.\n\n\
+        Host a room with `hearth host --name NAME`; it prints an invite link that others\n\
+        join with `hearth join LINK --name NAME`. History is kept in a local SQLite file\n\
+        in the data directory, so it survives restarts and can be read offline."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Host a room; prints its invite link on the first line of stdout.
+    Host(host::HostArgs),
+    /// Join a room by invite link or address: chat interactively, send one message, or print the latest ones.
+    Join(join::JoinArgs),
+}
+
+/// Options shared by every subcommand that touches the local database.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DataDir {
+    /// Where the SQLite database lives [default: the platform's data directory, e.g. ~/.local/share/hearth]
+    #[arg(long, env = "HEARTH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataDir {
+    pub fn resolve(&self) -> anyhow::Result<PathBuf> {
+        match &self.data_dir {
+            Some(d) => Ok(d.clone()),
+            None => hearth::store::default_data_dir()
+                .context("cannot find a home directory; pass --data-dir"),
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    // Read the UTC offset before any thread exists: the `time` crate refuses later.
+    output::init_local_offset();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,hearth=info,hearth_cli=info")
+            }),
+        )
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Host(a) => host::run(a).await,
+            Command::Join(a) => join::run(a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}

@@ -20,8 +20,9 @@ use uuid::Uuid;
 use crate::connection::ws_config;
 use crate::invite::Invite;
 use crate::protocol::{
-    self, close, encode, ChatMessage, ClientFrame, ErrorCode, ErrorFrame, HistoryPage, HistoryRequest, HostFrame,
-    Join, Member, Presence, RoomRef, RoomSummary, TypingEvent, TypingState, Welcome, PROTOCOL_VERSION,
+    self, close, encode, ChatMessage, ClientFrame, ErrorCode, ErrorFrame, HistoryPage,
+    HistoryRequest, HostFrame, Join, Member, Presence, RoomRef, RoomSummary, TypingEvent,
+    TypingState, Welcome, PROTOCOL_VERSION,
 };
 use crate::store::{JoinedRoom, OutboxEntry, Store, StoreError};
 
@@ -55,9 +56,15 @@ pub enum ConnectionState {
     Connecting,
     Connected,
     /// Disconnected; the next attempt is in `retry_in`.
-    Reconnecting { attempt: u32, retry_in: Duration, reason: String },
+    Reconnecting {
+        attempt: u32,
+        retry_in: Duration,
+        reason: String,
+    },
     /// Stopped for good (shutdown, or the host speaks another protocol version).
-    Closed { reason: String },
+    Closed {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,21 +72,41 @@ pub enum ClientEvent {
     State(ConnectionState),
     Welcome(Welcome),
     /// A room was (re)joined; its cache now holds the history the host returned.
-    Joined { room: RoomSummary, members: Vec<Member> },
+    Joined {
+        room: RoomSummary,
+        members: Vec<Member>,
+    },
     /// The cache is complete up to the host's head for this room.
-    Synced { room_id: Uuid, head_seq: u64 },
+    Synced {
+        room_id: Uuid,
+        head_seq: u64,
+    },
     /// A message newly stored in the cache (live, resumed, or an older page).
     Message(ChatMessage),
     /// One of our sends was stored by the host.
-    Ack { room_id: Uuid, client_msg_id: String, seq: u64, ts: i64 },
+    Ack {
+        room_id: Uuid,
+        client_msg_id: String,
+        seq: u64,
+        ts: i64,
+    },
     /// A send the host refused for good (too long, empty...); it left the outbox.
-    SendFailed { room_id: Uuid, client_msg_id: String, error: ErrorFrame },
+    SendFailed {
+        room_id: Uuid,
+        client_msg_id: String,
+        error: ErrorFrame,
+    },
     Presence(Presence),
     Typing(TypingEvent),
     HistoryPage(HistoryPage),
     /// A join the host refused (wrong passcode, unknown room, throttled...).
-    JoinFailed { room_id: Uuid, error: ErrorFrame },
-    Left { room_id: Uuid },
+    JoinFailed {
+        room_id: Uuid,
+        error: ErrorFrame,
+    },
+    Left {
+        room_id: Uuid,
+    },
     Error(ErrorFrame),
 }
 
@@ -92,7 +119,10 @@ pub enum ClientError {
 }
 
 enum Command {
-    Join { room_id: Uuid, passcode: Option<String> },
+    Join {
+        room_id: Uuid,
+        passcode: Option<String>,
+    },
     Leave(Uuid),
     Flush(Uuid),
     Typing(Uuid, bool),
@@ -111,7 +141,9 @@ pub struct Client {
 impl Client {
     /// Starts the client task. Events arrive on the returned receiver; a consumer that
     /// stops reading eventually stalls the connection (and the host then drops it).
-    pub fn start(config: ClientConfig) -> Result<(Client, mpsc::Receiver<ClientEvent>), ClientError> {
+    pub fn start(
+        config: ClientConfig,
+    ) -> Result<(Client, mpsc::Receiver<ClientEvent>), ClientError> {
         let user_id = config.store.user_id()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let (etx, erx) = mpsc::channel(4096);
@@ -193,7 +225,8 @@ struct Task {
     rooms: HashMap<Uuid, RoomIntent>,
 }
 
-type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 enum End {
     Lost(String),
@@ -209,7 +242,8 @@ impl Task {
     async fn run(mut self) {
         let mut attempt: u32 = 0;
         loop {
-            self.emit(ClientEvent::State(ConnectionState::Connecting)).await;
+            self.emit(ClientEvent::State(ConnectionState::Connecting))
+                .await;
             let end = match self.connect().await {
                 Ok(ws) => {
                     let end = self.session(ws).await;
@@ -227,11 +261,15 @@ impl Task {
             }
             let reason = match end {
                 End::Shutdown => {
-                    self.emit(ClientEvent::State(ConnectionState::Closed { reason: "closed".into() })).await;
+                    self.emit(ClientEvent::State(ConnectionState::Closed {
+                        reason: "closed".into(),
+                    }))
+                    .await;
                     return;
                 }
                 End::Fatal(reason) => {
-                    self.emit(ClientEvent::State(ConnectionState::Closed { reason })).await;
+                    self.emit(ClientEvent::State(ConnectionState::Closed { reason }))
+                        .await;
                     return;
                 }
                 End::Lost(reason) => reason,
@@ -291,8 +329,14 @@ impl Task {
         let fut = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(cfg), true);
         match tokio::time::timeout(Duration::from_secs(10), fut).await {
             Ok(Ok((ws, _))) => Ok(ws),
-            Ok(Err(e)) => Err(format!("connect to {}: {e}", self.config.invite.authority())),
-            Err(_) => Err(format!("connect to {}: timed out", self.config.invite.authority())),
+            Ok(Err(e)) => Err(format!(
+                "connect to {}: {e}",
+                self.config.invite.authority()
+            )),
+            Err(_) => Err(format!(
+                "connect to {}: timed out",
+                self.config.invite.authority()
+            )),
         }
     }
 
@@ -310,7 +354,9 @@ impl Task {
         let mut greeted = false;
         loop {
             let next_retry = self.rooms.values().filter_map(|r| r.retry_at).min();
-            let wake = next_retry.unwrap_or_else(|| last_rx + silence).min(last_rx + silence);
+            let wake = next_retry
+                .unwrap_or_else(|| last_rx + silence)
+                .min(last_rx + silence);
             let mut out: Vec<ClientFrame> = Vec::new();
             tokio::select! {
                 m = ws.next() => {
@@ -436,7 +482,9 @@ impl Task {
 
     /// Sends the next outbox entry of a room if nothing is in flight.
     fn pump(&mut self, room_id: Uuid, out: &mut Vec<ClientFrame>) {
-        let Some(r) = self.rooms.get_mut(&room_id) else { return };
+        let Some(r) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
         if !r.joined || r.inflight.is_some() || r.retry_at.is_some() {
             return;
         }
@@ -508,7 +556,9 @@ impl Task {
                 });
                 // On a first join (or after the host lost history) the page we got is
                 // the latest one: everything before it is reachable through `history`.
-                let resumed = prev.as_ref().is_some_and(|p| p.synced_seq > 0 && p.synced_seq <= j.head_seq);
+                let resumed = prev
+                    .as_ref()
+                    .is_some_and(|p| p.synced_seq > 0 && p.synced_seq <= j.head_seq);
                 let floor = if resumed {
                     None
                 } else {
@@ -558,7 +608,11 @@ impl Task {
                                 r.catching_up = false;
                             }
                             let head = self.config.store.synced_seq(room_id).unwrap_or(0);
-                            self.emit(ClientEvent::Synced { room_id, head_seq: head }).await;
+                            self.emit(ClientEvent::Synced {
+                                room_id,
+                                head_seq: head,
+                            })
+                            .await;
                             self.pump(room_id, out);
                         }
                     }
@@ -634,7 +688,8 @@ impl Task {
             (Some("join"), Some(room_id), _) => {
                 // Do not retry a refused join with the same passcode on every reconnect.
                 self.rooms.remove(&room_id);
-                self.emit(ClientEvent::JoinFailed { room_id, error: e }).await;
+                self.emit(ClientEvent::JoinFailed { room_id, error: e })
+                    .await;
             }
             (Some("hello"), _, _) if e.code == ErrorCode::UnsupportedVersion => {
                 return Err(End::Fatal(e.message));

@@ -22,8 +22,9 @@ use uuid::Uuid;
 use crate::limits::{ConnectionSlot, TokenBucket};
 use crate::peer::Peer;
 use crate::protocol::{
-    self, close, decode_client, ClientFrame, ErrorCode, ErrorFrame, HistoryPage, HistoryRequest, HostFrame, Join,
-    Joined, Member, PresenceEvent, RoomRef, Welcome, MAX_CLIENT_MSG_ID_LEN, PROTOCOL_VERSION,
+    self, close, decode_client, ClientFrame, ErrorCode, ErrorFrame, HistoryPage, HistoryRequest,
+    HostFrame, Join, Joined, Member, PresenceEvent, RoomRef, Welcome, MAX_CLIENT_MSG_ID_LEN,
+    PROTOCOL_VERSION,
 };
 use crate::room::Room;
 use crate::server::Shared;
@@ -47,7 +48,10 @@ pub(crate) async fn run(
     slot: Result<ConnectionSlot, &'static str>,
 ) {
     let limits = &shared.limits;
-    let upgrade = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config(limits.max_frame_bytes)));
+    let upgrade = tokio_tungstenite::accept_async_with_config(
+        stream,
+        Some(ws_config(limits.max_frame_bytes)),
+    );
     let mut ws = match tokio::time::timeout(limits.handshake_timeout, upgrade).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
@@ -63,15 +67,22 @@ pub(crate) async fn run(
         Ok(s) => s,
         Err(why) => {
             tracing::warn!(%addr, why, "connection refused");
-            let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(Some(close_frame(close::TOO_MANY_CONNECTIONS, why)))).await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                ws.close(Some(close_frame(close::TOO_MANY_CONNECTIONS, why))),
+            )
+            .await;
             return;
         }
     };
     let (sink, stream) = ws.split();
     let (peer, rx) = Peer::new(limits.outgoing_queue);
-    shared
-        .tasks
-        .spawn(write_loop(sink, rx, Arc::clone(&peer), limits.heartbeat_interval));
+    shared.tasks.spawn(write_loop(
+        sink,
+        rx,
+        Arc::clone(&peer),
+        limits.heartbeat_interval,
+    ));
     tracing::debug!(%addr, conn = peer.id, "connected");
     let mut session = Session {
         bucket: TokenBucket::new(limits.messages_per_sec, limits.message_burst),
@@ -174,7 +185,9 @@ async fn write_loop(
         Duration::from_secs(2)
     };
     let _ = tokio::time::timeout(grace, async {
-        let _ = sink.send(Message::Close(Some(close_frame(code, close_reason(code))))).await;
+        let _ = sink
+            .send(Message::Close(Some(close_frame(code, close_reason(code)))))
+            .await;
         let _ = sink.close().await;
     })
     .await;
@@ -277,7 +290,11 @@ impl Session {
                 return self.error(ErrorCode::HelloRequired, "send hello first", Some(&frame));
             }
             (Some(_), ClientFrame::Hello(_)) => {
-                return self.error(ErrorCode::AlreadyGreeted, "hello was already received", Some(&frame));
+                return self.error(
+                    ErrorCode::AlreadyGreeted,
+                    "hello was already received",
+                    Some(&frame),
+                );
             }
             (Some(u), _) => Some(u.clone()),
         };
@@ -287,7 +304,9 @@ impl Session {
             (ClientFrame::Leave(r), Some(_)) => self.on_leave(r, &frame),
             (ClientFrame::Send(s), Some(u)) => self.on_send(s, u, &frame).await,
             (ClientFrame::Typing(t), Some(u)) => {
-                let Some(room) = self.joined_room(t.room_id, &frame) else { return };
+                let Some(room) = self.joined_room(t.room_id, &frame) else {
+                    return;
+                };
                 // Excess typing frames are dropped: they carry no data to lose.
                 if self.typing_bucket.take().is_ok() {
                     room.set_typing(&u, t.active, self.shared.limits.typing_ttl);
@@ -295,7 +314,11 @@ impl Session {
             }
             (ClientFrame::History(h), Some(_)) => self.on_history(h, &frame).await,
             (ClientFrame::Rename(r), Some(mut u)) => match protocol::normalize_name(&r.name) {
-                None => self.error(ErrorCode::InvalidName, "names are 1 to 64 characters, without control characters", Some(&frame)),
+                None => self.error(
+                    ErrorCode::InvalidName,
+                    "names are 1 to 64 characters, without control characters",
+                    Some(&frame),
+                ),
                 Some(name) => {
                     u.name = name.clone();
                     for room in self.rooms.values() {
@@ -312,20 +335,32 @@ impl Session {
         if h.protocol != PROTOCOL_VERSION {
             self.error(
                 ErrorCode::UnsupportedVersion,
-                format!("this host speaks protocol {PROTOCOL_VERSION}, not {}", h.protocol),
+                format!(
+                    "this host speaks protocol {PROTOCOL_VERSION}, not {}",
+                    h.protocol
+                ),
                 Some(frame),
             );
             self.peer.kick(close::UNSUPPORTED_VERSION);
             return;
         }
         let Some(name) = protocol::normalize_name(&h.name) else {
-            return self.error(ErrorCode::InvalidName, "names are 1 to 64 characters, without control characters", Some(frame));
+            return self.error(
+                ErrorCode::InvalidName,
+                "names are 1 to 64 characters, without control characters",
+                Some(frame),
+            );
         };
         self.user = Some(Member {
             user_id: h.user_id,
             name,
         });
-        let mut rooms: Vec<_> = self.shared.rooms_read().values().map(|r| r.summary()).collect();
+        let mut rooms: Vec<_> = self
+            .shared
+            .rooms_read()
+            .values()
+            .map(|r| r.summary())
+            .collect();
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         self.peer.send(&HostFrame::Welcome(Welcome {
             protocol: PROTOCOL_VERSION,
@@ -346,16 +381,27 @@ impl Session {
 
     async fn on_join(&mut self, j: &Join, user: Member, frame: &ClientFrame) {
         let Some(room) = self.shared.room(j.room_id) else {
-            return self.error(ErrorCode::UnknownRoom, "this host has no such room", Some(frame));
+            return self.error(
+                ErrorCode::UnknownRoom,
+                "this host has no such room",
+                Some(frame),
+            );
         };
         if let Some(hash) = room.pass_hash.clone() {
             let Some(pass) = j.passcode.clone().filter(|p| !p.is_empty()) else {
-                return self.error(ErrorCode::PasscodeRequired, "this room needs a passcode", Some(frame));
+                return self.error(
+                    ErrorCode::PasscodeRequired,
+                    "this room needs a passcode",
+                    Some(frame),
+                );
             };
             let ip = self.addr.ip();
             let throttle = &self.shared.throttle;
             if let Err(wait) = throttle.check(ip, room.id) {
-                let mut f = ErrorFrame::new(ErrorCode::Throttled, "too many wrong passcodes; wait before trying again");
+                let mut f = ErrorFrame::new(
+                    ErrorCode::Throttled,
+                    "too many wrong passcodes; wait before trying again",
+                );
                 f.request = Some("join".into());
                 f.room_id = Some(room.id);
                 f.retry_after_ms = Some(wait.as_millis() as u64 + 1);
@@ -419,7 +465,11 @@ impl Session {
 
     fn storage_error(&self, e: StoreError, frame: &ClientFrame) {
         tracing::error!(error = %e, "storage error");
-        self.error(ErrorCode::StorageError, format!("the host could not read its log: {e}"), Some(frame));
+        self.error(
+            ErrorCode::StorageError,
+            format!("the host could not read its log: {e}"),
+            Some(frame),
+        );
     }
 
     fn on_leave(&mut self, r: &RoomRef, frame: &ClientFrame) {
@@ -433,7 +483,9 @@ impl Session {
     }
 
     async fn on_send(&mut self, s: &protocol::Send, user: Member, frame: &ClientFrame) {
-        let Some(room) = self.joined_room(s.room_id, frame) else { return };
+        let Some(room) = self.joined_room(s.room_id, frame) else {
+            return;
+        };
         let limits = &self.shared.limits;
         if s.client_msg_id.is_empty() || s.client_msg_id.len() > MAX_CLIENT_MSG_ID_LEN {
             return self.error(
@@ -449,7 +501,10 @@ impl Session {
         if chars > limits.max_text_chars {
             return self.error(
                 ErrorCode::TextTooLong,
-                format!("message is {chars} characters; the limit is {}", limits.max_text_chars),
+                format!(
+                    "message is {chars} characters; the limit is {}",
+                    limits.max_text_chars
+                ),
                 Some(frame),
             );
         }
@@ -462,7 +517,10 @@ impl Session {
             }
             let mut f = ErrorFrame::new(
                 ErrorCode::RateLimited,
-                format!("more than {} messages per second; retry later", limits.messages_per_sec),
+                format!(
+                    "more than {} messages per second; retry later",
+                    limits.messages_per_sec
+                ),
             );
             f.request = Some("send".into());
             f.room_id = Some(s.room_id);
@@ -480,16 +538,26 @@ impl Session {
             text: s.text.clone(),
         };
         if !self.shared.append(msg, room, Arc::clone(&self.peer)).await {
-            self.error(ErrorCode::StorageError, "the host is shutting down", Some(frame));
+            self.error(
+                ErrorCode::StorageError,
+                "the host is shutting down",
+                Some(frame),
+            );
         }
     }
 
     async fn on_history(&mut self, h: &HistoryRequest, frame: &ClientFrame) {
-        let Some(room) = self.joined_room(h.room_id, frame) else { return };
+        let Some(room) = self.joined_room(h.room_id, frame) else {
+            return;
+        };
         let max = self.shared.limits.max_history_page;
         let limit = h.limit.unwrap_or(max).clamp(1, max);
         if h.before_seq.is_some() && h.after_seq.is_some() {
-            return self.error(ErrorCode::InvalidRequest, "give before_seq or after_seq, not both", Some(frame));
+            return self.error(
+                ErrorCode::InvalidRequest,
+                "give before_seq or after_seq, not both",
+                Some(frame),
+            );
         }
         let head = room.lock().committed_head;
         let (before, after) = (h.before_seq, h.after_seq);

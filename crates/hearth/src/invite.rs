@@ -37,7 +37,8 @@ impl Invite {
         } else {
             format!("hearth://{input}")
         };
-        let url = url::Url::parse(&with_scheme).map_err(|e| InviteError::Malformed(format!("{input}: {e}")))?;
+        let url = url::Url::parse(&with_scheme)
+            .map_err(|e| InviteError::Malformed(format!("{input}: {e}")))?;
         if url.scheme() != "hearth" {
             return Err(InviteError::WrongScheme(url.scheme().to_string()));
         }
@@ -104,7 +105,10 @@ mod tests {
     fn parses_and_prints() {
         let id = Uuid::new_v4();
         let i = Invite::parse(&format!("hearth://alice-pc.local:9000/{id}")).unwrap();
-        assert_eq!((i.host.as_str(), i.port, i.room_id), ("alice-pc.local", 9000, Some(id)));
+        assert_eq!(
+            (i.host.as_str(), i.port, i.room_id),
+            ("alice-pc.local", 9000, Some(id))
+        );
         assert_eq!(i.to_string(), format!("hearth://alice-pc.local:9000/{id}"));
         let v6 = Invite::parse(&format!("hearth://[fe80::1]:7/{id}#fp=ABCD")).unwrap();
         assert_eq!(v6.host, "fe80::1");
@@ -112,8 +116,14 @@ mod tests {
         assert_eq!(v6.authority(), "[fe80::1]:7");
         let plain = Invite::parse("192.168.1.20").unwrap();
         assert_eq!((plain.port, plain.room_id), (DEFAULT_PORT, None));
-        assert!(matches!(Invite::parse("http://x/"), Err(InviteError::WrongScheme(_))));
-        assert!(matches!(Invite::parse("hearth://x:1/not-a-uuid"), Err(InviteError::BadRoomId(_))));
+        assert!(matches!(
+            Invite::parse("http://x/"),
+            Err(InviteError::WrongScheme(_))
+        ));
+        assert!(matches!(
+            Invite::parse("hearth://x:1/not-a-uuid"),
+            Err(InviteError::BadRoomId(_))
+        ));
         assert!(Invite::parse("hearth://x:99999/").is_err());
     }
 }

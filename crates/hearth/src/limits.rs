@@ -206,7 +206,11 @@ pub struct ConnectionSlot {
 
 impl ConnectionCounter {
     /// Takes a slot, or says which limit is reached.
-    pub fn acquire(self: &Arc<Self>, ip: IpAddr, limits: &Limits) -> Result<ConnectionSlot, &'static str> {
+    pub fn acquire(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        limits: &Limits,
+    ) -> Result<ConnectionSlot, &'static str> {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if g.0 >= limits.max_connections {
             return Err("too many connections to this host");
@@ -252,7 +256,10 @@ mod tests {
             assert!(b.take().is_ok());
         }
         let wait = b.take().unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(100), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(100),
+            "{wait:?}"
+        );
     }
 
     #[test]
@@ -270,7 +277,10 @@ mod tests {
         assert_eq!(t.fail(a, room), Duration::from_millis(100));
         assert_eq!(t.fail(a, room), Duration::from_millis(200));
         assert!(t.check(a, room).is_err());
-        assert!(t.check(b, room).is_ok(), "another address is not locked out");
+        assert!(
+            t.check(b, room).is_ok(),
+            "another address is not locked out"
+        );
         t.succeed(a, room);
         assert!(t.check(a, room).is_ok());
     }

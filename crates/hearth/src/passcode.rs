@@ -4,7 +4,9 @@
 //! Argon2id: m = 19 MiB, t = 2, p = 1. The PHC string records them, so raising them later
 //! keeps old hashes verifiable.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 #[derive(Debug, thiserror::Error)]

@@ -54,7 +54,12 @@ impl Peer {
     /// Asks the connection to close with `code`. The first reason given wins.
     pub fn kick(&self, code: u16) {
         if !self.kill.is_cancelled() {
-            let _ = self.close_code.compare_exchange(close::NORMAL, code, Ordering::AcqRel, Ordering::Acquire);
+            let _ = self.close_code.compare_exchange(
+                close::NORMAL,
+                code,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
             self.kill.cancel();
         }
     }

@@ -387,7 +387,8 @@ struct Envelope {
 pub fn decode_client(text: &str) -> Result<ClientFrame, DecodeError> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| DecodeError::BadJson(e.to_string()))?;
-    let env: Envelope = Envelope::deserialize(&value).map_err(|e| DecodeError::BadJson(e.to_string()))?;
+    let env: Envelope =
+        Envelope::deserialize(&value).map_err(|e| DecodeError::BadJson(e.to_string()))?;
     if !CLIENT_TYPES.contains(&env.kind.as_str()) {
         return Err(DecodeError::UnknownType(truncate(&env.kind, 64)));
     }
@@ -439,8 +440,14 @@ mod tests {
 
     #[test]
     fn decode_distinguishes_errors() {
-        assert!(matches!(decode_client("{nope"), Err(DecodeError::BadJson(_))));
-        assert!(matches!(decode_client("[1,2]"), Err(DecodeError::BadJson(_))));
+        assert!(matches!(
+            decode_client("{nope"),
+            Err(DecodeError::BadJson(_))
+        ));
+        assert!(matches!(
+            decode_client("[1,2]"),
+            Err(DecodeError::BadJson(_))
+        ));
         assert!(matches!(
             decode_client(r#"{"type":"explode","payload":{}}"#),
             Err(DecodeError::UnknownType(t)) if t == "explode"
@@ -475,8 +482,18 @@ mod tests {
             r#"{"type":"error","payload":{"code":"rate_limited","message":"slow down"}}"#
         );
         // A join without optional fields is valid.
-        let j = decode_client(r#"{"type":"join","payload":{"room_id":"6f1c5a8e-3b9a-4c61-9d55-0c2f1b7e9a10"}}"#).unwrap();
-        assert!(matches!(j, ClientFrame::Join(Join { passcode: None, since_seq: None, .. })));
+        let j = decode_client(
+            r#"{"type":"join","payload":{"room_id":"6f1c5a8e-3b9a-4c61-9d55-0c2f1b7e9a10"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            j,
+            ClientFrame::Join(Join {
+                passcode: None,
+                since_seq: None,
+                ..
+            })
+        ));
     }
 
     #[test]

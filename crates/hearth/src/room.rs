@@ -180,7 +180,12 @@ impl RoomState {
             seen.entry(m.user_id).or_insert_with(|| m.clone());
         }
         let mut v: Vec<Member> = seen.into_values().collect();
-        v.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.user_id.cmp(&b.user_id)));
+        v.sort_by(|a, b| {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then(a.user_id.cmp(&b.user_id))
+        });
         v
     }
 

@@ -121,7 +121,12 @@ impl Host {
             None => None,
         };
         let stored = self.shared.store.open_hosted_room(name, hash.as_deref())?;
-        let room = Arc::new(Room::new(stored.room_id, stored.name, stored.pass_hash, stored.head_seq));
+        let room = Arc::new(Room::new(
+            stored.room_id,
+            stored.name,
+            stored.pass_hash,
+            stored.head_seq,
+        ));
         let summary = room.summary();
         let old = self.shared.rooms_write().insert(room.id, room);
         if let Some(old) = old {
@@ -143,7 +148,12 @@ impl Host {
     }
 
     pub fn rooms(&self) -> Vec<RoomSummary> {
-        let mut v: Vec<RoomSummary> = self.shared.rooms_read().values().map(|r| r.summary()).collect();
+        let mut v: Vec<RoomSummary> = self
+            .shared
+            .rooms_read()
+            .values()
+            .map(|r| r.summary())
+            .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     }
@@ -157,7 +167,11 @@ impl Host {
     }
 
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        *self.shared.local_addr.lock().unwrap_or_else(|p| p.into_inner())
+        *self
+            .shared
+            .local_addr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Binds `addr` and serves it in the background.
@@ -175,7 +189,11 @@ impl Host {
     /// Serves connections from `listener` until shutdown.
     pub fn serve(&self, listener: TcpListener) {
         if let Ok(a) = listener.local_addr() {
-            *self.shared.local_addr.lock().unwrap_or_else(|p| p.into_inner()) = Some(a);
+            *self
+                .shared
+                .local_addr
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(a);
         }
         let shared = Arc::clone(&self.shared);
         self.shared.tasks.spawn(accept_loop(shared, listener));
@@ -203,7 +221,12 @@ impl Host {
         if self.shared.writer.send(WriteReq::Stop(tx)).await.is_ok() {
             let _ = rx.await;
         }
-        let thread = self.shared.writer_thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let thread = self
+            .shared
+            .writer_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(t) = thread {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
@@ -255,7 +278,12 @@ impl Shared {
     ) -> Result<T, StoreError> {
         let shared = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let reader = match shared.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            let reader = match shared
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+            {
                 Some(r) => r,
                 None => shared.store.reader()?,
             };
@@ -272,7 +300,10 @@ impl Shared {
 
     /// Queues a message for the writer. Backpressure here slows only the sender.
     pub async fn append(&self, msg: NewMessage, room: Arc<Room>, peer: Arc<Peer>) -> bool {
-        self.writer.send(WriteReq::Append { msg, room, peer }).await.is_ok()
+        self.writer
+            .send(WriteReq::Append { msg, room, peer })
+            .await
+            .is_ok()
     }
 }
 
@@ -309,7 +340,9 @@ fn writer_loop(mut log: HostLog, mut rx: mpsc::Receiver<WriteReq>) {
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut stop: Option<oneshot::Sender<()>> = None;
     while stop.is_none() {
-        let Some(first) = rx.blocking_recv() else { break };
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
         let mut next = Some(first);
         while let Some(req) = next.take() {
             match req {
@@ -368,7 +401,8 @@ fn commit(log: &mut HostLog, batch: &mut Vec<(NewMessage, Arc<Room>, Arc<Peer>)>
                 ErrorCode::StorageError
             };
             for (m, _, peer) in batch.drain(..) {
-                let mut f = ErrorFrame::new(code, format!("the host could not store the message: {e}"));
+                let mut f =
+                    ErrorFrame::new(code, format!("the host could not store the message: {e}"));
                 f.request = Some("send".into());
                 f.room_id = Some(m.room_id);
                 f.client_msg_id = Some(m.client_msg_id);

@@ -159,14 +159,12 @@ impl Store {
         let path = data_dir.join(DB_FILE);
         let max_page_count = max_bytes.map(|b| (b / 4096).max(16));
         let mut conn = open_conn(&path, Role::General, max_page_count)?;
-        migrations()
-            .to_latest(&mut conn)
-            .map_err(|e| match e {
-                rusqlite_migration::Error::RusqliteError { err, .. } => {
-                    StoreError::from_sqlite(err, &path)
-                }
-                other => StoreError::Migration(other.to_string()),
-            })?;
+        migrations().to_latest(&mut conn).map_err(|e| match e {
+            rusqlite_migration::Error::RusqliteError { err, .. } => {
+                StoreError::from_sqlite(err, &path)
+            }
+            other => StoreError::Migration(other.to_string()),
+        })?;
         Ok(Store {
             path,
             conn: Mutex::new(conn),
@@ -209,7 +207,9 @@ impl Store {
     fn setting_uuid(&self, key: &str) -> Result<Uuid> {
         let conn = self.conn();
         let existing: Option<String> = conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| self.err(e))?;
         if let Some(v) = existing.and_then(|v| Uuid::parse_str(&v).ok()) {
@@ -236,7 +236,9 @@ impl Store {
 
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         self.conn()
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| self.err(e))
     }
@@ -301,16 +303,27 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
             })
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for (id, name, pass_hash) in rows {
-            let Ok(room_id) = Uuid::parse_str(&id) else { continue };
+            let Ok(room_id) = Uuid::parse_str(&id) else {
+                continue;
+            };
             let head_seq = head_seq(&conn, room_id).map_err(|e| self.err(e))?;
-            out.push(HostedRoom { room_id, name, pass_hash, head_seq });
+            out.push(HostedRoom {
+                room_id,
+                name,
+                pass_hash,
+                head_seq,
+            });
         }
         Ok(out)
     }
@@ -354,7 +367,9 @@ impl Store {
                     room_id: parse_uuid(r.get::<_, String>(0)?),
                     name: r.get(1)?,
                     address: r.get(2)?,
-                    host_id: r.get::<_, Option<String>>(3)?.and_then(|s| Uuid::parse_str(&s).ok()),
+                    host_id: r
+                        .get::<_, Option<String>>(3)?
+                        .and_then(|s| Uuid::parse_str(&s).ok()),
                     host_name: r.get(4)?,
                     has_passcode: r.get(5)?,
                     synced_seq: r.get::<_, i64>(6)? as u64,
@@ -368,7 +383,10 @@ impl Store {
     }
 
     pub fn joined_room(&self, room_id: Uuid) -> Result<Option<JoinedRoom>> {
-        Ok(self.joined_rooms()?.into_iter().find(|r| r.room_id == room_id))
+        Ok(self
+            .joined_rooms()?
+            .into_iter()
+            .find(|r| r.room_id == room_id))
     }
 
     pub fn forget_room(&self, room_id: Uuid) -> Result<()> {
@@ -390,7 +408,12 @@ impl Store {
     /// `contiguous_from`: when these messages are known to follow `synced_seq` with no
     /// gap before them (a resume page, or the latest page on a first join), the synced
     /// point may jump to that floor first.
-    pub fn cache_messages(&self, room_id: Uuid, msgs: &[ChatMessage], floor: Option<u64>) -> Result<u64> {
+    pub fn cache_messages(
+        &self,
+        room_id: Uuid,
+        msgs: &[ChatMessage],
+        floor: Option<u64>,
+    ) -> Result<u64> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         {
@@ -450,7 +473,12 @@ impl Store {
     }
 
     /// Cached messages of a room, ascending; `before_seq` pages backwards.
-    pub fn cached_messages(&self, room_id: Uuid, before_seq: Option<u64>, limit: u32) -> Result<Vec<ChatMessage>> {
+    pub fn cached_messages(
+        &self,
+        room_id: Uuid,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
         let conn = self.conn();
         page_before(&conn, "messages", room_id, before_seq, limit).map_err(|e| self.err(e))
     }
@@ -462,7 +490,12 @@ impl Store {
     }
 
     /// Queues a message for sending; it stays until the host acknowledges it.
-    pub fn outbox_push(&self, room_id: Uuid, client_msg_id: &str, text: &str) -> Result<OutboxEntry> {
+    pub fn outbox_push(
+        &self,
+        room_id: Uuid,
+        client_msg_id: &str,
+        text: &str,
+    ) -> Result<OutboxEntry> {
         let conn = self.conn();
         let created_at = now_ms();
         conn.execute(
@@ -506,7 +539,10 @@ impl Store {
     /// Removes an acknowledged send from the outbox.
     pub fn outbox_remove(&self, client_msg_id: &str) -> Result<()> {
         self.conn()
-            .execute("DELETE FROM outbox WHERE client_msg_id = ?1", [client_msg_id])
+            .execute(
+                "DELETE FROM outbox WHERE client_msg_id = ?1",
+                [client_msg_id],
+            )
             .map(drop)
             .map_err(|e| self.err(e))
     }
@@ -527,8 +563,10 @@ fn open_conn(path: &Path, role: Role, max_page_count: Option<u64>) -> Result<Con
         Role::HostWriter => "FULL",
         Role::General => "NORMAL",
     };
-    conn.execute_batch(&format!("PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"))
-        .map_err(|e| StoreError::from_sqlite(e, path))?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+    ))
+    .map_err(|e| StoreError::from_sqlite(e, path))?;
     if let Some(pages) = max_page_count {
         conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
             .map_err(|e| StoreError::from_sqlite(e, path))?;
@@ -619,13 +657,22 @@ fn page_after(
     rows
 }
 
-fn page_before(conn: &Connection, table: &str, room_id: Uuid, before: Option<u64>, limit: u32) -> rusqlite::Result<Vec<ChatMessage>> {
+fn page_before(
+    conn: &Connection,
+    table: &str,
+    room_id: Uuid,
+    before: Option<u64>,
+    limit: u32,
+) -> rusqlite::Result<Vec<ChatMessage>> {
     let before = before.map(|b| b as i64).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {MSG_COLS} FROM {table} WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
     ))?;
     let mut rows: Vec<ChatMessage> = stmt
-        .query_map(params![room_id.to_string(), before, limit as i64], row_to_msg)?
+        .query_map(
+            params![room_id.to_string(), before, limit as i64],
+            row_to_msg,
+        )?
         .collect::<rusqlite::Result<_>>()?;
     rows.reverse();
     Ok(rows)
@@ -719,7 +766,10 @@ impl HostLog {
             for m in batch {
                 let room = m.room_id.to_string();
                 if let Some(orig) = find
-                    .query_row(params![room, m.user_id.to_string(), m.client_msg_id], row_to_msg)
+                    .query_row(
+                        params![room, m.user_id.to_string(), m.client_msg_id],
+                        row_to_msg,
+                    )
                     .optional()?
                 {
                     out.push(Appended::Duplicate(orig));
@@ -762,12 +812,23 @@ pub struct Reader {
 }
 
 impl Reader {
-    pub fn after(&self, room_id: Uuid, after_seq: u64, upto: u64, limit: u32) -> Result<Vec<ChatMessage>> {
+    pub fn after(
+        &self,
+        room_id: Uuid,
+        after_seq: u64,
+        upto: u64,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
         page_after(&self.conn, "host_messages", room_id, after_seq, upto, limit)
             .map_err(|e| StoreError::from_sqlite(e, &self.path))
     }
 
-    pub fn before(&self, room_id: Uuid, before_seq: Option<u64>, limit: u32) -> Result<Vec<ChatMessage>> {
+    pub fn before(
+        &self,
+        room_id: Uuid,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
         page_before(&self.conn, "host_messages", room_id, before_seq, limit)
             .map_err(|e| StoreError::from_sqlite(e, &self.path))
     }
@@ -826,7 +887,11 @@ mod tests {
         let mut log = store.host_log().unwrap();
         let u = Uuid::new_v4();
         let out = log
-            .append_batch(&[msg(room.room_id, u, "a"), msg(room.room_id, u, "b"), msg(room.room_id, u, "a")])
+            .append_batch(&[
+                msg(room.room_id, u, "a"),
+                msg(room.room_id, u, "b"),
+                msg(room.room_id, u, "a"),
+            ])
             .unwrap();
         let seqs: Vec<_> = out
             .iter()
@@ -877,7 +942,11 @@ mod tests {
     #[test]
     fn corrupt_file_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(DB_FILE), b"this is not sqlite, just garbage bytes....").unwrap();
+        std::fs::write(
+            dir.path().join(DB_FILE),
+            b"this is not sqlite, just garbage bytes....",
+        )
+        .unwrap();
         let err = Store::open(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
         assert!(err.to_string().contains("corrupt"), "{err}");
@@ -909,7 +978,12 @@ mod tests {
             client_msg_id: format!("c{seq}"),
             text: "t".into(),
         };
-        assert_eq!(store.cache_messages(room, &[m(1), m(2), m(4)], None).unwrap(), 2);
+        assert_eq!(
+            store
+                .cache_messages(room, &[m(1), m(2), m(4)], None)
+                .unwrap(),
+            2
+        );
         assert_eq!(store.cache_messages(room, &[m(3)], None).unwrap(), 4);
         assert_eq!(store.cache_messages(room, &[m(3), m(4)], None).unwrap(), 4);
         assert_eq!(store.all_cached_messages(room).unwrap().len(), 4);

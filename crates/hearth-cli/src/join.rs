@@ -1,0 +1,300 @@
+//! `hearth join`: an interactive terminal chat, or one-shot `--send` / `--tail`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use hearth::client::ClientEvent;
+use hearth::protocol::ChatMessage;
+use hearth::{Client, ClientConfig, ConnectionState, Invite, Store};
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::output;
+use crate::DataDir;
+
+#[derive(clap::Args, Debug)]
+pub struct JoinArgs {
+    /// Invite link (hearth://HOST:PORT/ROOM_ID) or HOST:PORT of a host with a single room
+    invite: String,
+    /// Your display name
+    #[arg(long)]
+    name: String,
+    /// The room's passcode, if it has one
+    #[arg(long, env = "HEARTH_PASSCODE", hide_env_values = true)]
+    passcode: Option<String>,
+    #[command(flatten)]
+    data: DataDir,
+    /// Send this one message, wait until the host has stored it, and exit
+    #[arg(long, value_name = "TEXT", conflicts_with = "tail")]
+    send: Option<String>,
+    /// Print the last N messages and exit
+    #[arg(long, value_name = "N")]
+    tail: Option<usize>,
+    /// With --tail: one JSON object per line (seq, ts, author, user_id, text, ...)
+    #[arg(long, requires = "tail")]
+    json: bool,
+    /// With --send or --tail: give up after this many seconds without the host
+    #[arg(long, default_value_t = 15.0, value_name = "SECS")]
+    timeout: f64,
+}
+
+pub async fn run(a: JoinArgs) -> anyhow::Result<ExitCode> {
+    let invite = Invite::parse(&a.invite)?;
+    let data_dir = a.data.resolve()?;
+    let store = Arc::new(Store::open(&data_dir)?);
+    let (client, mut events) =
+        Client::start(ClientConfig::new(invite.clone(), a.name.clone(), store))?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(a.timeout.max(0.1));
+    let one_shot = a.send.is_some() || a.tail.is_some();
+
+    let room_id = match invite.room_id {
+        Some(id) => id,
+        None => pick_room(&mut events, one_shot.then_some(deadline)).await?,
+    };
+    client.join(room_id, a.passcode.clone())?;
+
+    let code = if let Some(text) = a.send {
+        send_one(&client, &mut events, room_id, &text, deadline).await
+    } else if let Some(n) = a.tail {
+        tail(&client, &mut events, room_id, n, a.json, deadline).await
+    } else {
+        interactive(&client, &mut events, room_id).await
+    };
+    client.shutdown();
+    // Let the close frame go out.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(e) = events.recv().await {
+            if matches!(e, ClientEvent::State(ConnectionState::Closed { .. })) {
+                break;
+            }
+        }
+    })
+    .await;
+    code
+}
+
+async fn next_event(
+    events: &mut mpsc::Receiver<ClientEvent>,
+    deadline: Option<tokio::time::Instant>,
+) -> anyhow::Result<ClientEvent> {
+    let ev = match deadline {
+        Some(d) => tokio::time::timeout_at(d, events.recv())
+            .await
+            .ok()
+            .flatten(),
+        None => events.recv().await,
+    };
+    ev.context("timed out waiting for the host")
+}
+
+async fn pick_room(
+    events: &mut mpsc::Receiver<ClientEvent>,
+    deadline: Option<tokio::time::Instant>,
+) -> anyhow::Result<Uuid> {
+    loop {
+        if let ClientEvent::Welcome(w) = next_event(events, deadline).await? {
+            return match w.rooms.as_slice() {
+                [one] => Ok(one.room_id),
+                [] => bail!("that host has no rooms"),
+                many => {
+                    let list: Vec<String> = many
+                        .iter()
+                        .map(|r| format!("  {} ({})", r.name, r.room_id))
+                        .collect();
+                    bail!(
+                        "that host has several rooms; use a full invite link:\n{}",
+                        list.join("\n")
+                    )
+                }
+            };
+        }
+    }
+}
+
+fn refused(error: &hearth::protocol::ErrorFrame) -> anyhow::Error {
+    let mut msg = format!(
+        "the host refused to let you in: {} ({})",
+        error.message, error.code
+    );
+    if let Some(ms) = error.retry_after_ms {
+        msg.push_str(&format!("; retry in {:.1} s", ms as f64 / 1000.0));
+    }
+    anyhow::anyhow!(msg)
+}
+
+async fn send_one(
+    client: &Client,
+    events: &mut mpsc::Receiver<ClientEvent>,
+    room_id: Uuid,
+    text: &str,
+    deadline: tokio::time::Instant,
+) -> anyhow::Result<ExitCode> {
+    let entry = client.send(room_id, text)?;
+    loop {
+        let ev = match next_event(events, Some(deadline)).await {
+            Ok(ev) => ev,
+            Err(_) => bail!(
+                "the host did not acknowledge the message in time; it stays queued in the outbox \
+                 and will be delivered by the next `hearth join` to this room"
+            ),
+        };
+        match ev {
+            ClientEvent::Ack {
+                client_msg_id, seq, ..
+            } if client_msg_id == entry.client_msg_id => {
+                eprintln!("sent (seq {seq})");
+                return Ok(ExitCode::SUCCESS);
+            }
+            ClientEvent::SendFailed {
+                client_msg_id,
+                error,
+                ..
+            } if client_msg_id == entry.client_msg_id => {
+                bail!(
+                    "the host refused the message: {} ({})",
+                    error.message,
+                    error.code
+                )
+            }
+            ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
+            ClientEvent::State(ConnectionState::Reconnecting {
+                reason, retry_in, ..
+            }) => {
+                tracing::info!(%reason, "retrying in {:.1} s", retry_in.as_secs_f64());
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn tail(
+    client: &Client,
+    events: &mut mpsc::Receiver<ClientEvent>,
+    room_id: Uuid,
+    n: usize,
+    json: bool,
+    deadline: tokio::time::Instant,
+) -> anyhow::Result<ExitCode> {
+    let store = Arc::clone(client.store());
+    // Wait until the cache has caught up with the host.
+    let head = loop {
+        match next_event(events, Some(deadline)).await? {
+            ClientEvent::Synced {
+                room_id: r,
+                head_seq,
+            } if r == room_id => break head_seq,
+            ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
+            _ => {}
+        }
+    };
+    // Fetch older pages until the cache holds the last n (or the whole room).
+    loop {
+        let have = store.cached_messages(room_id, Some(head + 1), n as u32)?;
+        let complete = have.len() >= n || have.first().map(|m| m.seq <= 1).unwrap_or(true);
+        if complete {
+            print_messages(&have, json);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let oldest = have.first().map(|m| m.seq);
+        client.history(room_id, oldest)?;
+        loop {
+            match next_event(events, Some(deadline)).await? {
+                ClientEvent::HistoryPage(p) if p.room_id == room_id => break,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn print_messages(msgs: &[ChatMessage], json: bool) {
+    for m in msgs {
+        if json {
+            println!("{}", output::json(m));
+        } else {
+            println!("{}", output::human(m));
+        }
+    }
+}
+
+async fn interactive(
+    client: &Client,
+    events: &mut mpsc::Receiver<ClientEvent>,
+    room_id: Uuid,
+) -> anyhow::Result<ExitCode> {
+    let store = Arc::clone(client.store());
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    // Messages are printed once, in seq order: history when first synced, then live ones.
+    let mut printed: Option<u64> = None;
+    eprintln!("joining… type a message and press Enter; /quit leaves");
+    loop {
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { return Ok(ExitCode::SUCCESS) };
+                match ev {
+                    ClientEvent::State(s) => match s {
+                        ConnectionState::Connected => eprintln!("* connected"),
+                        ConnectionState::Reconnecting { reason, retry_in, .. } => {
+                            eprintln!("* {reason}; reconnecting in {:.1} s (messages you type are queued)", retry_in.as_secs_f64())
+                        }
+                        ConnectionState::Closed { reason } => bail!("connection closed: {reason}"),
+                        ConnectionState::Connecting => {}
+                    },
+                    ClientEvent::Joined { room, members } => {
+                        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+                        eprintln!("* in \"{}\" — online: {}", room.name, names.join(", "));
+                    }
+                    ClientEvent::Synced { room_id: r, .. } if r == room_id => {
+                        let from = printed.unwrap_or(0);
+                        let msgs = if printed.is_none() {
+                            store.cached_messages(room_id, None, 50)?
+                        } else {
+                            store.all_cached_messages(room_id)?.into_iter().filter(|m| m.seq > from).collect()
+                        };
+                        for m in &msgs {
+                            println!("{}", output::human(m));
+                        }
+                        printed = Some(msgs.last().map(|m| m.seq).unwrap_or(from).max(from));
+                    }
+                    ClientEvent::Message(m) if m.room_id == room_id => {
+                        if let Some(p) = printed {
+                            if m.seq == p + 1 {
+                                println!("{}", output::human(&m));
+                                printed = Some(m.seq);
+                            }
+                        }
+                    }
+                    ClientEvent::Presence(p) => {
+                        eprintln!("* {} {:?} ({} online)", p.member.name, p.event, p.online);
+                    }
+                    ClientEvent::Typing(t) if t.active => eprintln!("* {} is typing…", t.member.name),
+                    ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
+                    ClientEvent::SendFailed { error, .. } => eprintln!("! not sent: {}", error.message),
+                    ClientEvent::Error(e) => eprintln!("! {} ({})", e.message, e.code),
+                    _ => {}
+                }
+            }
+            line = stdin.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => {
+                    let line = line.trim_end();
+                    if line == "/quit" {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    if !line.trim().is_empty() {
+                        client.send(room_id, line)?;
+                    }
+                }
+                // End of input: leave once everything typed has been delivered.
+                Ok(None) | Err(_) => stdin_open = false,
+            },
+            _ = tokio::time::sleep(Duration::from_millis(200)), if !stdin_open => {}
+        }
+        // End of input: leave once everything typed has been delivered.
+        if !stdin_open && store.outbox(room_id).map(|o| o.is_empty()).unwrap_or(true) {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+}
