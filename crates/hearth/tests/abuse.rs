@@ -1,0 +1,367 @@
+//! Bad input, floods, slow readers, wrong passcodes and connection limits: each gets its
+//! documented error or close code, and a well-behaved member keeps receiving in order.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use futures_util::SinkExt;
+use hearth::protocol::{close, ErrorCode, HostFrame, PresenceEvent};
+use hearth::Limits;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+/// Two good members; returns them after checking the room works.
+async fn good_pair(addr: std::net::SocketAddr, room: Uuid) -> (Raw, Raw) {
+    let mut sender = member(addr, room, "Good").await;
+    let mut watcher = member(addr, room, "Watcher").await;
+    sender
+        .until(|f| matches!(f, HostFrame::Presence(_)).then_some(()))
+        .await;
+    check_room(&mut sender, &mut watcher, room, "before").await;
+    (sender, watcher)
+}
+
+/// The sender's next five messages reach the watcher, gap-free and in order.
+async fn check_room(sender: &mut Raw, watcher: &mut Raw, room: Uuid, tag: &str) {
+    for i in 0..5 {
+        sender
+            .send_acked(room, &format!("{tag}-{i}"), &format!("{tag} {i}"))
+            .await;
+    }
+    let got = watcher.messages(5).await;
+    let texts: Vec<&str> = got.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        (0..5).map(|i| format!("{tag} {i}")).collect::<Vec<_>>()
+    );
+    assert!(got.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+}
+
+async fn error_code(c: &mut Raw) -> (ErrorCode, Option<String>) {
+    c.until(|f| match f {
+        HostFrame::Error(e) => Some((e.code, e.request.clone())),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn frame_level_errors_are_answered_and_the_connection_stays() {
+    let h = start_host(fast_limits()).await;
+    let room = h.host.open_room("Bad", None).unwrap().room_id;
+    let (mut good, mut watcher) = good_pair(h.addr, room).await;
+    let mut bad = member(h.addr, room, "Mallory").await;
+    watcher
+        .until(|f| matches!(f, HostFrame::Presence(_)).then_some(()))
+        .await;
+
+    bad.text("{not json").await;
+    assert_eq!(error_code(&mut bad).await, (ErrorCode::BadJson, None));
+    bad.text(r#"{"payload":{}}"#).await;
+    assert_eq!(error_code(&mut bad).await.0, ErrorCode::BadJson);
+    bad.text(r#"{"type":"explode","payload":{}}"#).await;
+    assert_eq!(
+        error_code(&mut bad).await,
+        (ErrorCode::UnknownType, Some("explode".into()))
+    );
+    bad.text(json!({"type":"send","payload":{"room_id":room,"text":"no id"}}).to_string())
+        .await;
+    assert_eq!(
+        error_code(&mut bad).await,
+        (ErrorCode::InvalidPayload, Some("send".into()))
+    );
+    bad.text(
+        json!({"type":"send","payload":{"room_id":"not-a-uuid","client_msg_id":"x","text":"t"}})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(error_code(&mut bad).await.0, ErrorCode::InvalidPayload);
+    bad.send(room, "long", &"é".repeat(4001)).await;
+    assert_eq!(
+        error_code(&mut bad).await,
+        (ErrorCode::TextTooLong, Some("send".into()))
+    );
+    bad.send(room, "blank", "   \n ").await;
+    assert_eq!(error_code(&mut bad).await.0, ErrorCode::EmptyText);
+    bad.send(room, &"i".repeat(65), "id too long").await;
+    assert_eq!(error_code(&mut bad).await.0, ErrorCode::InvalidClientMsgId);
+    bad.send(Uuid::new_v4(), "elsewhere", "not joined").await;
+    assert_eq!(error_code(&mut bad).await.0, ErrorCode::NotJoined);
+    bad.text(
+        json!({"type":"hello","payload":{"protocol":1,"user_id":Uuid::new_v4(),"name":"again"}})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(error_code(&mut bad).await.0, ErrorCode::AlreadyGreeted);
+    // Exactly 4000 characters is fine, and the bad connection still works.
+    assert_eq!(
+        bad.send_acked(room, "max", &"é".repeat(4000)).await.1,
+        false
+    );
+    let m = watcher.messages(1).await;
+    assert_eq!(m[0].text.chars().count(), 4000);
+    check_room(&mut good, &mut watcher, room, "after").await;
+    // Nothing invalid was stored.
+    let log = h
+        .store
+        .reader()
+        .unwrap()
+        .after(room, 0, u64::MAX, 1000)
+        .unwrap();
+    assert_eq!(log.len(), 11);
+}
+
+#[tokio::test]
+async fn frames_before_hello_are_refused_and_bad_versions_closed() {
+    let h = start_host(fast_limits()).await;
+    let room = h.host.open_room("Hello", None).unwrap().room_id;
+    let mut c = Raw::connect(h.addr).await;
+    c.send(room, "x", "too early").await;
+    assert_eq!(
+        error_code(&mut c).await,
+        (ErrorCode::HelloRequired, Some("send".into()))
+    );
+    let mut old = Raw::connect(h.addr).await;
+    old.text(
+        json!({"type":"hello","payload":{"protocol":99,"user_id":Uuid::new_v4(),"name":"Future"}})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(error_code(&mut old).await.0, ErrorCode::UnsupportedVersion);
+    assert_eq!(old.closed().await, Some(close::UNSUPPORTED_VERSION));
+}
+
+/// Sends one bad frame from a member and checks the close code and the room.
+async fn closes_with(bad_frame: Message, expected: u16) {
+    let h = start_host(fast_limits()).await;
+    let room = h.host.open_room("Close", None).unwrap().room_id;
+    let (mut good, mut watcher) = good_pair(h.addr, room).await;
+    let mut bad = member(h.addr, room, "Mallory").await;
+    watcher
+        .until(|f| matches!(f, HostFrame::Presence(_)).then_some(()))
+        .await;
+    let _ = bad.ws.send(bad_frame).await;
+    assert_eq!(bad.closed().await, Some(expected));
+    let p = watcher
+        .until(|f| match f {
+            HostFrame::Presence(p) => Some(p.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (p.event, p.member.name.as_str()),
+        (PresenceEvent::Leave, "Mallory")
+    );
+    check_room(&mut good, &mut watcher, room, "after").await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_closes_1007() {
+    let frame = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    closes_with(Message::Frame(frame), close::INVALID_PAYLOAD).await;
+}
+
+#[tokio::test]
+async fn binary_frame_closes_1003() {
+    closes_with(
+        Message::Binary(vec![1u8, 2, 3].into()),
+        close::UNSUPPORTED_DATA,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_frame_closes_1009() {
+    let big = format!(
+        r#"{{"type":"send","payload":{{"text":"{}"}}}}"#,
+        "a".repeat(70 * 1024)
+    );
+    closes_with(Message::Text(big.into()), close::TOO_BIG).await;
+}
+
+#[tokio::test]
+async fn a_flood_is_rate_limited_then_closed() {
+    let limits = Limits {
+        messages_per_sec: 5,
+        message_burst: 5,
+        flood_close_after: 40,
+        ..Limits::default()
+    };
+    let h = start_host(limits).await;
+    let room = h.host.open_room("Flood", None).unwrap().room_id;
+    let mut good = member(h.addr, room, "Good").await;
+    let mut watcher = member(h.addr, room, "Watcher").await;
+    let mut flood = member(h.addr, room, "Flood").await;
+    for i in 0..20 {
+        flood.send(room, &format!("f{i}"), "spam").await;
+    }
+    let (mut acked, mut limited) = (0, 0);
+    while acked + limited < 20 {
+        match flood.next().await {
+            HostFrame::Ack(_) => acked += 1,
+            HostFrame::Error(e) => {
+                assert_eq!(e.code, ErrorCode::RateLimited);
+                assert!(
+                    e.retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 1000),
+                    "{e:?}"
+                );
+                assert!(e.client_msg_id.is_some());
+                limited += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        acked >= 5 && acked <= 7,
+        "the burst passes, then the bucket: {acked}"
+    );
+    assert_eq!(limited, 20 - acked);
+    // The good member, on its own bucket, is unaffected while the flood continues.
+    good.send_acked(room, "g0", "still fine").await;
+    for i in 20..200 {
+        if flood.ws.send(Message::Text(json!({"type":"send","payload":{"room_id":room,"client_msg_id":format!("f{i}"),"text":"spam"}}).to_string().into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(flood.closed().await, Some(close::FLOOD));
+    // The watcher saw exactly the accepted messages, in order, nothing dropped.
+    let got = watcher.messages(acked + 1).await;
+    assert!(got.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    assert_eq!(got.last().unwrap().text, "still fine");
+}
+
+#[tokio::test]
+async fn a_slow_reader_is_dropped_with_4001_and_others_are_unaffected() {
+    let limits = Limits {
+        outgoing_queue: 64,
+        ..fast_limits()
+    };
+    let h = start_host(limits).await;
+    let room = h.host.open_room("Slow", None).unwrap().room_id;
+    let mut sender = member(h.addr, room, "Sender").await;
+    let mut watcher = member(h.addr, room, "Watcher").await;
+    let mut slow = member(h.addr, room, "Sloth").await;
+    watcher
+        .until(|f| matches!(f, HostFrame::Presence(p) if p.member.name == "Sloth").then_some(()))
+        .await;
+    // The sloth stops reading. 12 MB of traffic overflows its socket buffers and queue.
+    let text = "z".repeat(4000);
+    let n = 3000;
+    let sending = async {
+        for chunk in 0..(n / 50) {
+            for i in chunk * 50..(chunk + 1) * 50 {
+                sender.send(room, &format!("s{i}"), &text).await;
+            }
+            let last = format!("s{}", chunk * 50 + 49);
+            sender
+                .until(|f| matches!(f, HostFrame::Ack(a) if a.client_msg_id == last).then_some(()))
+                .await;
+        }
+    };
+    let watching = async {
+        let mut seqs = Vec::new();
+        let mut sloth_left = false;
+        while seqs.len() < n || !sloth_left {
+            match watcher.next().await {
+                HostFrame::Message(m) => seqs.push(m.seq),
+                HostFrame::Presence(p) if p.member.name == "Sloth" => {
+                    assert_eq!(p.event, PresenceEvent::Leave);
+                    sloth_left = true;
+                }
+                _ => {}
+            }
+        }
+        seqs
+    };
+    let ((), seqs) = tokio::join!(sending, watching);
+    assert_eq!(
+        seqs,
+        (1..=n as u64).collect::<Vec<_>>(),
+        "the watcher got everything in order"
+    );
+    // Now the sloth reads: after whatever was buffered, the close frame says why.
+    assert_eq!(slow.closed().await, Some(close::SLOW_READER));
+}
+
+#[tokio::test]
+async fn passcodes_are_checked_and_guessing_is_throttled() {
+    let limits = Limits {
+        passcode_free_failures: 2,
+        passcode_backoff_base: Duration::from_millis(400),
+        ..fast_limits()
+    };
+    let h = start_host(limits).await;
+    let room = h.host.open_room("Locked", Some("hunter2")).unwrap();
+    assert!(room.has_passcode);
+    let room = room.room_id;
+    let mut c = Raw::connect(h.addr).await;
+    let w = c.hello("Guesser").await;
+    assert!(w.rooms.iter().any(|r| r.room_id == room && r.has_passcode));
+    let join = |pass: Option<&str>| {
+        let mut p = json!({"room_id": room});
+        if let Some(pc) = pass {
+            p["passcode"] = json!(pc);
+        }
+        json!({"type":"join","payload":p}).to_string()
+    };
+    let err = |f: &HostFrame| match f {
+        HostFrame::Error(e) => Some(e.clone()),
+        HostFrame::Joined(_) => panic!("joined without the right passcode"),
+        _ => None,
+    };
+    c.text(join(None)).await;
+    assert_eq!(c.until(err).await.code, ErrorCode::PasscodeRequired);
+    for _ in 0..2 {
+        c.text(join(Some("guess"))).await;
+        let e = c.until(err).await;
+        assert_eq!((e.code, e.retry_after_ms), (ErrorCode::WrongPasscode, None));
+    }
+    c.text(join(Some("guess"))).await;
+    let e = c.until(err).await;
+    assert_eq!(e.code, ErrorCode::WrongPasscode);
+    assert_eq!(e.retry_after_ms, Some(400));
+    // Even the right passcode is not checked while throttled.
+    c.text(join(Some("hunter2"))).await;
+    let e = c.until(err).await;
+    assert_eq!(e.code, ErrorCode::Throttled);
+    assert!(
+        e.retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 401),
+        "{e:?}"
+    );
+    // The throttle expires; then the right passcode gets in.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let j = c.join(room, Some("hunter2"), None).await;
+    assert_eq!(j.room.room_id, room);
+    // A correct passcode from the start works for someone else.
+    let mut d = Raw::connect(h.addr).await;
+    d.hello("Friend").await;
+    d.join(room, Some("hunter2"), None).await;
+}
+
+#[tokio::test]
+async fn connection_limits_close_with_4005() {
+    let limits = Limits {
+        max_connections_per_ip: 3,
+        ..fast_limits()
+    };
+    let h = start_host(limits).await;
+    let room = h.host.open_room("Full", None).unwrap().room_id;
+    let mut kept = Vec::new();
+    for i in 0..3 {
+        kept.push(member(h.addr, room, &format!("m{i}")).await);
+    }
+    let mut extra = Raw::connect(h.addr).await;
+    assert_eq!(extra.closed().await, Some(close::TOO_MANY_CONNECTIONS));
+    // The others keep working, and a slot frees up when one leaves.
+    let mut first = kept.remove(0);
+    first.send_acked(room, "a", "still here").await;
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = Raw::connect(h.addr).await;
+    again.hello("again").await;
+}
