@@ -102,6 +102,8 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
         heartbeat_timeout: Duration::from_secs_f64(a.heartbeat_timeout),
         ..Limits::default()
     };
+    // Listen for signals before announcing anything, so an early SIGTERM is graceful too.
+    let stop = Stop::install()?;
     let host = Host::start(Arc::clone(&store), HostConfig { host_name, limits })?;
     let room = host.open_room(&name, a.passcode.as_deref())?;
     let bound = host.bind(a.bind).await?;
@@ -120,26 +122,45 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
         data = %store.path().display(),
         "hosting; share the link above (Ctrl-C stops)"
     );
-    wait_for_signal().await?;
+    stop.wait().await;
     tracing::info!("shutting down");
     host.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(unix)]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+/// SIGINT or SIGTERM (Ctrl-C only, off Unix).
+struct Stop {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
 }
 
-#[cfg(not(unix))]
-async fn wait_for_signal() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")
+impl Stop {
+    #[cfg(unix)]
+    fn install() -> anyhow::Result<Stop> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Stop {
+            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> anyhow::Result<Stop> {
+        Ok(Stop {})
+    }
+
+    #[cfg(unix)]
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn wait(self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use hearth::client::ClientEvent;
-use hearth::protocol::ChatMessage;
+use hearth::protocol::{ChatMessage, ErrorCode};
 use hearth::{Client, ClientConfig, ConnectionState, Invite, Store};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
@@ -160,6 +160,17 @@ async fn send_one(
                 )
             }
             ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
+            ClientEvent::Error(e)
+                if e.client_msg_id.as_deref() == Some(entry.client_msg_id.as_str())
+                    && matches!(e.code, ErrorCode::StorageFull | ErrorCode::StorageError) =>
+            {
+                bail!(
+                    "the host could not store the message ({}: {}); it stays queued in the outbox \
+                     and will be delivered by the next `hearth join` to this room",
+                    e.code,
+                    e.message
+                )
+            }
             ClientEvent::State(ConnectionState::Reconnecting {
                 reason, retry_in, ..
             }) => {

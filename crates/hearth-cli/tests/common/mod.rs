@@ -1,0 +1,148 @@
+//! Helpers for tests that run the real `hearth` binary as child processes.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hearth::Invite;
+
+pub fn hearth() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
+    c.env("HEARTH_LOG", "warn,hearth=info,hearth_cli=info");
+    c
+}
+
+pub struct HostProc {
+    pub child: Child,
+    pub invite: Invite,
+}
+
+impl HostProc {
+    /// Starts `hearth host` and waits for the invite URL on its first stdout line.
+    pub fn start(data_dir: &Path, bind: &str, name: &str, extra: &[&str]) -> HostProc {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut child = hearth()
+                .args([
+                    "host",
+                    "--name",
+                    name,
+                    "--host-name",
+                    "Alice",
+                    "--bind",
+                    bind,
+                    "--data-dir",
+                ])
+                .arg(data_dir)
+                .args(extra)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("spawn hearth host");
+            let stdout = child.stdout.take().expect("stdout");
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            if let Ok(invite) = Invite::parse(line.trim()) {
+                if invite.room_id.is_some() {
+                    return HostProc { child, invite };
+                }
+            }
+            // Most likely the port is still held by a killed predecessor: retry.
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(
+                Instant::now() < deadline,
+                "hearth host did not start (stdout: {line:?})"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.invite.to_string()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn sigkill(mut self) {
+        self.child.kill().expect("kill");
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then the exit status (within `within`).
+    pub fn sigterm(mut self, within: Duration) -> std::process::ExitStatus {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid()),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("SIGTERM");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait") {
+                return st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hearth host did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+}
+
+impl Drop for HostProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `hearth join ...` to completion.
+pub fn join(args: &[&str], data_dir: &Path) -> Output {
+    hearth()
+        .arg("join")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hearth join")
+}
+
+/// `hearth join URL --tail N --json` parsed into (seq, author, text).
+pub fn tail(url: &str, data_dir: &Path, n: usize) -> Vec<(u64, String, String)> {
+    let out = join(
+        &[url, "--name", "Reader", "--tail", &n.to_string(), "--json"],
+        data_dir,
+    );
+    assert!(
+        out.status.success(),
+        "tail failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            (
+                v["seq"].as_u64().expect("seq"),
+                v["author"].as_str().expect("author").to_string(),
+                v["text"].as_str().expect("text").to_string(),
+            )
+        })
+        .collect()
+}

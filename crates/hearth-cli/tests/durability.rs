@@ -1,0 +1,342 @@
+//! Durability across real process deaths: SIGKILL of the host mid-traffic, SIGTERM
+//! shutdown, and a client that queues messages while the host is down, across its own
+//! restarts.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use futures_util::StreamExt;
+use hearth::client::ClientEvent;
+use hearth::{Client, ClientConfig, Store};
+use tokio_tungstenite::tungstenite::Message;
+
+fn client(
+    invite: &hearth::Invite,
+    name: &str,
+    dir: &std::path::Path,
+) -> (Client, tokio::sync::mpsc::Receiver<ClientEvent>) {
+    let store = Arc::new(Store::open(dir).expect("client store"));
+    let mut cfg = ClientConfig::new(invite.clone(), name, store);
+    cfg.backoff_min = Duration::from_millis(50);
+    cfg.backoff_max = Duration::from_millis(500);
+    Client::start(cfg).expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_sigkill_mid_traffic_loses_no_acknowledged_message() {
+    let host_dir = tempfile::tempdir().unwrap();
+    let host = HostProc::start(
+        host_dir.path(),
+        "127.0.0.1:0",
+        "Crash",
+        &["--rate", "100000", "--burst", "100000"],
+    );
+    let invite = host.invite.clone();
+    let room = invite.room_id.unwrap();
+    let bind = format!("127.0.0.1:{}", invite.port);
+
+    let acked: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+    let mut clients = Vec::new();
+    let mut dirs = Vec::new();
+    let mut expected_texts = HashSet::new();
+    for (i, count) in [334usize, 333, 333].into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, mut events) = client(&invite, &format!("client{i}"), dir.path());
+        c.join(room, None).unwrap();
+        let acked = Arc::clone(&acked);
+        tokio::spawn(async move {
+            while let Some(e) = events.recv().await {
+                if let ClientEvent::Ack {
+                    client_msg_id, seq, ..
+                } = e
+                {
+                    let prev = acked.lock().unwrap().insert(client_msg_id, seq);
+                    assert!(
+                        prev.is_none() || prev == Some(seq),
+                        "an ack changed its seq"
+                    );
+                }
+            }
+        });
+        for k in 0..count {
+            let text = format!("client{i} message {k}");
+            c.send(room, &text).unwrap();
+            expected_texts.insert(text);
+        }
+        clients.push(c);
+        dirs.push(dir);
+    }
+
+    // Kill the host partway through.
+    let t0 = Instant::now();
+    while acked.lock().unwrap().len() < 300 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no progress before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    host.sigkill();
+    let acked_at_kill: HashMap<String, u64> = acked.lock().unwrap().clone();
+    println!(
+        "host killed with SIGKILL after {} acknowledgements",
+        acked_at_kill.len()
+    );
+
+    let host = HostProc::start(
+        host_dir.path(),
+        &bind,
+        "Crash",
+        &["--rate", "100000", "--burst", "100000"],
+    );
+    assert_eq!(
+        host.invite.room_id,
+        Some(room),
+        "the room reopens with its id"
+    );
+    let t1 = Instant::now();
+    while acked.lock().unwrap().len() < 1000 {
+        assert!(
+            t1.elapsed() < Duration::from_secs(90),
+            "only {} of 1000 acknowledged after the restart",
+            acked.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("all 1000 acknowledged {:?} after the restart", t1.elapsed());
+
+    // The host's log: gap-free, every message exactly once, every early ack honoured.
+    let host_store = Store::open(host_dir.path()).unwrap();
+    let log = host_store
+        .reader()
+        .unwrap()
+        .after(room, 0, u64::MAX, u32::MAX)
+        .unwrap();
+    let seqs: Vec<u64> = log.iter().map(|m| m.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=1000).collect::<Vec<_>>(),
+        "gap-free seqs 1..=1000"
+    );
+    let texts: HashSet<String> = log.iter().map(|m| m.text.clone()).collect();
+    assert_eq!(texts.len(), 1000, "no message stored twice");
+    assert_eq!(texts, expected_texts, "every message stored");
+    let by_cmid: HashMap<&str, u64> = log
+        .iter()
+        .map(|m| (m.client_msg_id.as_str(), m.seq))
+        .collect();
+    for (cmid, seq) in &acked_at_kill {
+        assert_eq!(
+            by_cmid.get(cmid.as_str()),
+            Some(seq),
+            "acknowledged before the kill, kept with its seq"
+        );
+    }
+    // Each sender's own messages are in the order they were typed.
+    for i in 0..3 {
+        let mine: Vec<&str> = log
+            .iter()
+            .filter(|m| m.author == format!("client{i}"))
+            .map(|m| m.text.as_str())
+            .collect();
+        let typed: Vec<String> = (0..mine.len())
+            .map(|k| format!("client{i} message {k}"))
+            .collect();
+        assert_eq!(mine, typed, "client{i} order");
+    }
+
+    // After resuming, every client's cache equals the host's log.
+    let host_view: Vec<(u64, String)> = log
+        .iter()
+        .map(|m| (m.seq, m.client_msg_id.clone()))
+        .collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        let store = clients[i].store();
+        let t = Instant::now();
+        loop {
+            let cached: Vec<(u64, String)> = store
+                .all_cached_messages(room)
+                .unwrap()
+                .into_iter()
+                .map(|m| (m.seq, m.client_msg_id))
+                .collect();
+            if cached == host_view {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "client{i} ({}) cache has {} messages, host {}",
+                dir.path().display(),
+                cached.len(),
+                host_view.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(store.outbox(room).unwrap().is_empty());
+    }
+    println!("host log: 1000 messages, seqs 1..=1000 gap-free, no duplicates; 3 client caches identical to it");
+    for c in &clients {
+        c.shutdown();
+    }
+    drop(host);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_sends_close_frames_and_exits_zero() {
+    let host_dir = tempfile::tempdir().unwrap();
+    let host = HostProc::start(host_dir.path(), "127.0.0.1:0", "Calm", &[]);
+    let url = host.url();
+    let bind = format!("127.0.0.1:{}", host.invite.port);
+    let room = host.invite.room_id.unwrap();
+    let c_dir = tempfile::tempdir().unwrap();
+    for i in 0..5 {
+        let out = join(
+            &[
+                &url,
+                "--name",
+                "Bob",
+                "--send",
+                &format!("before shutdown {i}"),
+            ],
+            c_dir.path(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A connected peer must get a close frame, code 1001 (going away).
+    let (mut ws, _) = tokio_tungstenite::connect_async(host.invite.ws_url())
+        .await
+        .unwrap();
+    use futures_util::SinkExt;
+    let hello = format!(
+        r#"{{"type":"hello","payload":{{"protocol":1,"user_id":"{}","name":"Peer"}}}}"#,
+        uuid::Uuid::new_v4()
+    );
+    ws.send(Message::Text(hello.into())).await.unwrap();
+    ws.send(Message::Text(
+        format!(r#"{{"type":"join","payload":{{"room_id":"{room}"}}}}"#).into(),
+    ))
+    .await
+    .unwrap();
+    let mut frames = 0;
+    while frames < 2 {
+        if let Some(Ok(Message::Text(_))) = ws.next().await {
+            frames += 1;
+        }
+    }
+    let status = tokio::task::spawn_blocking(move || host.sigterm(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("close frame in time")
+        {
+            Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(close, Some(1001));
+
+    let host = HostProc::start(host_dir.path(), &bind, "Calm", &[]);
+    let msgs = tail(&host.url(), tempfile::tempdir().unwrap().path(), 100);
+    let texts: Vec<&str> = msgs.iter().map(|(_, _, t)| t.as_str()).collect();
+    assert_eq!(
+        texts,
+        (0..5)
+            .map(|i| format!("before shutdown {i}"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn messages_queued_offline_survive_client_restarts_and_arrive_once() {
+    let host_dir = tempfile::tempdir().unwrap();
+    let c_dir = tempfile::tempdir().unwrap();
+    let host = HostProc::start(host_dir.path(), "127.0.0.1:0", "Offline", &[]);
+    let url = host.url();
+    let bind = format!("127.0.0.1:{}", host.invite.port);
+    assert!(host.sigterm(Duration::from_secs(10)).success());
+
+    // The host is down: each `--send` is a separate client process that gives up.
+    for text in ["typed offline 1", "typed offline 2"] {
+        let out = join(
+            &[&url, "--name", "Bob", "--send", text, "--timeout", "1"],
+            c_dir.path(),
+        );
+        assert!(!out.status.success(), "cannot succeed without the host");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("queued"), "says the message is kept: {err}");
+    }
+
+    let host = HostProc::start(host_dir.path(), &bind, "Offline", &[]);
+    let out = join(&[&url, "--name", "Bob", "--send", "online 3"], c_dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Another run of the same client must not resend anything.
+    let out = join(&[&url, "--name", "Bob", "--tail", "1"], c_dir.path());
+    assert!(out.status.success());
+
+    let msgs = tail(&host.url(), tempfile::tempdir().unwrap().path(), 10);
+    assert_eq!(
+        msgs,
+        vec![
+            (1, "Bob".to_string(), "typed offline 1".to_string()),
+            (2, "Bob".to_string(), "typed offline 2".to_string()),
+            (3, "Bob".to_string(), "online 3".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn a_full_disk_refuses_new_messages_and_loses_no_acknowledged_one() {
+    let host_dir = tempfile::tempdir().unwrap();
+    let c_dir = tempfile::tempdir().unwrap();
+    let host = HostProc::start(
+        host_dir.path(),
+        "127.0.0.1:0",
+        "Tiny",
+        &["--max-db-size", "200000"],
+    );
+    let url = host.url();
+    let text = "x".repeat(3900);
+    let mut acked = 0;
+    let err = loop {
+        let out = join(
+            &[&url, "--name", "Bob", "--send", &text, "--timeout", "3"],
+            c_dir.path(),
+        );
+        if !out.status.success() {
+            break String::from_utf8_lossy(&out.stderr).to_string();
+        }
+        acked += 1;
+        assert!(acked < 500, "the size cap never hit");
+    };
+    assert!(acked > 5, "some messages fit first ({acked})");
+    assert!(
+        err.contains("storage_full") && err.contains("queued"),
+        "the sender is told: {err}"
+    );
+    // The sender is told, and the host keeps serving reads.
+    let logged = host_dir.path().join("hearth.db");
+    assert!(logged.exists());
+    println!("stored {acked} before the cap; client said: {err}");
+    let msgs = tail(&url, tempfile::tempdir().unwrap().path(), 1000);
+    assert_eq!(msgs.len(), acked);
+    assert!(msgs
+        .iter()
+        .enumerate()
+        .all(|(i, (seq, _, _))| *seq == i as u64 + 1));
+}
