@@ -436,10 +436,16 @@ impl Task {
             .ok()
             .flatten()
             .is_some();
+        let passcode = self.rooms.get(&room_id).and_then(|r| r.passcode.clone());
+        let resume_token = match passcode {
+            Some(_) => None,
+            None => self.config.store.resume_token(room_id).ok().flatten(),
+        };
         ClientFrame::Join(Join {
             room_id,
-            passcode: self.rooms.get(&room_id).and_then(|r| r.passcode.clone()),
+            passcode,
             since_seq: (known && since > 0).then_some(since),
+            resume_token,
         })
     }
 
@@ -554,6 +560,13 @@ impl Task {
                     synced_seq: 0,
                     read_seq: 0,
                 });
+                if let Some(t) = &j.resume_token {
+                    let _ = store.set_resume_token(room_id, Some(t));
+                    // The token now stands in for the passcode; do not keep it in memory.
+                    if let Some(r) = self.rooms.get_mut(&room_id) {
+                        r.passcode = None;
+                    }
+                }
                 // On a first join (or after the host lost history) the page we got is
                 // the latest one: everything before it is reachable through `history`.
                 let resumed = prev

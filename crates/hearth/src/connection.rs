@@ -387,7 +387,24 @@ impl Session {
                 Some(frame),
             );
         };
-        if let Some(hash) = room.pass_hash.clone() {
+        let token_ok = match (&room.pass_hash, j.passcode.as_deref(), &j.resume_token) {
+            (Some(_), None | Some(""), Some(token)) => {
+                let (store, hash) = (
+                    Arc::clone(&self.shared.store),
+                    crate::passcode::token_hash(token),
+                );
+                let (room_id, user_id) = (room.id, user.user_id);
+                tokio::task::spawn_blocking(move || {
+                    store.room_token_matches(room_id, user_id, &hash)
+                })
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or(false)
+            }
+            _ => false,
+        };
+        if let Some(hash) = room.pass_hash.clone().filter(|_| !token_ok) {
             let Some(pass) = j.passcode.clone().filter(|p| !p.is_empty()) else {
                 return self.error(
                     ErrorCode::PasscodeRequired,
@@ -425,6 +442,23 @@ impl Session {
             }
             throttle.succeed(ip, room.id);
         }
+        // Passcode rooms hand out a fresh resume token on every successful join.
+        let resume_token = match room.pass_hash {
+            Some(_) => {
+                let token = crate::passcode::new_token();
+                let (store, hash) = (
+                    Arc::clone(&self.shared.store),
+                    crate::passcode::token_hash(&token),
+                );
+                let (room_id, user_id) = (room.id, user.user_id);
+                let saved = tokio::task::spawn_blocking(move || {
+                    store.put_room_token(room_id, user_id, &hash)
+                })
+                .await;
+                matches!(saved, Ok(Ok(()))).then_some(token)
+            }
+            None => None,
+        };
         let page = self.shared.limits.max_history_page;
         let since = j.since_seq;
         let peer = Arc::clone(&self.peer);
@@ -451,6 +485,7 @@ impl Session {
                     messages,
                     head_seq: head,
                     has_more,
+                    resume_token,
                 }));
                 Ok(())
             })

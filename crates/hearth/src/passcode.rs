@@ -35,6 +35,22 @@ pub fn verify(stored_hash: &str, passcode: &str) -> bool {
     }
 }
 
+/// A fresh resume token: 256 random bits, hex.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex(&bytes)
+}
+
+/// Tokens are random, so a plain SHA-256 is enough to keep them out of the host's file.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -92,6 +92,9 @@ pub struct Join {
     /// Resume point: the host replies with the messages whose seq is greater.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since_seq: Option<u64>,
+    /// Instead of the passcode: the token an earlier `joined` handed out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +178,10 @@ pub struct Joined {
     pub head_seq: u64,
     /// True when a resume had more than one page: fetch the rest with `history.after_seq`.
     pub has_more: bool,
+    /// For rooms with a passcode: present this in later joins instead of the passcode,
+    /// so the client never has to keep the passcode. Valid until the passcode changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

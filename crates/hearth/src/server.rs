@@ -116,8 +116,13 @@ impl Host {
     /// Hosts the room called `name` (reopening it if this store already hosts one by
     /// that name). `passcode` replaces any earlier passcode; `None` makes it open.
     pub fn open_room(&self, name: &str, passcode: Option<&str>) -> Result<RoomSummary, HostError> {
+        let existing = self.shared.store.find_hosted_room(name)?;
         let hash = match passcode.filter(|p| !p.is_empty()) {
-            Some(p) => Some(passcode::hash(p)?),
+            // The same passcode keeps its hash, so resume tokens stay valid.
+            Some(p) => match existing.and_then(|r| r.pass_hash) {
+                Some(old) if passcode::verify(&old, p) => Some(old),
+                _ => Some(passcode::hash(p)?),
+            },
             None => None,
         };
         let stored = self.shared.store.open_hosted_room(name, hash.as_deref())?;

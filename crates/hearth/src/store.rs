@@ -64,8 +64,9 @@ impl StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        r#"
+    Migrations::new(vec![
+        M::up(
+            r#"
         CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 
         CREATE TABLE hosted_rooms (
@@ -117,7 +118,21 @@ fn migrations() -> Migrations<'static> {
         );
         CREATE INDEX outbox_room ON outbox (room_id, id);
         "#,
-    )])
+        ),
+        // Resume tokens: a client rejoins a passcode room without keeping the passcode.
+        M::up(
+            r#"
+        CREATE TABLE room_tokens (
+            room_id    TEXT NOT NULL,
+            user_id    TEXT NOT NULL,
+            token_hash TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (room_id, user_id)
+        ) WITHOUT ROWID;
+        ALTER TABLE joined_rooms ADD COLUMN resume_token TEXT;
+        "#,
+        ),
+    ])
 }
 
 /// How a connection is used; durability differs.
@@ -269,11 +284,20 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let room_id = match found.and_then(|s| Uuid::parse_str(&s).ok()) {
             Some(id) => {
-                conn.execute(
-                    "UPDATE hosted_rooms SET pass_hash = ?2 WHERE room_id = ?1",
-                    params![id.to_string(), pass_hash],
-                )
-                .map_err(|e| self.err(e))?;
+                // A changed passcode revokes every resume token handed out under the old one.
+                let changed = conn
+                    .execute(
+                        "UPDATE hosted_rooms SET pass_hash = ?2 WHERE room_id = ?1 AND pass_hash IS NOT ?2",
+                        params![id.to_string(), pass_hash],
+                    )
+                    .map_err(|e| self.err(e))?;
+                if changed > 0 {
+                    conn.execute(
+                        "DELETE FROM room_tokens WHERE room_id = ?1",
+                        [id.to_string()],
+                    )
+                    .map_err(|e| self.err(e))?;
+                }
                 id
             }
             None => {
@@ -293,6 +317,64 @@ impl Store {
             pass_hash: pass_hash.map(str::to_string),
             head_seq,
         })
+    }
+
+    /// The hosted room called `name`, if any.
+    pub fn find_hosted_room(&self, name: &str) -> Result<Option<HostedRoom>> {
+        Ok(self.hosted_rooms()?.into_iter().find(|r| r.name == name))
+    }
+
+    /// Remembers the hash of a resume token issued to `user` for `room`.
+    pub fn put_room_token(&self, room_id: Uuid, user_id: Uuid, token_hash: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO room_tokens (room_id, user_id, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![room_id.to_string(), user_id.to_string(), token_hash, now_ms()],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// True when `token_hash` is the one issued to `user` for `room`.
+    pub fn room_token_matches(
+        &self,
+        room_id: Uuid,
+        user_id: Uuid,
+        token_hash: &str,
+    ) -> Result<bool> {
+        let stored: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT token_hash FROM room_tokens WHERE room_id = ?1 AND user_id = ?2",
+                params![room_id.to_string(), user_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(stored.is_some_and(|s| s == token_hash))
+    }
+
+    /// Client side: the resume token a host gave us for a room.
+    pub fn set_resume_token(&self, room_id: Uuid, token: Option<&str>) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE joined_rooms SET resume_token = ?2 WHERE room_id = ?1",
+                params![room_id.to_string(), token],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn resume_token(&self, room_id: Uuid) -> Result<Option<String>> {
+        self.conn()
+            .query_row(
+                "SELECT resume_token FROM joined_rooms WHERE room_id = ?1",
+                [room_id.to_string()],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
     }
 
     /// Every room this install hosts.

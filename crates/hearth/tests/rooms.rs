@@ -272,3 +272,57 @@ async fn a_silent_peer_times_out_of_presence() {
     assert!(!a.send_acked(room, "still", "here").await.1);
     drop(ghost);
 }
+
+#[tokio::test]
+async fn resume_tokens_stand_in_for_the_passcode_until_it_changes() {
+    let h = start_host(fast_limits()).await;
+    let room = h.host.open_room("Vault", Some("sesame")).unwrap().room_id;
+    let mut a = Raw::connect(h.addr).await;
+    a.hello("Ann").await;
+    let j = a.join(room, Some("sesame"), None).await;
+    let token = j.resume_token.expect("a passcode room hands out a token");
+    assert_eq!(token.len(), 64);
+
+    let join_with = |token: &str| {
+        json!({"type":"join","payload":{"room_id":room,"resume_token":token}}).to_string()
+    };
+    let outcome = |f: &HostFrame| match f {
+        HostFrame::Joined(j) => Some(Ok(j.resume_token.clone())),
+        HostFrame::Error(e) => Some(Err(e.code)),
+        _ => None,
+    };
+    // The same user, on a new connection, with the token alone.
+    let mut a2 = Raw::connect(h.addr).await;
+    a2.user_id = a.user_id;
+    a2.hello("Ann").await;
+    a2.text(join_with(&token)).await;
+    let next = a2
+        .until(outcome)
+        .await
+        .expect("token accepted")
+        .expect("a fresh token");
+    // Someone else cannot use Ann's token.
+    let mut m = Raw::connect(h.addr).await;
+    m.hello("Mallory").await;
+    m.text(join_with(&next)).await;
+    assert_eq!(
+        m.until(outcome).await,
+        Err(hearth::protocol::ErrorCode::PasscodeRequired)
+    );
+    // Re-hosting with the same passcode keeps tokens; a new passcode revokes them.
+    h.host.open_room("Vault", Some("sesame")).unwrap();
+    let mut a3 = Raw::connect(h.addr).await;
+    a3.user_id = a.user_id;
+    a3.hello("Ann").await;
+    a3.text(join_with(&next)).await;
+    let latest = a3.until(outcome).await.expect("still valid").unwrap();
+    h.host.open_room("Vault", Some("changed")).unwrap();
+    let mut a4 = Raw::connect(h.addr).await;
+    a4.user_id = a.user_id;
+    a4.hello("Ann").await;
+    a4.text(join_with(&latest)).await;
+    assert_eq!(
+        a4.until(outcome).await,
+        Err(hearth::protocol::ErrorCode::PasscodeRequired)
+    );
+}
