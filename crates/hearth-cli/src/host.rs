@@ -1,13 +1,15 @@
 //! `hearth host`: serve one room until SIGINT or SIGTERM.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use hearth::discovery::{AdvertisedRoom, Advertiser, AdvertiserConfig};
 use hearth::{Host, HostConfig, Invite, Limits, Store, DEFAULT_PORT};
 
+use crate::rooms::MdnsArgs;
 use crate::DataDir;
 
 #[derive(clap::Args, Debug)]
@@ -18,9 +20,16 @@ pub struct HostArgs {
     /// Require this passcode to join (stored only as an Argon2id hash). Without it the room is open
     #[arg(long, env = "HEARTH_PASSCODE", hide_env_values = true)]
     passcode: Option<String>,
-    /// Address and port to listen on; port 0 picks a free port
-    #[arg(long, default_value_t = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT))]
+    /// Address and port to listen on; port 0 picks a free port. The default `[::]` accepts
+    /// IPv4 and IPv6 (falling back to 0.0.0.0 where IPv6 is off); LAN discovery announces
+    /// the addresses the listener accepts on
+    #[arg(long, default_value_t = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), DEFAULT_PORT))]
     bind: SocketAddr,
+    /// Do not announce the room on the local network (mDNS); people join with the link
+    #[arg(long)]
+    no_advertise: bool,
+    #[command(flatten)]
+    mdns: MdnsArgs,
     /// Your name as shown to people joining [default: your OS user name]
     #[arg(long)]
     host_name: Option<String>,
@@ -106,7 +115,7 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
     let stop = Stop::install()?;
     let host = Host::start(Arc::clone(&store), HostConfig { host_name, limits })?;
     let room = host.open_room(&name, a.passcode.as_deref())?;
-    let bound = host.bind(a.bind).await?;
+    let bound = listen(&host, a.bind)?;
     let invite = Invite {
         host: advertised_ip(bound).to_string(),
         port: bound.port(),
@@ -122,14 +131,105 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
         data = %store.path().display(),
         "hosting; share the link above (Ctrl-C stops)"
     );
-    stop.wait().await;
+    let advertiser = if a.no_advertise {
+        None
+    } else {
+        start_advertising(&host, bound, &a.mdns)
+    };
+    let stopped = stop.wait();
+    tokio::pin!(stopped);
+    // Rooms can change while hosting (online count; an embedding app may open or close
+    // rooms): keep the announcements in step.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = tick.tick() => {
+                if let Some(adv) = &advertiser {
+                    let rooms: Vec<AdvertisedRoom> =
+                        host.rooms().iter().map(AdvertisedRoom::from).collect();
+                    if let Err(e) = adv.sync(&rooms).await {
+                        tracing::warn!(error = %e, "cannot update the LAN announcement");
+                    }
+                }
+            }
+        }
+    }
     tracing::info!("shutting down");
+    // Goodbyes first, so browsers drop the room at once rather than after a timeout.
+    if let Some(adv) = &advertiser {
+        adv.shutdown().await;
+        tracing::info!("withdrawn from the local network");
+    }
     host.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 
+/// Binds the listener. An IPv6 wildcard is made dual-stack explicitly (some systems
+/// default to IPv6-only), and falls back to 0.0.0.0 where IPv6 is unavailable.
+fn listen(host: &Host, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+    let bind = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
+        use socket2::{Domain, Socket, Type};
+        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        if addr.is_ipv6() {
+            sock.set_only_v6(!addr.ip().is_unspecified())?;
+        }
+        // As std and tokio do: a restarted host can rebind while old connections linger.
+        #[cfg(unix)]
+        sock.set_reuse_address(true)?;
+        sock.bind(&addr.into())?;
+        sock.listen(1024)?;
+        sock.set_nonblocking(true)?;
+        Ok(sock.into())
+    };
+    let std_listener = match bind(addr) {
+        Ok(l) => l,
+        Err(e) if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) => {
+            let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
+            tracing::info!(error = %e, "IPv6 is unavailable; listening on IPv4 only");
+            bind(v4).with_context(|| format!("cannot listen on {v4}"))?
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {addr}")),
+    };
+    let listener = tokio::net::TcpListener::from_std(std_listener)
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    host.serve(listener);
+    Ok(bound)
+}
+
+/// Announces every hosted room on the LAN. Failure only costs discovery (people can
+/// still join with the link), so it is a warning, not an error.
+fn start_advertising(host: &Host, bound: SocketAddr, mdns: &MdnsArgs) -> Option<Advertiser> {
+    let config = AdvertiserConfig {
+        host_id: host.host_id(),
+        host_name: host.host_name().to_string(),
+        listen: bound,
+        mdns: mdns.config(),
+    };
+    let adv = match Advertiser::new(config) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "LAN discovery is off; share the link instead");
+            return None;
+        }
+    };
+    for room in host.rooms() {
+        if let Err(e) = adv.advertise(&AdvertisedRoom::from(&room)) {
+            tracing::warn!(error = %e, room = %room.name, "cannot announce the room on the LAN");
+        }
+    }
+    for (_, instance) in adv.advertised() {
+        tracing::info!(%instance, "announced on the local network");
+    }
+    Some(adv)
+}
+
 /// SIGINT or SIGTERM (Ctrl-C only, off Unix).
-struct Stop {
+pub struct Stop {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -138,7 +238,7 @@ struct Stop {
 
 impl Stop {
     #[cfg(unix)]
-    fn install() -> anyhow::Result<Stop> {
+    pub fn install() -> anyhow::Result<Stop> {
         use tokio::signal::unix::{signal, SignalKind};
         Ok(Stop {
             term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
@@ -147,12 +247,12 @@ impl Stop {
     }
 
     #[cfg(not(unix))]
-    fn install() -> anyhow::Result<Stop> {
+    pub fn install() -> anyhow::Result<Stop> {
         Ok(Stop {})
     }
 
     #[cfg(unix)]
-    async fn wait(mut self) {
+    pub async fn wait(mut self) {
         tokio::select! {
             _ = self.term.recv() => {}
             _ = self.int.recv() => {}
@@ -160,7 +260,7 @@ impl Stop {
     }
 
     #[cfg(not(unix))]
-    async fn wait(self) {
+    pub async fn wait(self) {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

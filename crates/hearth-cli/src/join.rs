@@ -13,12 +13,28 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::output;
+use crate::rooms::MdnsArgs;
 use crate::DataDir;
 
 #[derive(clap::Args, Debug)]
 pub struct JoinArgs {
     /// Invite link (hearth://HOST:PORT/ROOM_ID) or HOST:PORT of a host with a single room
-    invite: String,
+    #[arg(required_unless_present = "discover")]
+    invite: Option<String>,
+    /// Instead of a link: join the room of this name, room id or id prefix announced on
+    /// the local network (see `hearth rooms`)
+    #[arg(long, value_name = "NAME_OR_ID", conflicts_with = "invite")]
+    discover: Option<String>,
+    /// With --discover: seconds to look for the room
+    #[arg(
+        long,
+        default_value_t = 3.0,
+        value_name = "SECS",
+        requires = "discover"
+    )]
+    discover_timeout: f64,
+    #[command(flatten)]
+    mdns: MdnsArgs,
     /// Your display name
     #[arg(long)]
     name: String,
@@ -42,7 +58,21 @@ pub struct JoinArgs {
 }
 
 pub async fn run(a: JoinArgs) -> anyhow::Result<ExitCode> {
-    let invite = Invite::parse(&a.invite)?;
+    let invite = match (&a.invite, &a.discover) {
+        (Some(link), _) => Invite::parse(link)?,
+        (None, Some(query)) => {
+            let config = crate::rooms::browse_config(&a.mdns, &a.data);
+            let timeout = Duration::from_secs_f64(a.discover_timeout.max(0.1));
+            let (room, addr) = crate::rooms::discover(query, timeout, config).await?;
+            eprintln!(
+                "found \"{}\" hosted by {} at {addr}",
+                room.name,
+                room.host_name.as_deref().unwrap_or("?")
+            );
+            room.invite_for(addr)
+        }
+        (None, None) => bail!("give an invite link, an address, or --discover NAME"),
+    };
     let data_dir = a.data.resolve()?;
     let store = Arc::new(Store::open(&data_dir)?);
     let (client, mut events) =

@@ -3,6 +3,7 @@
 mod host;
 mod join;
 mod output;
+mod rooms;
 
 use std::path::PathBuf;
 
@@ -16,7 +17,9 @@ use clap::{Parser, Subcommand};
     about = "Hearth: chat rooms for the local network, no cloud and no account",
     long_about = "Hearth: chat rooms for the local network, no cloud and no account.\n\n\
         Host a room with `hearth host --name NAME`; it prints an invite link that others\n\
-        join with `hearth join LINK --name NAME`. History is kept in a local SQLite file\n\
+        join with `hearth join LINK --name NAME`. Hosted rooms are announced on the local\n\
+        network (mDNS), so `hearth rooms` lists them and `hearth join --discover ROOM` joins\n\
+        by name, no link needed. History is kept in a local SQLite file\n\
         in the data directory, so it survives restarts and can be read offline."
 )]
 struct Cli {
@@ -28,8 +31,10 @@ struct Cli {
 enum Command {
     /// Host a room; prints its invite link on the first line of stdout.
     Host(host::HostArgs),
-    /// Join a room by invite link or address: chat interactively, send one message, or print the latest ones.
+    /// Join a room by invite link, address, or name on the LAN: chat interactively, send one message, or print the latest ones.
     Join(join::JoinArgs),
+    /// List the rooms announced on the local network (mDNS), once or live with --watch.
+    Rooms(rooms::RoomsArgs),
 }
 
 /// Options shared by every subcommand that touches the local database.
@@ -78,6 +83,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Host(a) => host::run(a).await,
             Command::Join(a) => join::run(a).await,
+            Command::Rooms(a) => rooms::run(a).await,
         }
     });
     match result {

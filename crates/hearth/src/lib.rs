@@ -3,6 +3,7 @@
 
 pub mod client;
 mod connection;
+pub mod discovery;
 pub mod invite;
 pub mod limits;
 pub mod passcode;
