@@ -84,6 +84,24 @@ impl Invite {
     }
 }
 
+/// The address to put in an invite for a listener bound to `bound`: the bound IP, or for
+/// a wildcard bind the first non-loopback IPv4 address of an interface that is up.
+pub fn advertised_ip(bound: std::net::SocketAddr) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv4Addr};
+    if !bound.ip().is_unspecified() {
+        return bound.ip();
+    }
+    if_addrs::get_if_addrs()
+        .ok()
+        .and_then(|ifs| {
+            ifs.into_iter()
+                .filter(|i| !i.is_loopback())
+                .map(|i| i.ip())
+                .find(|ip| ip.is_ipv4())
+        })
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
 impl fmt::Display for Invite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "hearth://{}/", self.authority())?;

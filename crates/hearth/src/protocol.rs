@@ -155,15 +155,18 @@ pub struct PublicLimits {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RoomSummary {
     pub room_id: Uuid,
     pub name: String,
     pub has_passcode: bool,
     pub online: u32,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub head_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Member {
     pub user_id: Uuid,
     pub name: String,
@@ -195,9 +198,12 @@ pub struct Ack {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChatMessage {
     pub room_id: Uuid,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub seq: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub ts: Timestamp,
     pub user_id: Uuid,
     pub author: String,
@@ -207,6 +213,7 @@ pub struct ChatMessage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum PresenceEvent {
     Join,
     Leave,
@@ -242,6 +249,7 @@ pub struct HistoryPage {
 /// Stable error codes. Codes are never renamed; new ones may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ErrorCode {
     BadJson,
     UnknownType,

@@ -565,6 +565,24 @@ impl Store {
         page_before(&conn, "messages", room_id, before_seq, limit).map_err(|e| self.err(e))
     }
 
+    /// Messages after `read_seq` written by someone other than `me`.
+    pub fn unread_count(&self, room_id: Uuid, me: Uuid) -> Result<u32> {
+        self.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM messages m JOIN joined_rooms j ON j.room_id = m.room_id
+                 WHERE m.room_id = ?1 AND m.seq > j.read_seq AND m.user_id != ?2",
+                params![room_id.to_string(), me.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u32)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The newest cached message of a room.
+    pub fn last_message(&self, room_id: Uuid) -> Result<Option<ChatMessage>> {
+        Ok(self.cached_messages(room_id, None, 1)?.pop())
+    }
+
     /// Every cached message of a room, ascending.
     pub fn all_cached_messages(&self, room_id: Uuid) -> Result<Vec<ChatMessage>> {
         let conn = self.conn();

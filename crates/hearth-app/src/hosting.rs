@@ -1,0 +1,146 @@
+//! The host embedded in the app: started on the first "Host a room", announced on the
+//! LAN, and stopped (with mDNS goodbyes) when the last hosted room closes or the app quits.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hearth::discovery::{AdvertisedRoom, Advertiser, AdvertiserConfig, MdnsConfig};
+use hearth::invite::advertised_ip;
+use hearth::protocol::RoomSummary;
+use hearth::{Host, HostConfig, Invite, Limits, Store};
+use uuid::Uuid;
+
+use crate::views::HostedView;
+use crate::AppError;
+
+pub(crate) struct Hosting {
+    pub host: Host,
+    pub bound: SocketAddr,
+    advertiser: Option<Advertiser>,
+    /// Held while hosting: a second process on this data directory must not host too.
+    _lock: std::fs::File,
+}
+
+impl Hosting {
+    /// Starts the host on `bind`, falling back to a free port if that one is taken.
+    pub async fn start(
+        store: Arc<Store>,
+        data_dir: &std::path::Path,
+        host_name: String,
+        bind: SocketAddr,
+        mdns: Option<MdnsConfig>,
+    ) -> Result<Hosting, AppError> {
+        let lock = hearth::store::lock_for_hosting(data_dir)?;
+        let host_id = store.host_id()?;
+        let host = Host::start(
+            store,
+            HostConfig {
+                host_name: host_name.clone(),
+                limits: Limits::default(),
+            },
+        )?;
+        let bound = match host.bind(bind).await {
+            Ok(a) => a,
+            Err(e) if bind.port() != 0 => {
+                tracing::warn!(error = %e, "preferred port busy; using a free one");
+                host.bind(SocketAddr::new(bind.ip(), 0)).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let advertiser = match mdns {
+            Some(mdns) => match Advertiser::new(AdvertiserConfig {
+                host_id,
+                host_name,
+                listen: bound,
+                mdns,
+            }) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    // Hosting still works by invite link; say why discovery will not.
+                    tracing::warn!(error = %e, "cannot announce rooms on the LAN");
+                    None
+                }
+            },
+            None => None,
+        };
+        Ok(Hosting {
+            host,
+            bound,
+            advertiser,
+            _lock: lock,
+        })
+    }
+
+    pub fn invite(&self, room_id: Uuid) -> Invite {
+        Invite {
+            host: advertised_ip(self.bound).to_string(),
+            port: self.bound.port(),
+            room_id: Some(room_id),
+            fingerprint: None,
+        }
+    }
+
+    /// The loopback address the app's own client uses to reach this host.
+    pub fn local_address(&self) -> String {
+        let ip = if self.bound.is_ipv6() {
+            "[::1]"
+        } else {
+            "127.0.0.1"
+        };
+        format!("{ip}:{}", self.bound.port())
+    }
+
+    pub fn open(&self, name: &str, passcode: Option<&str>) -> Result<RoomSummary, AppError> {
+        let summary = self.host.open_room(name, passcode)?;
+        self.announce(&summary);
+        Ok(summary)
+    }
+
+    fn announce(&self, summary: &RoomSummary) {
+        if let Some(a) = &self.advertiser {
+            if let Err(e) = a.advertise(&AdvertisedRoom::from(summary)) {
+                tracing::warn!(error = %e, room = %summary.name, "cannot announce room");
+            }
+        }
+    }
+
+    /// Re-announces rooms whose online count changed.
+    pub async fn refresh(&self) {
+        if let Some(a) = &self.advertiser {
+            let rooms: Vec<AdvertisedRoom> =
+                self.host.rooms().iter().map(AdvertisedRoom::from).collect();
+            if let Err(e) = a.sync(&rooms).await {
+                tracing::debug!(error = %e, "re-announce failed");
+            }
+        }
+    }
+
+    pub async fn close(&self, room_id: Uuid) -> bool {
+        if let Some(a) = &self.advertiser {
+            let _ = a.withdraw(room_id).await;
+        }
+        self.host.close_room(room_id)
+    }
+
+    pub fn views(&self) -> Vec<HostedView> {
+        self.host
+            .rooms()
+            .into_iter()
+            .map(|r| HostedView {
+                invite: self.invite(r.room_id).to_string(),
+                room_id: r.room_id,
+                name: r.name,
+                has_passcode: r.has_passcode,
+                online: r.online,
+            })
+            .collect()
+    }
+
+    /// Goodbyes first, then close frames to every member and the log flushed.
+    pub async fn shutdown(self) {
+        if let Some(a) = &self.advertiser {
+            a.shutdown().await;
+        }
+        self.host.shutdown().await;
+    }
+}

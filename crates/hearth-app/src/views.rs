@@ -1,0 +1,212 @@
+//! What the UI sees: commands' results and events. These types are the contract with
+//! `ui/`; their TypeScript twins are generated into `ui/src/bindings` by ts-rs.
+
+use hearth::protocol::{ChatMessage, ErrorCode, Member, PresenceEvent};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Profile {
+    pub user_id: Uuid,
+    pub name: String,
+    /// False until the user has confirmed a name (first run).
+    pub name_confirmed: bool,
+    pub data_dir: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Settings {
+    pub notifications: bool,
+    pub theme: Theme,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            notifications: true,
+            theme: Theme::System,
+        }
+    }
+}
+
+/// The state of the connection to one room's host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[ts(export)]
+pub enum Connection {
+    Connecting,
+    Connected,
+    /// Not connected; the next try is in `retry_in_ms`.
+    Reconnecting {
+        attempt: u32,
+        #[ts(type = "number")]
+        retry_in_ms: u64,
+        reason: String,
+    },
+    /// Not trying any more (left, or incompatible host).
+    Closed {
+        reason: String,
+    },
+}
+
+/// A room in "Your rooms".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct RoomView {
+    pub room_id: Uuid,
+    pub name: String,
+    /// `host:port` the room is reached at.
+    pub address: String,
+    pub host_name: Option<String>,
+    pub has_passcode: bool,
+    pub unread: u32,
+    pub last_message: Option<ChatMessage>,
+    pub connection: Connection,
+    /// Members online, as last heard from the host (0 while offline).
+    pub online: u32,
+    /// This install hosts the room right now.
+    pub hosted_by_me: bool,
+    /// Highest seq the user has seen.
+    #[ts(type = "number")]
+    pub read_seq: u64,
+}
+
+/// A room announced on the LAN.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct DiscoveredView {
+    pub room_id: Uuid,
+    pub name: String,
+    pub host_name: Option<String>,
+    pub has_passcode: bool,
+    pub online: Option<u32>,
+    /// The address a join would try first.
+    pub address: Option<String>,
+    /// Hosted by this install.
+    pub ours: bool,
+    /// Already in "Your rooms".
+    pub joined: bool,
+    /// The host speaks this app's protocol.
+    pub compatible: bool,
+}
+
+/// A room this install is hosting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct HostedView {
+    pub room_id: Uuid,
+    pub name: String,
+    pub has_passcode: bool,
+    pub invite: String,
+    pub online: u32,
+}
+
+/// A message typed here that the host has not stored yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PendingView {
+    pub room_id: Uuid,
+    pub client_msg_id: String,
+    pub text: String,
+    #[ts(type = "number")]
+    pub created_at: i64,
+}
+
+/// A page of a room's history from the local cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct MessagePage {
+    pub room_id: Uuid,
+    /// Ascending by seq.
+    pub messages: Vec<ChatMessage>,
+    /// Nothing older exists (seq 1 is in the page, or the room is empty).
+    pub at_start: bool,
+    /// Not yet acknowledged by the host, in the order typed.
+    pub pending: Vec<PendingView>,
+}
+
+/// Everything the core tells the UI, as it happens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum AppEvent {
+    /// A message newly in the local cache (live, resumed, or an older page).
+    Message { message: ChatMessage },
+    /// The host stored one of our messages.
+    Ack {
+        room_id: Uuid,
+        client_msg_id: String,
+        #[ts(type = "number")]
+        seq: u64,
+        #[ts(type = "number")]
+        ts: i64,
+    },
+    /// The host refused one of our messages for good.
+    SendFailed {
+        room_id: Uuid,
+        client_msg_id: String,
+        code: ErrorCode,
+        message: String,
+    },
+    Presence {
+        room_id: Uuid,
+        event: PresenceEvent,
+        member: Member,
+        online: u32,
+    },
+    Typing {
+        room_id: Uuid,
+        member: Member,
+        active: bool,
+    },
+    /// A room was joined (or rejoined after a reconnect).
+    Joined {
+        room: RoomView,
+        members: Vec<Member>,
+    },
+    /// The cache is complete up to the host's head.
+    Synced {
+        room_id: Uuid,
+        #[ts(type = "number")]
+        head_seq: u64,
+    },
+    /// A join was refused (wrong passcode, throttled, unknown room...).
+    JoinFailed {
+        room_id: Option<Uuid>,
+        code: ErrorCode,
+        message: String,
+        #[ts(type = "number | null")]
+        retry_after_ms: Option<u64>,
+    },
+    /// The connection to a host changed; `rooms` are the rooms reached through it.
+    Connection {
+        address: String,
+        rooms: Vec<Uuid>,
+        connection: Connection,
+    },
+    /// An older page arrived from the host and is now in the cache.
+    HistoryLoaded { room_id: Uuid, has_more: bool },
+    /// The rooms on the LAN changed.
+    Discovery { rooms: Vec<DiscoveredView> },
+    /// The rooms hosted here changed.
+    Hosting { rooms: Vec<HostedView> },
+    /// Anything else worth showing.
+    Error {
+        room_id: Option<Uuid>,
+        code: Option<ErrorCode>,
+        message: String,
+    },
+}

@@ -1,0 +1,200 @@
+//! The app model end to end, headless: two app instances with their own data
+//! directories host, discover, join with a passcode, chat, restart, and survive the
+//! host going away, all over real sockets and real mDNS on loopback.
+
+use std::time::Duration;
+
+use hearth::discovery::{Interfaces, MdnsConfig};
+use hearth::protocol::ErrorCode;
+use hearth_app::{App, AppConfig, AppEvent, Connection};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// mDNS restricted to loopback on a private port; inside a fresh network namespace when
+/// root, so nothing leaves this test.
+fn isolate() -> MdnsConfig {
+    if nix::unistd::geteuid().is_root()
+        && nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).is_ok()
+    {
+        let ok = std::process::Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cannot bring lo up in the test namespace");
+    }
+    MdnsConfig {
+        port: 20_000 + rand::random::<u16>() % 20_000,
+        interfaces: Interfaces::LoopbackOnly,
+    }
+}
+
+fn config(dir: &std::path::Path, mdns: &MdnsConfig) -> AppConfig {
+    let mut c = AppConfig::new(dir.to_path_buf());
+    c.bind = "127.0.0.1:0".parse().unwrap();
+    c.mdns = Some(mdns.clone());
+    c.backoff_min = Duration::from_millis(100);
+    c.backoff_max = Duration::from_millis(500);
+    c
+}
+
+async fn wait_for<T>(
+    rx: &mut UnboundedReceiver<AppEvent>,
+    what: &str,
+    mut f: impl FnMut(&AppEvent) -> Option<T>,
+) -> T {
+    let r = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(e) = rx.recv().await {
+            if let Some(t) = f(&e) {
+                return Some(t);
+            }
+        }
+        None
+    })
+    .await;
+    match r {
+        Ok(Some(t)) => t,
+        _ => panic!("timed out waiting for {what}"),
+    }
+}
+
+fn run(f: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn host_discover_join_chat_restart_and_outage() {
+    let mdns = isolate();
+    run(async move {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, mut ea) = App::start(config(dir_a.path(), &mdns)).await.unwrap();
+        let (b, mut eb) = App::start(config(dir_b.path(), &mdns)).await.unwrap();
+        a.set_name("Alice").unwrap();
+        b.set_name("Bob").unwrap();
+
+        let hosted = a.host_room("E2E Room", Some("pw".into())).await.unwrap();
+        assert!(hosted.invite.starts_with("hearth://127.0.0.1:"));
+        let room = hosted.room_id;
+        wait_for(&mut ea, "A joined its own room", |e| {
+            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == room && r.hosted_by_me)
+                .then_some(())
+        })
+        .await;
+
+        // B sees it on the LAN, locked, not ours.
+        let seen = wait_for(&mut eb, "discovery", |e| match e {
+            AppEvent::Discovery { rooms } => rooms.iter().find(|r| r.room_id == room).cloned(),
+            _ => None,
+        })
+        .await;
+        assert!(seen.has_passcode && !seen.ours && seen.compatible);
+        assert_eq!(seen.host_name.as_deref(), Some("Alice"));
+
+        // A wrong passcode is refused and B is not in the room.
+        b.join_discovered(room, Some("nope".into())).await.unwrap();
+        let code = wait_for(&mut eb, "join refusal", |e| match e {
+            AppEvent::JoinFailed { code, .. } => Some(*code),
+            AppEvent::Joined { .. } => panic!("joined with a wrong passcode"),
+            _ => None,
+        })
+        .await;
+        assert_eq!(code, ErrorCode::WrongPasscode);
+        assert!(b.rooms().await.unwrap().is_empty());
+
+        b.join_discovered(room, Some("pw".into())).await.unwrap();
+        let members = wait_for(&mut eb, "join", |e| match e {
+            AppEvent::Joined { room: r, members } if r.room_id == room => Some(members.clone()),
+            _ => None,
+        })
+        .await;
+        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, vec!["Alice", "Bob"]);
+
+        // Both ways.
+        b.send(room, "hello from Bob").unwrap();
+        wait_for(&mut ea, "Bob's message at A", |e| {
+            matches!(e, AppEvent::Message { message } if message.text == "hello from Bob")
+                .then_some(())
+        })
+        .await;
+        a.send(room, "hi Bob").unwrap();
+        wait_for(&mut eb, "Alice's message at B", |e| {
+            matches!(e, AppEvent::Message { message } if message.text == "hi Bob").then_some(())
+        })
+        .await;
+        // Typing reaches the other side.
+        b.typing(room, true);
+        wait_for(&mut ea, "typing", |e| {
+            matches!(e, AppEvent::Typing { member, active: true, .. } if member.name == "Bob")
+                .then_some(())
+        })
+        .await;
+
+        // Unread counting: B has one unread message from Alice until it marks it read.
+        let rb = b.rooms().await.unwrap();
+        assert_eq!(rb[0].unread, 1);
+        b.mark_read(room, 2).unwrap();
+        assert_eq!(b.rooms().await.unwrap()[0].unread, 0);
+
+        // B quits and restarts: history from the cache at once, then it rejoins by token.
+        b.shutdown().await;
+        drop(b);
+        let (b, mut eb) = App::start(config(dir_b.path(), &mdns)).await.unwrap();
+        let page = b.messages(room, None, 50).unwrap();
+        let texts: Vec<&str> = page.messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, vec!["hello from Bob", "hi Bob"]);
+        assert!(page.at_start);
+        wait_for(&mut eb, "rejoin without the passcode", |e| match e {
+            AppEvent::Joined { room: r, .. } if r.room_id == room => Some(()),
+            AppEvent::JoinFailed { message, .. } => panic!("rejoin refused: {message}"),
+            _ => None,
+        })
+        .await;
+
+        // A quits: B sees the host offline and can still read and queue.
+        a.shutdown().await;
+        drop(a);
+        wait_for(&mut eb, "host offline", |e| {
+            matches!(
+                e,
+                AppEvent::Connection {
+                    connection: Connection::Reconnecting { .. },
+                    ..
+                }
+            )
+            .then_some(())
+        })
+        .await;
+        assert_eq!(b.messages(room, None, 50).unwrap().messages.len(), 2);
+        let pending = b.send(room, "sent while Alice was away").unwrap();
+        assert_eq!(b.messages(room, None, 50).unwrap().pending.len(), 1);
+
+        // A comes back (on another port) and hosts the same room: B follows it there and
+        // its message arrives exactly once.
+        let (a, mut ea) = App::start(config(dir_a.path(), &mdns)).await.unwrap();
+        let again = a.host_room("E2E Room", Some("pw".into())).await.unwrap();
+        assert_eq!(again.room_id, room, "same room, same id");
+        wait_for(&mut eb, "ack after the host returned", |e| matches!(e, AppEvent::Ack { client_msg_id, .. } if *client_msg_id == pending.client_msg_id).then_some(())).await;
+        wait_for(&mut ea, "the queued message at A", |e| matches!(e, AppEvent::Message { message } if message.text == "sent while Alice was away").then_some(())).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let page = b.messages(room, None, 50).unwrap();
+        let texts: Vec<&str> = page.messages.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            vec!["hello from Bob", "hi Bob", "sent while Alice was away"]
+        );
+        assert!(page.pending.is_empty());
+        let host_log = a
+            .store()
+            .reader()
+            .unwrap()
+            .after(room, 0, u64::MAX, 100)
+            .unwrap();
+        assert_eq!(host_log.len(), 3, "exactly once on the host");
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
