@@ -26,6 +26,9 @@ use crate::protocol::{
 };
 use crate::store::{JoinedRoom, OutboxEntry, Store, StoreError};
 
+/// Largest frame the client accepts from a host.
+const MAX_INCOMING_BYTES: usize = 16 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Where the host is: an invite link or `host:port`.
@@ -246,8 +249,10 @@ impl Task {
                 .await;
             let end = match self.connect().await {
                 Ok(ws) => {
-                    let end = self.session(ws).await;
-                    if !matches!(end, End::Lost(ref r) if r.starts_with("connect")) {
+                    let (end, greeted) = self.session(ws).await;
+                    // Only a session that got as far as `welcome` resets the backoff: a host
+                    // that accepts and then closes (full, or shutting down) is not hammered.
+                    if greeted {
                         attempt = 0;
                     }
                     end
@@ -325,7 +330,8 @@ impl Task {
 
     async fn connect(&mut self) -> Result<WsStream, String> {
         let url = self.config.invite.ws_url();
-        let cfg = ws_config(1024 * 1024);
+        // A page of 200 long messages, JSON-escaped, can be several MB.
+        let cfg = ws_config(MAX_INCOMING_BYTES);
         let fut = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(cfg), true);
         match tokio::time::timeout(Duration::from_secs(10), fut).await {
             Ok(Ok((ws, _))) => Ok(ws),
@@ -340,7 +346,13 @@ impl Task {
         }
     }
 
-    async fn session(&mut self, mut ws: WsStream) -> End {
+    async fn session(&mut self, ws: WsStream) -> (End, bool) {
+        let mut greeted = false;
+        let end = self.run_session(ws, &mut greeted).await;
+        (end, greeted)
+    }
+
+    async fn run_session(&mut self, mut ws: WsStream, greeted: &mut bool) -> End {
         let hello = ClientFrame::Hello(protocol::Hello {
             protocol: PROTOCOL_VERSION,
             user_id: self.user_id,
@@ -351,7 +363,6 @@ impl Task {
         }
         let mut silence = self.config.silence_timeout;
         let mut last_rx = Instant::now();
-        let mut greeted = false;
         loop {
             let next_retry = self.rooms.values().filter_map(|r| r.retry_at).min();
             let wake = next_retry
@@ -373,7 +384,7 @@ impl Task {
                                 }
                             };
                             if let HostFrame::Welcome(w) = &frame {
-                                greeted = true;
+                                *greeted = true;
                                 let hb = Duration::from_millis(w.limits.heartbeat_interval_ms.max(1));
                                 silence = silence.min(hb * 3).max(hb + Duration::from_secs(1));
                                 self.emit(ClientEvent::State(ConnectionState::Connected)).await;
@@ -398,7 +409,7 @@ impl Task {
                         let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
                         return End::Shutdown;
                     }
-                    Some(c) => self.command(c, greeted, &mut out),
+                    Some(c) => self.command(c, *greeted, &mut out),
                 },
                 _ = tokio::time::sleep_until(wake) => {
                     if Instant::now() >= last_rx + silence {
@@ -414,7 +425,7 @@ impl Task {
                     }
                 }
             }
-            if greeted && !out.is_empty() {
+            if *greeted && !out.is_empty() {
                 for f in out {
                     if ws.feed(Message::Text(encode(&f).into())).await.is_err() {
                         return End::Lost("connection lost while sending".into());

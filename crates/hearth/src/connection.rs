@@ -48,6 +48,8 @@ pub(crate) async fn run(
     slot: Result<ConnectionSlot, &'static str>,
 ) {
     let limits = &shared.limits;
+    // The upgrade and the hello share one deadline.
+    let accepted_at = Instant::now();
     let upgrade = tokio_tungstenite::accept_async_with_config(
         stream,
         Some(ws_config(limits.max_frame_bytes)),
@@ -86,7 +88,9 @@ pub(crate) async fn run(
     tracing::debug!(%addr, conn = peer.id, "connected");
     let mut session = Session {
         bucket: TokenBucket::new(limits.messages_per_sec, limits.message_burst),
-        typing_bucket: TokenBucket::new(4, 4),
+        typing_bucket: TokenBucket::new(limits.typing_per_sec, limits.typing_per_sec),
+        join_bucket: TokenBucket::new(limits.joins_per_sec, limits.joins_per_sec.saturating_mul(5)),
+        frame_bucket: TokenBucket::new(limits.frame_rate(), limits.frame_rate().saturating_mul(2)),
         shared: Arc::clone(&shared),
         peer: Arc::clone(&peer),
         addr,
@@ -94,7 +98,7 @@ pub(crate) async fn run(
         rooms: HashMap::new(),
         limited_streak: 0,
     };
-    let timed_out = session.read_loop(stream).await;
+    let timed_out = session.read_loop(stream, accepted_at).await;
     let event = if timed_out {
         PresenceEvent::Timeout
     } else {
@@ -201,16 +205,18 @@ struct Session {
     rooms: HashMap<Uuid, Arc<Room>>,
     bucket: TokenBucket,
     typing_bucket: TokenBucket,
+    frame_bucket: TokenBucket,
+    join_bucket: TokenBucket,
     limited_streak: u32,
 }
 
 impl Session {
     /// Returns true when the connection ended by heartbeat timeout.
-    async fn read_loop(&mut self, mut stream: SplitStream<Ws>) -> bool {
+    async fn read_loop(&mut self, mut stream: SplitStream<Ws>, accepted_at: Instant) -> bool {
         let limits = self.shared.limits.clone();
         let shutdown = self.shared.shutdown.clone();
         let kicked = self.peer.kicked().clone();
-        let mut deadline = Instant::now() + limits.handshake_timeout;
+        let mut deadline = accepted_at + limits.handshake_timeout;
         loop {
             let msg = tokio::select! {
                 biased;
@@ -274,7 +280,33 @@ impl Session {
         self.peer.send(&HostFrame::Error(f));
     }
 
+    /// Counts a refused frame; a connection that keeps going after many is a flood.
+    fn limited(&mut self) -> bool {
+        self.limited_streak += 1;
+        if self.limited_streak >= self.shared.limits.flood_close_after {
+            tracing::warn!(addr = %self.addr, "closing flooding connection");
+            self.peer.kick(close::FLOOD);
+            return true;
+        }
+        false
+    }
+
     async fn on_text(&mut self, text: &str) {
+        if let Err(wait) = self.frame_bucket.take() {
+            if self.limited() {
+                return;
+            }
+            let mut f = ErrorFrame::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "more than {} frames per second; slow down",
+                    self.shared.limits.frame_rate()
+                ),
+            );
+            f.retry_after_ms = Some(wait.as_millis() as u64 + 1);
+            self.peer.send(&HostFrame::Error(f));
+            return;
+        }
         let frame = match decode_client(text) {
             Ok(f) => f,
             Err(e) => {
@@ -380,6 +412,17 @@ impl Session {
     }
 
     async fn on_join(&mut self, j: &Join, user: Member, frame: &ClientFrame) {
+        if let Err(wait) = self.join_bucket.take() {
+            if self.limited() {
+                return;
+            }
+            let mut f = ErrorFrame::new(ErrorCode::RateLimited, "too many joins; slow down");
+            f.request = Some("join".into());
+            f.room_id = Some(j.room_id);
+            f.retry_after_ms = Some(wait.as_millis() as u64 + 1);
+            self.peer.send(&HostFrame::Error(f));
+            return;
+        }
         let Some(room) = self.shared.room(j.room_id) else {
             return self.error(
                 ErrorCode::UnknownRoom,
@@ -442,8 +485,10 @@ impl Session {
             }
             throttle.succeed(ip, room.id);
         }
-        // Passcode rooms hand out a fresh resume token on every successful join.
+        // Passcode rooms hand out a resume token: the one presented stays valid (so a
+        // lost `joined` costs nothing), a passcode join gets a new one.
         let resume_token = match room.pass_hash {
+            Some(_) if token_ok => j.resume_token.clone(),
             Some(_) => {
                 let token = crate::passcode::new_token();
                 let (store, hash) = (
@@ -544,18 +589,13 @@ impl Session {
             );
         }
         if let Err(wait) = self.bucket.take() {
-            self.limited_streak += 1;
-            if self.limited_streak >= limits.flood_close_after {
-                tracing::warn!(addr = %self.addr, "closing flooding connection");
-                self.peer.kick(close::FLOOD);
+            let per_sec = limits.messages_per_sec;
+            if self.limited() {
                 return;
             }
             let mut f = ErrorFrame::new(
                 ErrorCode::RateLimited,
-                format!(
-                    "more than {} messages per second; retry later",
-                    limits.messages_per_sec
-                ),
+                format!("more than {per_sec} messages per second; retry later"),
             );
             f.request = Some("send".into());
             f.room_id = Some(s.room_id);

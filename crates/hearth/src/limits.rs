@@ -39,8 +39,14 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// A typing indicator expires this long after the last `typing` frame.
     pub typing_ttl: Duration,
-    /// Minimum interval between two typing broadcasts from one connection and room.
-    pub typing_min_interval: Duration,
+    /// Typing frames per second per connection (burst the same); excess ones are dropped.
+    pub typing_per_sec: u32,
+    /// Every frame counts against this bucket (rate per second, burst twice that), so
+    /// joins (an Argon2 check each), history reads and junk cannot be sent without bound.
+    pub frames_per_sec: u32,
+    /// `join` frames per second per connection (burst five times that): each may cost
+    /// an Argon2 check, and a real client joins a handful of rooms when it connects.
+    pub joins_per_sec: u32,
     /// Wrong passcodes from one address for one room before throttling starts.
     pub passcode_free_failures: u32,
     /// First throttle delay; it doubles with each further failure.
@@ -65,7 +71,9 @@ impl Default for Limits {
             heartbeat_timeout: Duration::from_secs(40),
             handshake_timeout: Duration::from_secs(10),
             typing_ttl: Duration::from_secs(6),
-            typing_min_interval: Duration::from_millis(1000),
+            typing_per_sec: 4,
+            frames_per_sec: 100,
+            joins_per_sec: 2,
             passcode_free_failures: 3,
             passcode_backoff_base: Duration::from_secs(1),
             passcode_backoff_max: Duration::from_secs(60),
@@ -74,6 +82,13 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The frame bucket's rate: `frames_per_sec`, raised to twice the send rate so that
+    /// raising `messages_per_sec` alone is enough (every send is also a frame).
+    pub fn frame_rate(&self) -> u32 {
+        self.frames_per_sec
+            .max(self.messages_per_sec.saturating_mul(2))
+    }
+
     pub fn public(&self) -> PublicLimits {
         PublicLimits {
             max_frame_bytes: self.max_frame_bytes,

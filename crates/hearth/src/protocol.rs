@@ -354,7 +354,7 @@ pub mod close {
     pub const HEARTBEAT_TIMEOUT: u16 = 4002;
     /// `hello` carried a protocol version the host does not speak.
     pub const UNSUPPORTED_VERSION: u16 = 4003;
-    /// The first frame was not `hello`, or `hello` did not arrive in time.
+    /// `hello` did not arrive within the handshake timeout of the TCP accept.
     pub const HELLO_REQUIRED: u16 = 4004;
     /// Too many connections in total or from this address.
     pub const TOO_MANY_CONNECTIONS: u16 = 4005;

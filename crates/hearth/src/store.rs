@@ -127,8 +127,9 @@ fn migrations() -> Migrations<'static> {
             user_id    TEXT NOT NULL,
             token_hash TEXT NOT NULL,
             created_at INTEGER NOT NULL,
-            PRIMARY KEY (room_id, user_id)
+            PRIMARY KEY (room_id, token_hash)
         ) WITHOUT ROWID;
+        CREATE INDEX room_tokens_user ON room_tokens (room_id, user_id, created_at);
         ALTER TABLE joined_rooms ADD COLUMN resume_token TEXT;
         "#,
         ),
@@ -324,15 +325,24 @@ impl Store {
         Ok(self.hosted_rooms()?.into_iter().find(|r| r.name == name))
     }
 
-    /// Remembers the hash of a resume token issued to `user` for `room`.
+    /// Remembers the hash of a resume token issued to `user` for `room`. A user keeps
+    /// several (one per device or install that joined), the newest few.
     pub fn put_room_token(&self, room_id: Uuid, user_id: Uuid, token_hash: &str) -> Result<()> {
-        self.conn()
-            .execute(
-                "INSERT OR REPLACE INTO room_tokens (room_id, user_id, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![room_id.to_string(), user_id.to_string(), token_hash, now_ms()],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        let (room, user) = (room_id.to_string(), user_id.to_string());
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR REPLACE INTO room_tokens (room_id, user_id, token_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![room, user, token_hash, now_ms()],
+        )
+        .map_err(|e| self.err(e))?;
+        conn.execute(
+            "DELETE FROM room_tokens WHERE room_id = ?1 AND user_id = ?2 AND token_hash NOT IN
+               (SELECT token_hash FROM room_tokens WHERE room_id = ?1 AND user_id = ?2
+                ORDER BY created_at DESC LIMIT 8)",
+            params![room, user],
+        )
+        .map(drop)
+        .map_err(|e| self.err(e))
     }
 
     /// True when `token_hash` is the one issued to `user` for `room`.
@@ -342,16 +352,16 @@ impl Store {
         user_id: Uuid,
         token_hash: &str,
     ) -> Result<bool> {
-        let stored: Option<String> = self
+        let found: Option<i64> = self
             .conn()
             .query_row(
-                "SELECT token_hash FROM room_tokens WHERE room_id = ?1 AND user_id = ?2",
-                params![room_id.to_string(), user_id.to_string()],
+                "SELECT 1 FROM room_tokens WHERE room_id = ?1 AND user_id = ?2 AND token_hash = ?3",
+                params![room_id.to_string(), user_id.to_string(), token_hash],
                 |r| r.get(0),
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        Ok(stored.is_some_and(|s| s == token_hash))
+        Ok(found.is_some())
     }
 
     /// Client side: the resume token a host gave us for a room.

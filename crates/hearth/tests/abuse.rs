@@ -250,11 +250,13 @@ async fn a_slow_reader_is_dropped_with_4001_and_others_are_unaffected() {
     let text = "z".repeat(4000);
     let n = 3000;
     let sending = async {
-        for chunk in 0..(n / 50) {
-            for i in chunk * 50..(chunk + 1) * 50 {
+        // Windows of 10 sends (20 frames back) stay well inside the 64-frame queue of
+        // a member that does read.
+        for chunk in 0..(n / 10) {
+            for i in chunk * 10..(chunk + 1) * 10 {
                 sender.send(room, &format!("s{i}"), &text).await;
             }
-            let last = format!("s{}", chunk * 50 + 49);
+            let last = format!("s{}", chunk * 10 + 9);
             sender
                 .until(|f| matches!(f, HostFrame::Ack(a) if a.client_msg_id == last).then_some(()))
                 .await;
@@ -361,4 +363,49 @@ async fn connection_limits_close_with_4005() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut again = Raw::connect(h.addr).await;
     again.hello("again").await;
+}
+
+#[tokio::test]
+async fn every_frame_counts_so_junk_and_join_floods_are_bounded() {
+    let limits = Limits {
+        frames_per_sec: 20,
+        messages_per_sec: 5,
+        flood_close_after: 100,
+        ..Limits::default()
+    };
+    let h = start_host(limits).await;
+    let room = h.host.open_room("Junk", Some("pw")).unwrap().room_id;
+    let mut good = Raw::connect(h.addr).await;
+    good.hello("Good").await;
+    good.join(room, Some("pw"), None).await;
+    let mut junk = Raw::connect(h.addr).await;
+    junk.hello("Junk").await;
+    // Joins with the right passcode cost an Argon2 check each: they are frames too.
+    let join = json!({"type":"join","payload":{"room_id":room,"passcode":"pw"}}).to_string();
+    for _ in 0..60 {
+        junk.text(join.clone()).await;
+    }
+    let (mut joined, mut limited) = (0, 0);
+    while joined + limited < 60 {
+        match junk.next().await {
+            HostFrame::Joined(_) => joined += 1,
+            HostFrame::Error(e) if e.code == ErrorCode::RateLimited => {
+                assert!(e.retry_after_ms.is_some());
+                limited += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        joined <= 15 && limited >= 45,
+        "a burst of 10, then 2/s: {joined} joined"
+    );
+    // Keeping it up ends the connection; the good member never noticed.
+    for _ in 0..300 {
+        if junk.ws.send(Message::Text("junk".into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(junk.closed().await, Some(close::FLOOD));
+    assert!(!good.send_acked(room, "g", "fine").await.1);
 }
