@@ -71,7 +71,6 @@ struct Registration {
 pub struct Advertiser {
     daemon: ServiceDaemon,
     config: AdvertiserConfig,
-    hostname: String,
     rooms: Mutex<HashMap<Uuid, Registration>>,
     stopped: AtomicBool,
 }
@@ -95,10 +94,22 @@ pub fn instance_name(room_name: &str, host_name: &str, room_id: Uuid) -> String 
     format!("{base}{suffix}")
 }
 
-/// The mDNS host name for the address records: one per install, never the machine's
-/// own name, so it cannot clash with the OS responder (Avahi, Bonjour).
-pub fn mdns_hostname(host_id: Uuid) -> String {
-    format!("hearth-{}.local.", &host_id.simple().to_string()[..12])
+/// The mDNS host name for one instance's address records. Never the machine's own name,
+/// so it cannot clash with the OS responder (Avahi, Bonjour); and one per instance,
+/// because mdns-sd's goodbye for an instance also withdraws the address records of its
+/// host name, which would strand every other room sharing it.
+pub fn mdns_hostname(host_id: Uuid, instance: &str) -> String {
+    // FNV-1a: stable, and all that is needed is a short distinct label.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in host_id
+        .as_bytes()
+        .iter()
+        .chain(instance.to_lowercase().as_bytes())
+    {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("hearth-{h:016x}.local.")
 }
 
 impl Advertiser {
@@ -107,7 +118,6 @@ impl Advertiser {
         let daemon = config.mdns.daemon()?;
         spawn_monitor(&daemon);
         Ok(Advertiser {
-            hostname: mdns_hostname(config.host_id),
             daemon,
             config,
             rooms: Mutex::new(HashMap::new()),
@@ -135,10 +145,11 @@ impl Advertiser {
             ip if ip.is_unspecified() => (vec![], true, vec![IfKind::All]),
             ip => (vec![ip], false, vec![IfKind::Addr(ip)]),
         };
+        let hostname = mdns_hostname(self.config.host_id, &name);
         let mut info = ServiceInfo::new(
             SERVICE_TYPE,
             &name,
-            &self.hostname,
+            &hostname,
             &addrs[..],
             listen.port(),
             &pairs[..],
@@ -269,6 +280,15 @@ impl Advertiser {
     }
 }
 
+#[cfg(test)]
+impl Advertiser {
+    /// Stops answering without goodbyes, as a host that lost power would.
+    pub(crate) fn go_silent(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let _ = self.daemon.disable_interface(IfKind::All);
+    }
+}
+
 impl Drop for Advertiser {
     fn drop(&mut self) {
         if !self.stopped.swap(true, Ordering::SeqCst) {
@@ -318,6 +338,9 @@ mod tests {
         let long = instance_name(&"ö".repeat(64), &"x".repeat(64), a);
         assert!(long.len() <= MAX_LABEL, "{} bytes", long.len());
         assert!(long.contains('…') && long.ends_with(&n[n.len() - 8..]));
-        assert!(mdns_hostname(a).ends_with(".local."));
+        let h = mdns_hostname(a, &n);
+        assert!(h.starts_with("hearth-") && h.ends_with(".local."), "{h}");
+        assert_eq!(h, mdns_hostname(a, &n.to_uppercase()));
+        assert_ne!(h, mdns_hostname(a, &long));
     }
 }

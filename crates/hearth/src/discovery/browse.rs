@@ -29,6 +29,9 @@ use super::{stop_daemon, DiscoveryError, MdnsConfig, SERVICE_TYPE};
 use crate::invite::Invite;
 use crate::protocol::PROTOCOL_VERSION;
 
+/// See [`BrowseConfig::sweep_interval`].
+const MIN_SWEEP: Duration = Duration::from_secs(1);
+
 /// How long after a goodbye the sweeper's answers for that instance are ignored.
 const GOODBYE_QUARANTINE: Duration = Duration::from_millis(1500);
 
@@ -37,15 +40,18 @@ pub struct BrowseConfig {
     pub mdns: MdnsConfig,
     /// This install's host id: its rooms are marked [`DiscoveredRoom::ours`].
     pub own_host_id: Option<Uuid>,
-    /// How often every host is asked to confirm its rooms.
+    /// How often every host is asked to confirm its rooms. At least 1 s: responders
+    /// multicast a record at most once a second (RFC 6762 §6), so faster sweeps go
+    /// unanswered.
     pub sweep_interval: Duration,
     /// A room that no answer confirmed for this long is removed.
     pub liveness_timeout: Duration,
 }
 
 impl Default for BrowseConfig {
-    /// A 2 s sweep and a 5 s timeout: a vanished host's rooms go within about 5.5 s
-    /// (the timeout plus one 250 ms check), and one lost answer is tolerated.
+    /// A 2 s sweep and a 5 s timeout: a vanished host's rooms go within about 5.3 s
+    /// (the timeout plus one 250 ms check), and a lost answer is tolerated (mdns-sd
+    /// also repeats each sweep's query after 1 s).
     fn default() -> Self {
         BrowseConfig {
             mdns: MdnsConfig::default(),
@@ -145,7 +151,8 @@ pub struct Browser {
 
 impl Browser {
     /// Starts browsing. Must be called within a Tokio runtime.
-    pub fn start(config: BrowseConfig) -> Result<Browser, DiscoveryError> {
+    pub fn start(mut config: BrowseConfig) -> Result<Browser, DiscoveryError> {
+        config.sweep_interval = config.sweep_interval.max(MIN_SWEEP);
         let watcher = config.mdns.daemon()?;
         let sweeper = match config.mdns.daemon() {
             Ok(d) => d,

@@ -15,6 +15,9 @@ mod browse;
 mod connect;
 pub mod txt;
 
+#[cfg(test)]
+mod tests;
+
 use std::time::Duration;
 
 pub use advertise::{instance_name, mdns_hostname, AdvertisedRoom, Advertiser, AdvertiserConfig};
