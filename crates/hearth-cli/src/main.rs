@@ -1,5 +1,6 @@
 //! `hearth`: host and join Hearth rooms from a terminal.
 
+mod bench;
 mod host;
 mod join;
 mod output;
@@ -35,6 +36,11 @@ enum Command {
     Join(join::JoinArgs),
     /// List the rooms announced on the local network (mDNS), once or live with --watch.
     Rooms(rooms::RoomsArgs),
+    /// Load-test a host (or the bare fan-out floor) with WebSocket clients on loopback.
+    Bench(bench::BenchArgs),
+    /// The bench's server process (internal).
+    #[command(hide = true)]
+    BenchServe(bench::serve::ServeArgs),
 }
 
 /// Options shared by every subcommand that touches the local database.
@@ -84,6 +90,8 @@ fn main() -> std::process::ExitCode {
             Command::Host(a) => host::run(a).await,
             Command::Join(a) => join::run(a).await,
             Command::Rooms(a) => rooms::run(a).await,
+            Command::Bench(a) => bench::run(a).await,
+            Command::BenchServe(a) => bench::serve::run(a).await,
         }
     });
     match result {
