@@ -290,21 +290,33 @@ pub async fn discover(
     let deadline = Instant::now() + timeout;
     let mut settle: Option<Instant> = None;
     let found = loop {
-        let wake = settle.map_or(deadline, |s| s.min(deadline));
+        let now = Instant::now();
+        let wake = match settle {
+            Some(s) if s > now => s.min(deadline),
+            _ => deadline,
+        };
         let ev = tokio::time::timeout_at(wake, browser.next_event()).await;
         let rooms = browser.rooms();
         let hits: Vec<&DiscoveredRoom> = rooms
             .iter()
             .filter(|r| matches(r, query) != Match::No)
             .collect();
-        if let Some(exact) = rooms.iter().find(|r| matches(r, query) == Match::Id) {
+        // Answers for IPv4 and IPv6 arrive separately: a room is ready to join once it
+        // has an address an invite can carry.
+        let ready = |r: &DiscoveredRoom| !r.joinable_addresses().is_empty();
+        if let Some(exact) = rooms
+            .iter()
+            .find(|r| matches(r, query) == Match::Id && ready(r))
+        {
             break Ok(exact.clone());
         }
-        let timed_out = matches!(ev, Err(_) | Ok(None));
+        let now = Instant::now();
         if !hits.is_empty() && settle.is_none() {
-            settle = Some(Instant::now() + SETTLE);
+            settle = Some(now + SETTLE);
         }
-        if !timed_out {
+        let settled = settle.is_some_and(|s| now >= s);
+        let out_of_time = now >= deadline || matches!(ev, Ok(None));
+        if !(out_of_time || (settled && (hits.len() != 1 || ready(hits[0])))) {
             continue;
         }
         break match hits.as_slice() {

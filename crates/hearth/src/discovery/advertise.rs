@@ -125,7 +125,11 @@ impl Advertiser {
         })
     }
 
-    fn service_info(&self, room: &AdvertisedRoom) -> Result<ServiceInfo, DiscoveryError> {
+    fn service_info(
+        &self,
+        room: &AdvertisedRoom,
+        closing: bool,
+    ) -> Result<ServiceInfo, DiscoveryError> {
         let txt = RoomTxt {
             protocol_version: PROTOCOL_VERSION,
             room_id: room.room_id,
@@ -135,6 +139,7 @@ impl Advertiser {
             has_passcode: room.has_passcode,
             fingerprint: room.fingerprint.clone(),
             online: room.online,
+            closing,
         };
         let pairs = txt.to_pairs();
         let name = instance_name(&room.name, &self.config.host_name, room.room_id);
@@ -174,7 +179,7 @@ impl Advertiser {
         if self.stopped.load(Ordering::SeqCst) {
             return Err(DiscoveryError::Stopped);
         }
-        let info = self.service_info(room)?;
+        let info = self.service_info(room, false)?;
         let fullname = info.get_fullname().to_string();
         let old = {
             let rooms = self.lock();
@@ -210,6 +215,12 @@ impl Advertiser {
         let Some(reg) = self.lock().remove(&room_id) else {
             return Ok(false);
         };
+        // Announce "closing" first: browsers apply a TXT change at once, whereas they
+        // keep a record for 1 s after its goodbye (RFC 6762 §10.1).
+        match self.service_info(&reg.room, true) {
+            Ok(info) => self.daemon.register(info)?,
+            Err(e) => tracing::debug!(error = %e, "no closing announcement"),
+        }
         let rx = self.daemon.unregister(&reg.fullname)?;
         match tokio::time::timeout(Duration::from_secs(2), rx.recv_async()).await {
             Ok(Ok(UnregisterStatus::OK)) => {

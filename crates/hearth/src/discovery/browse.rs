@@ -284,6 +284,11 @@ impl State {
             .map(|p| (p.key(), p.val()))
             .collect::<Vec<_>>();
         let txt = match RoomTxt::from_pairs(pairs) {
+            Ok(t) if t.closing => {
+                tracing::debug!(instance = %rs.get_fullname(), "closing");
+                self.removed(rs.get_fullname());
+                return;
+            }
             Ok(t) => t,
             Err(e) => {
                 tracing::debug!(instance = %rs.get_fullname(), error = %e, "ignoring an instance with a bad TXT record");

@@ -27,6 +27,10 @@ pub const KEY_PASSCODE: &str = "pc";
 pub const KEY_FINGERPRINT: &str = "fp";
 /// Members online when last announced. Optional and advisory.
 pub const KEY_ONLINE: &str = "on";
+/// Present (with any value but `0`) in the last announcement before a goodbye: the room
+/// is closing. RFC 6762 §10.1 makes browsers keep a record for 1 s after its goodbye;
+/// a TXT change is applied at once, so Hearth browsers drop the room without that wait.
+pub const KEY_BYE: &str = "bye";
 
 /// One TXT string is at most 255 bytes: `key=value` with the length byte outside.
 const MAX_TXT_STRING: usize = 255;
@@ -42,6 +46,8 @@ pub struct RoomTxt {
     pub has_passcode: bool,
     pub fingerprint: Option<String>,
     pub online: Option<u32>,
+    /// The host is withdrawing the room (see [`KEY_BYE`]).
+    pub closing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +85,9 @@ impl RoomTxt {
         if let Some(n) = self.online {
             out.push((KEY_ONLINE, n.to_string()));
         }
+        if self.closing {
+            out.push((KEY_BYE, "1".into()));
+        }
         out.into_iter()
             .map(|(k, v)| {
                 let room = MAX_TXT_STRING - k.len() - 1;
@@ -103,6 +112,7 @@ impl RoomTxt {
                 KEY_PASSCODE => &mut seen.passcode,
                 KEY_FINGERPRINT => &mut seen.fingerprint,
                 KEY_ONLINE => &mut seen.online,
+                KEY_BYE => &mut seen.bye,
                 _ => continue,
             };
             if slot.is_none() {
@@ -125,6 +135,7 @@ struct Fields<'a> {
     passcode: Option<Option<&'a [u8]>>,
     fingerprint: Option<Option<&'a [u8]>>,
     online: Option<Option<&'a [u8]>>,
+    bye: Option<Option<&'a [u8]>>,
 }
 
 fn text<'a>(key: &'static str, v: Option<&'a [u8]>) -> Result<&'a str, TxtError> {
@@ -183,6 +194,7 @@ impl Fields<'_> {
             .flatten()
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|s| s.parse::<u32>().ok());
+        let closing = !matches!(self.bye, None | Some(Some(b"0")));
         Ok(RoomTxt {
             protocol_version,
             room_id,
@@ -192,6 +204,7 @@ impl Fields<'_> {
             has_passcode,
             fingerprint,
             online,
+            closing,
         })
     }
 }
@@ -278,6 +291,7 @@ mod tests {
             has_passcode: true,
             fingerprint: Some("ab".repeat(32)),
             online: Some(3),
+            closing: true,
         }
     }
 
@@ -300,6 +314,7 @@ mod tests {
             has_passcode: false,
             fingerprint: None,
             online: None,
+            closing: false,
             ..sample()
         };
         assert_eq!(
@@ -348,6 +363,10 @@ mod tests {
             Err(TxtError::Invalid { key: KEY_HOST_NAME })
         );
         assert_eq!(ok(&[b"on=lots"]).unwrap().online, None);
+        assert!(!ok(&[]).unwrap().closing);
+        assert!(ok(&[b"bye"]).unwrap().closing);
+        assert!(ok(&[b"bye=1"]).unwrap().closing);
+        assert!(!ok(&[b"bye=0"]).unwrap().closing);
         assert_eq!(
             ok(&[b"hid=nope"]),
             Err(TxtError::Invalid { key: KEY_HOST_ID })
