@@ -942,6 +942,168 @@ fn no_link_no_rooms_and_manual_entry_still_works() {
     assert_eq!(texts(&tail.stdout), vec!["typed".to_string()]);
 }
 
+/// An independent mDNS implementation (python-zeroconf, as packaged by Debian) sees the
+/// instance, SRV, TXT and address records, and the removal: the records are standard
+/// DNS-SD, as `avahi-browse -rt _hearth._tcp` and `dns-sd -B _hearth._tcp` expect.
+const ZEROCONF_BROWSE: &str = r#"
+import json, sys, time
+from zeroconf import IPVersion, ServiceBrowser, ServiceStateChange, Zeroconf
+zc = Zeroconf(ip_version=IPVersion.All)
+def changed(zeroconf, service_type, name, state_change):
+    ev = {"event": state_change.name, "name": name}
+    if state_change is ServiceStateChange.Added:
+        info = zeroconf.get_service_info(service_type, name, timeout=3000)
+        if info is not None:
+            ev.update(server=info.server, port=info.port,
+                      addresses=info.parsed_scoped_addresses(),
+                      txt={k.decode(): None if v is None else v.decode()
+                           for k, v in info.properties.items()})
+    print(json.dumps(ev), flush=True)
+browser = ServiceBrowser(zc, "_hearth._tcp.local.", handlers=[changed])
+print(json.dumps({"event": "Started"}), flush=True)
+time.sleep(float(sys.argv[1]))
+zc.close()
+"#;
+
+#[test]
+fn an_independent_mdns_stack_reads_the_records() {
+    if !netns_available() {
+        return;
+    }
+    let python = "/usr/bin/python3";
+    let has_zeroconf = Command::new(python)
+        .args(["-c", "import zeroconf"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        has_zeroconf,
+        "this interop test needs Debian's python3-zeroconf: apt-get install python3-zeroconf"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Net::new("interop");
+    let a = net.ns("a");
+    let b = net.ns("b");
+    net.link(&a, "veth-b", "10.231.5.1/24", &b, "veth-a", "10.231.5.2/24");
+    // python-zeroconf sends without choosing an interface: give multicast a route.
+    sh(&[
+        "ip",
+        "-n",
+        &b,
+        "route",
+        "add",
+        "224.0.0.0/4",
+        "dev",
+        "veth-a",
+    ]);
+    let mut py = Command::new("ip")
+        .args(["netns", "exec", &b, python, "-c", ZEROCONF_BROWSE, "12"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let lines: Lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+    let out = py.stdout.take().expect("stdout");
+    let l2 = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let (m, cv) = &*l2;
+            m.lock().unwrap().push((Instant::now(), line));
+            cv.notify_all();
+        }
+    });
+    let next = |pred: &dyn Fn(&Value) -> bool, within: Duration| -> Option<Value> {
+        let deadline = Instant::now() + within;
+        let (m, cv) = &*lines;
+        let mut g = m.lock().unwrap();
+        loop {
+            if let Some(v) = g
+                .iter()
+                .filter_map(|(_, l)| serde_json::from_str::<Value>(l).ok())
+                .find(|v| pred(v))
+            {
+                return Some(v);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            g = cv.wait_timeout(g, deadline - now).unwrap().0;
+        }
+    };
+    assert!(
+        next(&|v| v["event"] == "Started", Duration::from_secs(10)).is_some(),
+        "python-zeroconf did not start"
+    );
+    let data = dir.path().join("h");
+    let (h, invite) = host(
+        &a,
+        &[
+            "--name",
+            "Interop",
+            "--host-name",
+            "Alice",
+            "--bind",
+            "[::]:7447",
+            "--data-dir",
+            &data.to_string_lossy(),
+        ],
+    );
+    let Some(added) = next(
+        &|v| v["event"] == "Added" && v["txt"].is_object(),
+        Duration::from_secs(5),
+    ) else {
+        let _ = py.kill();
+        let mut err = String::new();
+        let _ = py.stderr.take().map(|mut e| e.read_to_string(&mut err));
+        panic!(
+            "python-zeroconf did not resolve the room:\n{err}\n{}",
+            h.diagnostics()
+        );
+    };
+    let room_id = invite
+        .trim_start_matches("hearth://10.231.5.1:7447/")
+        .split('#')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        added["name"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Interop (Alice) #{}", &room_id[..6])),
+        "{added}"
+    );
+    assert_eq!(added["port"], 7447);
+    assert!(
+        added["server"].as_str().unwrap().ends_with(".local."),
+        "{added}"
+    );
+    let addrs: Vec<&str> = added["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(addrs.contains(&"10.231.5.1"), "{addrs:?}");
+    let txt = &added["txt"];
+    assert_eq!(txt["v"], "1");
+    assert_eq!(txt["id"], room_id.as_str());
+    assert_eq!(txt["rn"], "Interop");
+    eprintln!("python-zeroconf saw: {added}");
+    assert_eq!(txt["hn"], "Alice");
+    assert_eq!(txt["pc"], "0");
+    assert!(txt["hid"].as_str().is_some_and(|h| h.len() == 36), "{txt}");
+
+    h.signal(Signal::SIGTERM);
+    assert!(
+        next(&|v| v["event"] == "Removed", Duration::from_secs(3)).is_some(),
+        "python-zeroconf still lists the room 3 s after SIGTERM"
+    );
+    let _ = py.kill();
+    let _ = py.wait();
+}
+
 /// Appearance and disappearance latency over 10 runs (see docs/performance.md).
 #[test]
 #[ignore = "benchmark: run scripts/bench-discovery.sh"]
