@@ -126,7 +126,7 @@ impl App {
             }),
         };
         for room in app.inner.store.joined_rooms()? {
-            app.attach(room.room_id, &room.address, None);
+            app.attach(room.room_id, &room.address, None, None);
         }
         app.start_browsing();
         Ok((app, rx))
@@ -212,6 +212,7 @@ impl App {
             online,
             hosted_by_me: hosted.contains(&room.room_id),
             read_seq: room.read_seq,
+            fingerprint: store.pinned(&hearth::client::pin_key_room(room.room_id))?,
         })
     }
 
@@ -326,7 +327,12 @@ impl App {
         let address = invite.authority();
         match invite.room_id {
             Some(room_id) => {
-                self.attach(room_id, &address, Some(passcode));
+                self.attach(
+                    room_id,
+                    &address,
+                    Some(passcode),
+                    invite.fingerprint.clone(),
+                );
                 Ok(Some(room_id))
             }
             None => {
@@ -347,11 +353,64 @@ impl App {
             .get(&room_id)
             .cloned()
             .ok_or(AppError::NotFound)?;
+        let expected = hearth::client::expected_for_announced(
+            &self.inner.store,
+            room_id,
+            room.host_id,
+            room.fingerprint.as_deref(),
+        )?;
+        if let (Some(expected), Some(announced)) = (&expected, &room.fingerprint) {
+            if expected != announced {
+                self.emit(AppEvent::FingerprintMismatch {
+                    address: room.invite().map(|i| i.authority()).unwrap_or_default(),
+                    rooms: vec![room_id],
+                    expected: expected.clone(),
+                    presented: announced.clone(),
+                });
+                return Err(AppError::FingerprintChanged);
+            }
+        }
         let addrs = room.joinable_addresses();
         let addr = first_reachable(&addrs, Duration::from_millis(250), Duration::from_secs(3))
             .await
             .ok_or(AppError::Unreachable)?;
-        self.attach(room_id, &room.invite_for(addr).authority(), Some(passcode));
+        self.attach(
+            room_id,
+            &room.invite_for(addr).authority(),
+            Some(passcode),
+            expected,
+        );
+        Ok(())
+    }
+
+    /// Trusts a host's new certificate for a room (after the user compared it), and
+    /// reconnects.
+    pub fn trust_fingerprint(&self, room_id: Uuid, fingerprint: &str) -> Result<(), AppError> {
+        let fp = hearth::tls::normalize_fingerprint(fingerprint)
+            .ok_or_else(|| AppError::Invalid("not a SHA-256 fingerprint".into()))?;
+        let store = &self.inner.store;
+        store.pin(&hearth::client::pin_key_room(room_id), &fp)?;
+        let address = lock(&self.inner.sessions)
+            .iter()
+            .find(|(_, s)| s.rooms.contains(&room_id))
+            .map(|(a, _)| a.clone())
+            .or_else(|| store.joined_room(room_id).ok().flatten().map(|r| r.address));
+        let Some(address) = address else {
+            return Err(AppError::NotFound);
+        };
+        store.pin(&hearth::client::pin_key_addr(&address), &fp)?;
+        // The old client stopped at the mismatch; a new one picks up the new pin.
+        let old = lock(&self.inner.sessions).remove(&address);
+        let rooms: Vec<Uuid> = match old {
+            Some(s) => {
+                s.client.shutdown();
+                s.rooms.into_iter().collect()
+            }
+            None => vec![room_id],
+        };
+        for r in rooms {
+            self.attach(r, &address, None, None);
+        }
         Ok(())
     }
 
@@ -380,7 +439,13 @@ impl App {
     /// Routes a room to the client for `address`, creating it if needed. A room that
     /// moved (the host came back on another address) leaves its old session.
     /// `passcode`: `None` = rejoin from the store (token), `Some(p)` = a user's join.
-    fn attach(&self, room_id: Uuid, address: &str, passcode: Option<Option<String>>) {
+    fn attach(
+        &self,
+        room_id: Uuid,
+        address: &str,
+        passcode: Option<Option<String>>,
+        fingerprint: Option<String>,
+    ) {
         let mut sessions = lock(&self.inner.sessions);
         let mut emptied = Vec::new();
         for (addr, s) in sessions.iter_mut() {
@@ -397,7 +462,7 @@ impl App {
             }
         }
         if !sessions.contains_key(address) {
-            match self.new_session(address) {
+            match self.new_session(address, fingerprint) {
                 Ok(s) => {
                     sessions.insert(address.to_string(), s);
                 }
@@ -454,7 +519,7 @@ impl App {
             };
             match outcome {
                 Ok(Some(rooms)) if rooms.len() == 1 => {
-                    app.attach(rooms[0].room_id, &address, Some(passcode))
+                    app.attach(rooms[0].room_id, &address, Some(passcode), None)
                 }
                 Ok(Some(rooms)) if rooms.is_empty() => {
                     app.emit(fail("that host has no rooms".into()))
@@ -471,8 +536,9 @@ impl App {
         });
     }
 
-    fn new_session(&self, address: &str) -> Result<Session, AppError> {
-        let invite = Invite::parse(address)?;
+    fn new_session(&self, address: &str, fingerprint: Option<String>) -> Result<Session, AppError> {
+        let mut invite = Invite::parse(address)?;
+        invite.fingerprint = fingerprint;
         let mut cfg = ClientConfig::new(
             invite,
             lock(&self.inner.name).clone(),
@@ -502,11 +568,12 @@ impl App {
         let passcode = passcode.filter(|p| !p.is_empty());
         let mut hosting = self.inner.hosting.lock().await;
         if hosting.is_none() {
+            let host_name = lock(&self.inner.name).clone();
             *hosting = Some(
                 Hosting::start(
                     Arc::clone(&self.inner.store),
                     &self.inner.config.data_dir,
-                    lock(&self.inner.name).clone(),
+                    host_name,
                     self.inner.config.bind,
                     self.inner.config.mdns.clone(),
                 )
@@ -523,9 +590,10 @@ impl App {
             online: summary.online,
         };
         let local = h.local_address();
+        let fingerprint = h.host.fingerprint().map(str::to_string);
         let views = h.views();
         drop(hosting);
-        self.attach(summary.room_id, &local, Some(passcode));
+        self.attach(summary.room_id, &local, Some(passcode), fingerprint);
         self.emit(AppEvent::Hosting { rooms: views });
         Ok(view)
     }
@@ -659,7 +727,8 @@ impl App {
             .collect();
         if !matches!(conn, Connection::Connected) && !announced.contains(&addr) {
             tracing::info!(room = %r.name, from = %addr, to = %new, "host moved");
-            self.attach(r.room_id, &new, None);
+            // The room's pin decides, not the (unauthenticated) announcement.
+            self.attach(r.room_id, &new, None, None);
         }
     }
 
@@ -729,7 +798,23 @@ async fn pump(app: App, address: String, mut events: mpsc::Receiver<ClientEvent>
                     connection,
                 });
             }
-            ClientEvent::Welcome(_) => {}
+            ClientEvent::Welcome(_) | ClientEvent::Secured { .. } => {}
+            ClientEvent::FingerprintMismatch {
+                address: addr,
+                expected,
+                presented,
+            } => {
+                let rooms = lock(&inner.sessions)
+                    .get(&address)
+                    .map(|s| s.rooms.iter().copied().collect())
+                    .unwrap_or_default();
+                app.emit(AppEvent::FingerprintMismatch {
+                    address: addr,
+                    rooms,
+                    expected,
+                    presented,
+                });
+            }
             ClientEvent::Joined { room, members } => {
                 lock(&inner.live).insert(
                     room.room_id,
@@ -782,8 +867,7 @@ async fn pump(app: App, address: String, mut events: mpsc::Receiver<ClientEvent>
                     l.members.retain(|m| m.user_id != p.member.user_id);
                     if p.event != PresenceEvent::Leave && p.event != PresenceEvent::Timeout {
                         l.members.push(p.member.clone());
-                        l.members
-                            .sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+                        l.members.sort_by_key(|m| m.name.to_lowercase());
                     }
                 }
                 if let Some(h) = &*inner.hosting.lock().await {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hearth::discovery::{AdvertisedRoom, Advertiser, AdvertiserConfig, MdnsConfig};
 use hearth::invite::advertised_ip;
 use hearth::protocol::RoomSummary;
-use hearth::{Host, HostConfig, Invite, Limits, Store};
+use hearth::{Host, HostConfig, Invite, Limits, Store, Transport};
 use uuid::Uuid;
 
 use crate::views::HostedView;
@@ -32,11 +32,14 @@ impl Hosting {
     ) -> Result<Hosting, AppError> {
         let lock = hearth::store::lock_for_hosting(data_dir)?;
         let host_id = store.host_id()?;
+        let cert =
+            hearth::tls::HostCert::load_or_create(data_dir).map_err(hearth::HostError::from)?;
         let host = Host::start(
             store,
             HostConfig {
                 host_name: host_name.clone(),
                 limits: Limits::default(),
+                transport: Transport::Tls(cert),
             },
         )?;
         let bound = match host.bind(bind).await {
@@ -76,7 +79,7 @@ impl Hosting {
             host: advertised_ip(self.bound).to_string(),
             port: self.bound.port(),
             room_id: Some(room_id),
-            fingerprint: None,
+            fingerprint: self.host.fingerprint().map(str::to_string),
         }
     }
 
@@ -96,9 +99,16 @@ impl Hosting {
         Ok(summary)
     }
 
+    fn advertised(&self, summary: &RoomSummary) -> AdvertisedRoom {
+        AdvertisedRoom {
+            fingerprint: self.host.fingerprint().map(str::to_string),
+            ..AdvertisedRoom::from(summary)
+        }
+    }
+
     fn announce(&self, summary: &RoomSummary) {
         if let Some(a) = &self.advertiser {
-            if let Err(e) = a.advertise(&AdvertisedRoom::from(summary)) {
+            if let Err(e) = a.advertise(&self.advertised(summary)) {
                 tracing::warn!(error = %e, room = %summary.name, "cannot announce room");
             }
         }
@@ -107,8 +117,12 @@ impl Hosting {
     /// Re-announces rooms whose online count changed.
     pub async fn refresh(&self) {
         if let Some(a) = &self.advertiser {
-            let rooms: Vec<AdvertisedRoom> =
-                self.host.rooms().iter().map(AdvertisedRoom::from).collect();
+            let rooms: Vec<AdvertisedRoom> = self
+                .host
+                .rooms()
+                .iter()
+                .map(|r| self.advertised(r))
+                .collect();
             if let Err(e) = a.sync(&rooms).await {
                 tracing::debug!(error = %e, "re-announce failed");
             }

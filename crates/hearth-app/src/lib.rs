@@ -30,6 +30,8 @@ pub enum AppError {
     NotFound,
     #[error("the host did not answer on any of its addresses")]
     Unreachable,
+    #[error("this room's host announces a different certificate than the one pinned on your first visit; not joining")]
+    FingerprintChanged,
 }
 
 impl serde::Serialize for AppError {

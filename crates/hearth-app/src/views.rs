@@ -82,6 +82,8 @@ pub struct RoomView {
     /// Highest seq the user has seen.
     #[ts(type = "number")]
     pub read_seq: u64,
+    /// SHA-256 of the host's certificate, pinned on the first visit (hex).
+    pub fingerprint: Option<String>,
 }
 
 /// A room announced on the LAN.
@@ -201,6 +203,14 @@ pub enum AppEvent {
     HistoryLoaded { room_id: Uuid, has_more: bool },
     /// The rooms on the LAN changed.
     Discovery { rooms: Vec<DiscoveredView> },
+    /// A host presented another certificate than the pinned one. Nothing was sent; the
+    /// rooms stay offline until the user trusts the new fingerprint (or it goes back).
+    FingerprintMismatch {
+        address: String,
+        rooms: Vec<Uuid>,
+        expected: String,
+        presented: String,
+    },
     /// The rooms hosted here changed.
     Hosting { rooms: Vec<HostedView> },
     /// Anything else worth showing.

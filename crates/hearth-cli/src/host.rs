@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hearth::discovery::{AdvertisedRoom, Advertiser, AdvertiserConfig};
-use hearth::{Host, HostConfig, Invite, Limits, Store, DEFAULT_PORT};
+use hearth::tls::HostCert;
+use hearth::{Host, HostConfig, Invite, Limits, Store, Transport, DEFAULT_PORT};
 
 use crate::rooms::MdnsArgs;
 use crate::DataDir;
@@ -28,6 +29,10 @@ pub struct HostArgs {
     /// Do not announce the room on the local network (mDNS); people join with the link
     #[arg(long)]
     no_advertise: bool,
+    /// Serve unencrypted ws:// instead of TLS (for tests and debugging only: anyone on
+    /// the network can read the traffic, passcodes included)
+    #[arg(long)]
+    insecure_plaintext: bool,
     #[command(flatten)]
     mdns: MdnsArgs,
     /// Your name as shown to people joining [default: your OS user name]
@@ -113,14 +118,29 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
     };
     // Listen for signals before announcing anything, so an early SIGTERM is graceful too.
     let stop = Stop::install()?;
-    let host = Host::start(Arc::clone(&store), HostConfig { host_name, limits })?;
+    let transport = if a.insecure_plaintext {
+        tracing::warn!(
+            "serving UNENCRYPTED ws:// (--insecure-plaintext): anyone on the network can read it"
+        );
+        Transport::Plaintext
+    } else {
+        Transport::Tls(HostCert::load_or_create(&data_dir)?)
+    };
+    let host = Host::start(
+        Arc::clone(&store),
+        HostConfig {
+            host_name,
+            limits,
+            transport,
+        },
+    )?;
     let room = host.open_room(&name, a.passcode.as_deref())?;
     let bound = listen(&host, a.bind)?;
     let invite = Invite {
         host: advertised_ip(bound).to_string(),
         port: bound.port(),
         room_id: Some(room.room_id),
-        fingerprint: None,
+        fingerprint: host.fingerprint().map(str::to_string),
     };
     println!("{invite}");
     tracing::info!(
@@ -148,7 +168,7 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
             _ = tick.tick() => {
                 if let Some(adv) = &advertiser {
                     let rooms: Vec<AdvertisedRoom> =
-                        host.rooms().iter().map(AdvertisedRoom::from).collect();
+                        host.rooms().iter().map(|r| AdvertisedRoom { fingerprint: host.fingerprint().map(str::to_string), ..AdvertisedRoom::from(r) }).collect();
                     if let Err(e) = adv.sync(&rooms).await {
                         tracing::warn!(error = %e, "cannot update the LAN announcement");
                     }
@@ -218,7 +238,10 @@ fn start_advertising(host: &Host, bound: SocketAddr, mdns: &MdnsArgs) -> Option<
         }
     };
     for room in host.rooms() {
-        if let Err(e) = adv.advertise(&AdvertisedRoom::from(&room)) {
+        if let Err(e) = adv.advertise(&AdvertisedRoom {
+            fingerprint: host.fingerprint().map(str::to_string),
+            ..AdvertisedRoom::from(&room)
+        }) {
             tracing::warn!(error = %e, room = %room.name, "cannot announce the room on the LAN");
         }
     }

@@ -52,6 +52,13 @@ pub struct JoinArgs {
     /// With --tail: one JSON object per line (seq, ts, author, user_id, text, ...)
     #[arg(long, requires = "tail")]
     json: bool,
+    /// Trust this certificate fingerprint (hex SHA-256, as shown in a mismatch warning),
+    /// replacing the one pinned on an earlier visit
+    #[arg(long, value_name = "FP")]
+    accept_fingerprint: Option<String>,
+    /// Connect without encryption, to a host started with --insecure-plaintext
+    #[arg(long)]
+    insecure_plaintext: bool,
     /// With --send or --tail: give up after this many seconds without the host
     #[arg(long, default_value_t = 15.0, value_name = "SECS")]
     timeout: f64,
@@ -69,14 +76,44 @@ pub async fn run(a: JoinArgs) -> anyhow::Result<ExitCode> {
                 room.name,
                 room.host_name.as_deref().unwrap_or("?")
             );
-            room.invite_for(addr)
+            let store = Store::open(&a.data.resolve()?)?;
+            let expected = hearth::client::expected_for_announced(
+                &store,
+                room.room_id,
+                room.host_id,
+                room.fingerprint.as_deref(),
+            )?;
+            if let (Some(pinned), Some(announced)) = (&expected, &room.fingerprint) {
+                if pinned != announced {
+                    return Err(hearth::client::FingerprintConflict {
+                        pinned: hearth::tls::display_fingerprint(pinned),
+                        announced: hearth::tls::display_fingerprint(announced),
+                    }
+                    .into());
+                }
+            }
+            Invite {
+                fingerprint: expected,
+                ..room.invite_for(addr)
+            }
         }
         (None, None) => bail!("give an invite link, an address, or --discover NAME"),
     };
+    let mut invite = invite;
+    if let Some(fp) = &a.accept_fingerprint {
+        invite.fingerprint = Some(
+            hearth::tls::normalize_fingerprint(fp)
+                .context("--accept-fingerprint takes a SHA-256 fingerprint in hex")?,
+        );
+    }
+    if a.insecure_plaintext {
+        eprintln!("* WARNING: unencrypted connection (--insecure-plaintext): anyone on the network can read it");
+    }
     let data_dir = a.data.resolve()?;
     let store = Arc::new(Store::open(&data_dir)?);
-    let (client, mut events) =
-        Client::start(ClientConfig::new(invite.clone(), a.name.clone(), store))?;
+    let mut config = ClientConfig::new(invite.clone(), a.name.clone(), store);
+    config.plaintext = a.insecure_plaintext;
+    let (client, mut events) = Client::start(config)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(a.timeout.max(0.1));
     let one_shot = a.send.is_some() || a.tail.is_some();
 
@@ -144,6 +181,18 @@ async fn pick_room(
     }
 }
 
+fn mismatch(address: &str, expected: &str, presented: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "WARNING: the host at {address} presented a different certificate than expected.\n  \
+         expected:  {}\n  presented: {}\n\
+         Someone may be impersonating the host; nothing was sent. If the host really changed \
+         (reinstalled, new data folder), confirm the new fingerprint with its owner and run again \
+         with --accept-fingerprint {presented}",
+        hearth::tls::display_fingerprint(expected),
+        hearth::tls::display_fingerprint(presented)
+    )
+}
+
 fn refused(error: &hearth::protocol::ErrorFrame) -> anyhow::Error {
     let mut msg = format!(
         "the host refused to let you in: {} ({})",
@@ -190,6 +239,14 @@ async fn send_one(
                 )
             }
             ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
+            ClientEvent::FingerprintMismatch {
+                address,
+                expected,
+                presented,
+            } => return Err(mismatch(&address, &expected, &presented)),
+            ClientEvent::State(ConnectionState::Closed { reason }) => {
+                bail!("connection closed: {reason}")
+            }
             ClientEvent::Error(e)
                 if e.client_msg_id.as_deref() == Some(entry.client_msg_id.as_str())
                     && matches!(e.code, ErrorCode::StorageFull | ErrorCode::StorageError) =>
@@ -228,6 +285,14 @@ async fn tail(
                 head_seq,
             } if r == room_id => break head_seq,
             ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
+            ClientEvent::FingerprintMismatch {
+                address,
+                expected,
+                presented,
+            } => return Err(mismatch(&address, &expected, &presented)),
+            ClientEvent::State(ConnectionState::Closed { reason }) => {
+                bail!("connection closed: {reason}")
+            }
             _ => {}
         }
     };
@@ -313,6 +378,14 @@ async fn interactive(
                     }
                     ClientEvent::Typing(t) if t.active => eprintln!("* {} is typing…", t.member.name),
                     ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
+                    ClientEvent::FingerprintMismatch { address, expected, presented } => {
+                        return Err(mismatch(&address, &expected, &presented))
+                    }
+                    ClientEvent::Secured { fingerprint, first_use } => eprintln!(
+                        "* encrypted; host certificate {}{}",
+                        hearth::tls::display_fingerprint(&fingerprint),
+                        if first_use { " (first visit: now pinned)" } else { " (matches the pin)" }
+                    ),
                     ClientEvent::SendFailed { error, .. } => eprintln!("! not sent: {}", error.message),
                     ClientEvent::Error(e) => eprintln!("! {} ({})", e.message, e.code),
                     _ => {}

@@ -67,9 +67,11 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,hearth=info,hearth_cli=info")
-            }),
+            tracing_subscriber::EnvFilter::try_new(hearth::log_filter(
+                std::env::var("HEARTH_LOG").ok().as_deref(),
+                "warn,hearth=info,hearth_cli=info",
+            ))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

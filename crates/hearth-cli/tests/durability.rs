@@ -211,9 +211,7 @@ async fn sigterm_sends_close_frames_and_exits_zero() {
         );
     }
     // A connected peer must get a close frame, code 1001 (going away).
-    let (mut ws, _) = tokio_tungstenite::connect_async(host.invite.ws_url())
-        .await
-        .unwrap();
+    let mut ws = wss_connect(&host.invite).await;
     use futures_util::SinkExt;
     let hello = format!(
         r#"{{"type":"hello","payload":{{"protocol":1,"user_id":"{}","name":"Peer"}}}}"#,

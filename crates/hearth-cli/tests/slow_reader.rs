@@ -8,12 +8,8 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-async fn greet(
-    url: &str,
-    room: &str,
-    name: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+async fn greet(invite: &hearth::Invite, room: &str, name: &str) -> Wss {
+    let mut ws = wss_connect(invite).await;
     let hello = format!(
         r#"{{"type":"hello","payload":{{"protocol":1,"user_id":"{}","name":"{name}"}}}}"#,
         uuid::Uuid::new_v4()
@@ -43,7 +39,7 @@ async fn host_memory_stays_bounded_with_a_stalled_member() {
         "Stall",
         &["--rate", "100000", "--burst", "100000"],
     );
-    let url = host.invite.ws_url();
+    let url = host.invite.clone();
     let room = host.invite.room_id.unwrap().to_string();
     let mut sloth = greet(&url, &room, "Sloth").await;
     let mut sender = greet(&url, &room, "Sender").await;

@@ -39,6 +39,9 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Reconnect when nothing at all arrives for this long (the host pings).
     pub silence_timeout: Duration,
+    /// Speak unencrypted `ws://`. Only for hosts started with `--insecure-plaintext`;
+    /// never chosen automatically, so nobody can downgrade a connection.
+    pub plaintext: bool,
 }
 
 impl ClientConfig {
@@ -50,6 +53,7 @@ impl ClientConfig {
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(15),
             silence_timeout: Duration::from_secs(45),
+            plaintext: false,
         }
     }
 }
@@ -73,6 +77,19 @@ pub enum ConnectionState {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientEvent {
     State(ConnectionState),
+    /// The TLS handshake succeeded with this certificate; `first_use` when nothing was
+    /// pinned yet and it has now been pinned (trust on first use).
+    Secured {
+        fingerprint: String,
+        first_use: bool,
+    },
+    /// The host presented another certificate than the one expected: the client
+    /// refused, sent nothing, and stopped. Trust the new one only by explicit action.
+    FingerprintMismatch {
+        address: String,
+        expected: String,
+        presented: String,
+    },
     Welcome(Welcome),
     /// A room was (re)joined; its cache now holds the history the host returned.
     Joined {
@@ -158,6 +175,7 @@ impl Client {
             events: etx,
             cmds: rx,
             rooms: HashMap::new(),
+            fingerprint: None,
         };
         tokio::spawn(task.run());
         Ok((Client { tx, store }, erx))
@@ -226,10 +244,11 @@ struct Task {
     events: mpsc::Sender<ClientEvent>,
     cmds: mpsc::UnboundedReceiver<Command>,
     rooms: HashMap<Uuid, RoomIntent>,
+    /// Fingerprint of the current connection (None: plaintext or not connected).
+    fingerprint: Option<String>,
 }
 
-type WsStream =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type WsStream = tokio_tungstenite::WebSocketStream<Box<dyn crate::connection::Io>>;
 
 enum End {
     Lost(String),
@@ -257,7 +276,7 @@ impl Task {
                     }
                     end
                 }
-                Err(e) => End::Lost(e),
+                Err(end) => end,
             };
             for r in self.rooms.values_mut() {
                 r.joined = false;
@@ -328,22 +347,112 @@ impl Task {
         }
     }
 
-    async fn connect(&mut self) -> Result<WsStream, String> {
-        let url = self.config.invite.ws_url();
+    /// The fingerprint to insist on: the caller's (invite link, or a TXT record it
+    /// vetted), else a pin from an earlier visit to one of our rooms or to this address.
+    fn expected_fingerprint(&self) -> Option<String> {
+        if let Some(fp) = &self.config.invite.fingerprint {
+            return Some(fp.clone());
+        }
+        let store = &self.config.store;
+        self.rooms
+            .keys()
+            .copied()
+            .chain(self.config.invite.room_id)
+            .find_map(|r| store.pinned(&pin_key_room(r)).ok().flatten())
+            .or_else(|| {
+                store
+                    .pinned(&pin_key_addr(&self.config.invite.authority()))
+                    .ok()
+                    .flatten()
+            })
+    }
+
+    async fn connect(&mut self) -> Result<WsStream, End> {
+        // Joins queued before this attempt decide which pins apply: take them in first.
+        while let Ok(c) = self.cmds.try_recv() {
+            if matches!(c, Command::Shutdown) {
+                return Err(End::Shutdown);
+            }
+            self.offline_command(c).await;
+        }
+        let authority = self.config.invite.authority();
+        let lost = |what: String| End::Lost(format!("connect to {authority}: {what}"));
+        let tcp = match tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio::net::TcpStream::connect(&authority),
+        )
+        .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(lost(e.to_string())),
+            Err(_) => return Err(lost("timed out".into())),
+        };
+        let _ = tcp.set_nodelay(true);
+        let (stream, url): (Box<dyn crate::connection::Io>, String) = if self.config.plaintext {
+            (Box::new(tcp), format!("ws://{authority}/"))
+        } else {
+            let expected = self.expected_fingerprint();
+            let verifier = crate::tls::PinVerifier::new(expected.clone());
+            let tls_config = verifier
+                .client_config()
+                .map_err(|e| End::Fatal(format!("TLS setup failed: {e}")))?;
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(tls_config));
+            let handshake = connector.connect(crate::tls::server_name(), tcp);
+            match tokio::time::timeout(Duration::from_secs(10), handshake).await {
+                Ok(Ok(tls)) => {
+                    let presented = verifier.presented().unwrap_or_default();
+                    self.secured(expected.is_none(), presented).await;
+                    (Box::new(tls), format!("wss://{authority}/"))
+                }
+                Ok(Err(e)) => {
+                    if let (Some(expected), Some(presented)) = (expected, verifier.presented()) {
+                        if expected != presented {
+                            self.emit(ClientEvent::FingerprintMismatch {
+                                address: authority.clone(),
+                                expected: expected.clone(),
+                                presented: presented.clone(),
+                            })
+                            .await;
+                            return Err(End::Fatal(format!(
+                                "the host at {authority} presented certificate {} but {} was expected; \
+                                 refusing to connect (someone may be impersonating it)",
+                                crate::tls::display_fingerprint(&presented),
+                                crate::tls::display_fingerprint(&expected)
+                            )));
+                        }
+                    }
+                    return Err(lost(format!(
+                        "TLS handshake failed: {e} (is the host plaintext-only?)"
+                    )));
+                }
+                Err(_) => return Err(lost("TLS handshake timed out".into())),
+            }
+        };
         // A page of 200 long messages, JSON-escaped, can be several MB.
         let cfg = ws_config(MAX_INCOMING_BYTES);
-        let fut = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(cfg), true);
-        match tokio::time::timeout(Duration::from_secs(10), fut).await {
+        let upgrade = tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(cfg));
+        match tokio::time::timeout(Duration::from_secs(10), upgrade).await {
             Ok(Ok((ws, _))) => Ok(ws),
-            Ok(Err(e)) => Err(format!(
-                "connect to {}: {e}",
-                self.config.invite.authority()
-            )),
-            Err(_) => Err(format!(
-                "connect to {}: timed out",
-                self.config.invite.authority()
-            )),
+            Ok(Err(e)) => Err(lost(e.to_string())),
+            Err(_) => Err(lost("timed out".into())),
         }
+    }
+
+    /// Records the fingerprint of a successful handshake: pinned on first use.
+    async fn secured(&mut self, first_use: bool, fingerprint: String) {
+        let store = &self.config.store;
+        if first_use || self.config.invite.fingerprint.is_some() {
+            let _ = store.pin(&pin_key_addr(&self.config.invite.authority()), &fingerprint);
+            for r in self.rooms.keys() {
+                let _ = store.pin(&pin_key_room(*r), &fingerprint);
+            }
+        }
+        self.fingerprint = Some(fingerprint.clone());
+        self.emit(ClientEvent::Secured {
+            fingerprint,
+            first_use,
+        })
+        .await;
     }
 
     async fn session(&mut self, ws: WsStream) -> (End, bool) {
@@ -549,6 +658,9 @@ impl Task {
     async fn on_frame(&mut self, frame: HostFrame, out: &mut Vec<ClientFrame>) -> Result<(), End> {
         match frame {
             HostFrame::Welcome(w) => {
+                if let Some(fp) = &self.fingerprint {
+                    let _ = self.config.store.pin(&pin_key_host(w.host_id), fp);
+                }
                 self.emit(ClientEvent::Welcome(w.clone())).await;
                 // Rooms named by id only (manual join of a single-room host) resolve here.
                 let ids: Vec<Uuid> = self.rooms.keys().copied().collect();
@@ -558,6 +670,9 @@ impl Task {
             }
             HostFrame::Joined(j) => {
                 let room_id = j.room.room_id;
+                if let Some(fp) = &self.fingerprint {
+                    let _ = self.config.store.pin(&pin_key_room(room_id), fp);
+                }
                 let store = &self.config.store;
                 let address = self.config.invite.authority();
                 let prev = store.joined_room(room_id).ok().flatten();
@@ -722,6 +837,46 @@ impl Task {
         }
         Ok(())
     }
+}
+
+/// An announced fingerprint that contradicts a pin from an earlier visit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the host announces certificate {announced} but {pinned} was pinned on your first visit; not connecting (someone may be impersonating it)")]
+pub struct FingerprintConflict {
+    pub pinned: String,
+    pub announced: String,
+}
+
+/// The fingerprint to expect for a room found by discovery. A pin from an earlier visit
+/// outranks the (unauthenticated) TXT record, so a spoofed announcement carrying an
+/// impostor's own fingerprint is refused rather than believed.
+pub fn expected_for_announced(
+    store: &Store,
+    room_id: Uuid,
+    host_id: Option<Uuid>,
+    announced: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let pinned = match store.pinned(&pin_key_room(room_id))? {
+        Some(p) => Some(p),
+        None => match host_id {
+            Some(h) => store.pinned(&pin_key_host(h))?,
+            None => None,
+        },
+    };
+    Ok(pinned.or_else(|| announced.map(str::to_string)))
+}
+
+/// Pin keys in the store's `pins` table.
+pub fn pin_key_addr(authority: &str) -> String {
+    format!("addr:{authority}")
+}
+
+pub fn pin_key_room(room_id: Uuid) -> String {
+    format!("room:{room_id}")
+}
+
+pub fn pin_key_host(host_id: Uuid) -> String {
+    format!("host:{host_id}")
 }
 
 impl RoomIntent {

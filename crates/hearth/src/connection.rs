@@ -30,7 +30,11 @@ use crate::room::Room;
 use crate::server::Shared;
 use crate::store::{NewMessage, StoreError};
 
-type Ws = WebSocketStream<TcpStream>;
+/// A TCP stream, TLS or not.
+pub(crate) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+type Ws = WebSocketStream<Box<dyn Io>>;
 
 pub(crate) fn ws_config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
@@ -50,11 +54,27 @@ pub(crate) async fn run(
     let limits = &shared.limits;
     // The upgrade and the hello share one deadline.
     let accepted_at = Instant::now();
+    let deadline = accepted_at + limits.handshake_timeout;
+    // The TLS handshake shares the deadline too, so a slow handshake cannot hold a task.
+    let stream: Box<dyn Io> = match &shared.tls {
+        Some(acceptor) => match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => Box::new(tls),
+            Ok(Err(e)) => {
+                tracing::debug!(%addr, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%addr, "TLS handshake timed out");
+                return;
+            }
+        },
+        None => Box::new(stream),
+    };
     let upgrade = tokio_tungstenite::accept_async_with_config(
         stream,
         Some(ws_config(limits.max_frame_bytes)),
     );
-    let mut ws = match tokio::time::timeout(limits.handshake_timeout, upgrade).await {
+    let mut ws = match tokio::time::timeout_at(deadline, upgrade).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
             tracing::debug!(%addr, error = %e, "websocket upgrade failed");

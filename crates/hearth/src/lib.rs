@@ -12,9 +12,20 @@ pub mod protocol;
 pub mod room;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 pub use client::{Client, ClientConfig, ClientEvent, ConnectionState};
+
+/// A `tracing` filter spec (`HEARTH_LOG`, or `default`) with the WebSocket and TLS
+/// libraries capped at `info`: at `trace` they print every frame, and `join` frames
+/// carry passcodes. These caps come last, so they win over anything more verbose.
+pub fn log_filter(user_spec: Option<&str>, default: &str) -> String {
+    let base = user_spec
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or(default);
+    format!("{base},tungstenite=info,tokio_tungstenite=info,rustls=info,tokio_rustls=info")
+}
 pub use invite::Invite;
 pub use limits::Limits;
-pub use server::{Host, HostConfig, HostError, DEFAULT_PORT};
+pub use server::{Host, HostConfig, HostError, Transport, DEFAULT_PORT};
 pub use store::{Store, StoreError};

@@ -18,6 +18,7 @@ use crate::peer::Peer;
 use crate::protocol::{close, Ack, ErrorCode, ErrorFrame, HostFrame, RoomSummary};
 use crate::room::Room;
 use crate::store::{Appended, HostLog, NewMessage, Reader, Store, StoreError};
+use crate::tls::HostCert;
 
 /// The default TCP port a host listens on.
 pub const DEFAULT_PORT: u16 = 7447;
@@ -38,6 +39,8 @@ pub enum HostError {
     Passcode(#[from] passcode::HashError),
     #[error("the host writer thread could not start: {0}")]
     Writer(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +48,16 @@ pub struct HostConfig {
     /// Shown to clients in `welcome` and in discovery.
     pub host_name: String,
     pub limits: Limits,
+    pub transport: Transport,
+}
+
+/// How connections are carried.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// TLS (`wss://`) with this install's certificate: the default everywhere.
+    Tls(HostCert),
+    /// Unencrypted `ws://`, only when asked for explicitly (tests, debugging).
+    Plaintext,
 }
 
 /// A running host. Cloning gives another handle to the same host.
@@ -63,6 +76,9 @@ pub(crate) struct Shared {
     pub counter: Arc<ConnectionCounter>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    /// `None`: plaintext.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    fingerprint: Option<String>,
     readers: Mutex<Vec<Reader>>,
     writer: mpsc::Sender<WriteReq>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -91,7 +107,13 @@ impl Host {
             .name("hearth-writer".into())
             .spawn(move || writer_loop(log, rx))
             .map_err(HostError::Writer)?;
+        let (tls, fingerprint) = match &config.transport {
+            Transport::Tls(cert) => (Some(cert.acceptor()?), Some(cert.fingerprint().to_string())),
+            Transport::Plaintext => (None, None),
+        };
         let shared = Shared {
+            tls,
+            fingerprint,
             host_id,
             host_name: config.host_name,
             throttle: PasscodeThrottle::new(&config.limits),
@@ -165,6 +187,11 @@ impl Host {
 
     pub fn host_id(&self) -> Uuid {
         self.shared.host_id
+    }
+
+    /// The certificate fingerprint clients must see, or `None` for a plaintext host.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.shared.fingerprint.as_deref()
     }
 
     pub fn host_name(&self) -> &str {

@@ -133,6 +133,16 @@ fn migrations() -> Migrations<'static> {
         ALTER TABLE joined_rooms ADD COLUMN resume_token TEXT;
         "#,
         ),
+        // Certificate pins (trust on first use), by host address and by host id.
+        M::up(
+            r#"
+        CREATE TABLE pins (
+            key         TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            pinned_at   INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        "#,
+        ),
     ])
 }
 
@@ -384,6 +394,26 @@ impl Store {
             )
             .optional()
             .map(Option::flatten)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Pins `fingerprint` under `key` (`addr:HOST:PORT`, `host:HOST_ID` or `room:ROOM_ID`).
+    pub fn pin(&self, key: &str, fingerprint: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO pins (key, fingerprint, pinned_at) VALUES (?1, ?2, ?3)",
+                params![key, fingerprint, now_ms()],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn pinned(&self, key: &str) -> Result<Option<String>> {
+        self.conn()
+            .query_row("SELECT fingerprint FROM pins WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
             .map_err(|e| self.err(e))
     }
 

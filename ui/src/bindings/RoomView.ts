@@ -21,4 +21,8 @@ hosted_by_me: boolean,
 /**
  * Highest seq the user has seen.
  */
-read_seq: number, };
+read_seq: number, 
+/**
+ * SHA-256 of the host's certificate, pinned on the first visit (hex).
+ */
+fingerprint: string | null, };

@@ -72,6 +72,8 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
             let config = HostConfig {
                 host_name: "bench".into(),
                 limits: bench_limits(a.outgoing_queue),
+                // Same transport as the floor, so the ratio measures Hearth itself.
+                transport: hearth::Transport::Plaintext,
             };
             let host = Host::start(store, config)?;
             let mut ids = Vec::new();

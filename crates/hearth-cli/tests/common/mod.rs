@@ -146,3 +146,23 @@ pub fn tail(url: &str, data_dir: &Path, n: usize) -> Vec<(u64, String, String)> 
         })
         .collect()
 }
+
+pub type Wss =
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+/// A raw WebSocket client over TLS that trusts exactly the invite's fingerprint.
+pub async fn wss_connect(invite: &Invite) -> Wss {
+    let tcp = tokio::net::TcpStream::connect(invite.authority())
+        .await
+        .expect("tcp connect");
+    let verifier = hearth::tls::PinVerifier::new(invite.fingerprint.clone());
+    let config = verifier.client_config().expect("tls config");
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(hearth::tls::server_name(), tcp)
+        .await
+        .expect("tls handshake");
+    let (ws, _) = tokio_tungstenite::client_async(format!("wss://{}/", invite.authority()), tls)
+        .await
+        .expect("websocket upgrade");
+    ws
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use hearth::protocol::{self, ClientFrame, HostFrame, Joined, Welcome};
-use hearth::{Host, HostConfig, Limits, Store};
+use hearth::{Host, HostConfig, Limits, Store, Transport};
 use serde_json::json;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -32,6 +32,8 @@ pub async fn start_host(limits: Limits) -> TestHost {
         HostConfig {
             host_name: "Alice".into(),
             limits,
+            // These tests speak raw WebSocket frames; TLS has its own tests.
+            transport: Transport::Plaintext,
         },
     )
     .expect("host");
