@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use hearth::client::ClientEvent;
-use hearth::protocol::{ChatMessage, ErrorCode};
+use hearth::protocol::{ChatMessage, ErrorCode, PresenceEvent};
 use hearth::{Client, ClientConfig, ConnectionState, Invite, Store};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
@@ -374,7 +374,13 @@ async fn interactive(
                         }
                     }
                     ClientEvent::Presence(p) => {
-                        eprintln!("* {} {:?} ({} online)", p.member.name, p.event, p.online);
+                        let what = match p.event {
+                            PresenceEvent::Join => "joined",
+                            PresenceEvent::Leave => "left",
+                            PresenceEvent::Timeout => "dropped out (no answer)",
+                            PresenceEvent::Rename => "is now called that",
+                        };
+                        eprintln!("* {} {what} ({} online)", p.member.name, p.online);
                     }
                     ClientEvent::Typing(t) if t.active => eprintln!("* {} is typing…", t.member.name),
                     ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
@@ -384,7 +390,7 @@ async fn interactive(
                     ClientEvent::Secured { fingerprint, first_use } => eprintln!(
                         "* encrypted; host certificate {}{}",
                         hearth::tls::display_fingerprint(&fingerprint),
-                        if first_use { " (first visit: now pinned)" } else { " (matches the pin)" }
+                        if first_use { " (first visit: now pinned)" } else { " (verified)" }
                     ),
                     ClientEvent::SendFailed { error, .. } => eprintln!("! not sent: {}", error.message),
                     ClientEvent::Error(e) => eprintln!("! {} ({})", e.message, e.code),
