@@ -942,6 +942,76 @@ fn no_link_no_rooms_and_manual_entry_still_works() {
     assert_eq!(texts(&tail.stdout), vec!["typed".to_string()]);
 }
 
+/// Interfaces are rescanned every 2 s: a link that comes up after the host and the
+/// browser started is used, and a room whose link went away leaves the list.
+#[test]
+fn interfaces_that_come_and_go_are_followed() {
+    if !netns_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("h").to_string_lossy().to_string();
+    let mut net = Net::new("ifup");
+    let a = net.ns("a");
+    let b = net.ns("b");
+    // Only loopback so far, on both sides.
+    let (_h, _) = host(
+        &a,
+        &[
+            "--name",
+            "Late link",
+            "--host-name",
+            "Alice",
+            "--bind",
+            "[::]:7447",
+            "--data-dir",
+            &data,
+        ],
+    );
+    let mut watch = Proc::spawn(&b, &["rooms", "--watch", "--json"]);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        watch
+            .next_line(Duration::from_millis(10), event_about("added", "Late link"))
+            .is_none(),
+        "seen without a link?"
+    );
+    net.link(&a, "veth-b", "10.231.6.1/24", &b, "veth-a", "10.231.6.2/24");
+    let linked = Instant::now();
+    // One 2 s rescan on each side, plus the announcement or query that follows.
+    let Some((seen, _)) =
+        watch.next_line(Duration::from_secs(6), event_about("added", "Late link"))
+    else {
+        panic!(
+            "not seen 6 s after the link came up\n{}",
+            watch.diagnostics()
+        );
+    };
+    eprintln!("seen {:?} after the link came up", seen - linked);
+    // IPv4 and IPv6 answers arrive separately: the entry is updated as they come.
+    assert!(
+        watch.stdout().contains("10.231.6.1:7447")
+            || watch
+                .next_line(Duration::from_secs(3), |l| l.contains("10.231.6.1:7447"))
+                .is_some(),
+        "the IPv4 address never showed\n{}",
+        watch.diagnostics()
+    );
+
+    // The link goes away (both ends): the host cannot answer, so the room expires.
+    let cut = Instant::now();
+    sh(&["ip", "-n", &a, "link", "del", "veth-b"]);
+    let Some((gone, _)) =
+        watch.next_line(Duration::from_secs(12), event_about("removed", "Late link"))
+    else {
+        panic!(
+            "still listed 12 s after the link went away\n{}",
+            watch.diagnostics()
+        );
+    };
+    eprintln!("gone {:?} after the link went away", gone - cut);
+}
+
 /// An independent mDNS implementation (python-zeroconf, as packaged by Debian) sees the
 /// instance, SRV, TXT and address records, and the removal: the records are standard
 /// DNS-SD, as `avahi-browse -rt _hearth._tcp` and `dns-sd -B _hearth._tcp` expect.

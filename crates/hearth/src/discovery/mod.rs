@@ -68,9 +68,10 @@ impl Default for MdnsConfig {
     }
 }
 
-/// How often mdns-sd rescans the interfaces. Its default is 5 s; kept explicit because
-/// "follow interfaces as they come and go" depends on it.
-const IP_CHECK_INTERVAL_SECS: u32 = 5;
+/// How often mdns-sd rescans the interfaces (its default is 5 s). A laptop that joins a
+/// network sees rooms, and is seen, this long after its address appears; a rescan is
+/// one getifaddrs call.
+const IP_CHECK_INTERVAL_SECS: u32 = 2;
 
 impl MdnsConfig {
     /// Starts an mdns-sd daemon (its own thread) restricted to the configured interfaces.
