@@ -26,8 +26,9 @@ pub struct HostArgs {
     /// the addresses the listener accepts on
     #[arg(long, default_value_t = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), DEFAULT_PORT))]
     bind: SocketAddr,
-    /// Do not announce the room on the local network (mDNS); people join with the link
-    #[arg(long)]
+    /// Do not announce the room on the local network (mDNS); people join with the link.
+    /// Test suites that run hosts outside a private network namespace should set this
+    #[arg(long, env = "HEARTH_NO_ADVERTISE", value_parser = clap::builder::BoolishValueParser::new())]
     no_advertise: bool,
     /// Serve unencrypted ws:// instead of TLS (for tests and debugging only: anyone on
     /// the network can read the traffic, passcodes included)
