@@ -242,6 +242,11 @@ impl Proc {
             .args(["netns", "exec", ns, HEARTH])
             .args(args)
             .env("HEARTH_LOG", "warn,hearth=debug,hearth_cli=debug")
+            // These tests are about advertising, on the standard port, inside their own
+            // namespaces: settings meant for other suites must not leak in.
+            .env_remove("HEARTH_NO_ADVERTISE")
+            .env_remove("HEARTH_MDNS_PORT")
+            .env_remove("HEARTH_PASSCODE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
