@@ -11,6 +11,9 @@ use hearth::Invite;
 pub fn hearth() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hearth"));
     c.env("HEARTH_LOG", "warn,hearth=info,hearth_cli=info");
+    // These tests run in the machine's own network namespace: no mDNS announcements
+    // may leave it (the discovery tests use private namespaces instead).
+    c.env("HEARTH_NO_ADVERTISE", "1");
     c
 }
 
