@@ -11,6 +11,7 @@ APT_PACKAGES=(
   build-essential pkg-config   # C compiler for bundled SQLite
   iproute2                     # network-namespace tests (ip netns, veth, bridge)
   procps psmisc                # ps/pkill in test scripts
+  python3-zeroconf             # an independent mDNS stack for the discovery interop test
 )
 
 missing=()
