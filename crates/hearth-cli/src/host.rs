@@ -75,23 +75,6 @@ fn os_user_name() -> String {
         .unwrap_or_else(|| "Host".to_string())
 }
 
-/// The address to put in the invite: the bound one, or for a wildcard bind the first
-/// non-loopback IPv4 address of an interface that is up.
-fn advertised_ip(bound: SocketAddr) -> IpAddr {
-    if !bound.ip().is_unspecified() {
-        return bound.ip();
-    }
-    if_addrs::get_if_addrs()
-        .ok()
-        .and_then(|ifs| {
-            ifs.into_iter()
-                .filter(|i| !i.is_loopback())
-                .map(|i| i.ip())
-                .find(|ip| ip.is_ipv4())
-        })
-        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
-}
-
 pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
     let name = hearth::protocol::normalize_name(&a.name)
         .context("the room name must be 1 to 64 characters without control characters")?;
@@ -138,7 +121,7 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
     let room = host.open_room(&name, a.passcode.as_deref())?;
     let bound = listen(&host, a.bind)?;
     let invite = Invite {
-        host: advertised_ip(bound).to_string(),
+        host: hearth::invite::advertised_ip(bound).to_string(),
         port: bound.port(),
         room_id: Some(room.room_id),
         fingerprint: host.fingerprint().map(str::to_string),

@@ -181,6 +181,22 @@ async fn pick_room(
     }
 }
 
+/// The events that end a one-shot `join`: refused, impostor, or gave up.
+fn fatal(ev: &ClientEvent) -> Option<anyhow::Error> {
+    match ev {
+        ClientEvent::JoinFailed { error, .. } => Some(refused(error)),
+        ClientEvent::FingerprintMismatch {
+            address,
+            expected,
+            presented,
+        } => Some(mismatch(address, expected, presented)),
+        ClientEvent::State(ConnectionState::Closed { reason }) => {
+            Some(anyhow::anyhow!("connection closed: {reason}"))
+        }
+        _ => None,
+    }
+}
+
 fn mismatch(address: &str, expected: &str, presented: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "WARNING: the host at {address} presented a different certificate than expected.\n  \
@@ -220,6 +236,9 @@ async fn send_one(
                  and will be delivered by the next `hearth join` to this room"
             ),
         };
+        if let Some(e) = fatal(&ev) {
+            return Err(e);
+        }
         match ev {
             ClientEvent::Ack {
                 client_msg_id, seq, ..
@@ -237,15 +256,6 @@ async fn send_one(
                     error.message,
                     error.code
                 )
-            }
-            ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
-            ClientEvent::FingerprintMismatch {
-                address,
-                expected,
-                presented,
-            } => return Err(mismatch(&address, &expected, &presented)),
-            ClientEvent::State(ConnectionState::Closed { reason }) => {
-                bail!("connection closed: {reason}")
             }
             ClientEvent::Error(e)
                 if e.client_msg_id.as_deref() == Some(entry.client_msg_id.as_str())
@@ -279,20 +289,15 @@ async fn tail(
     let store = Arc::clone(client.store());
     // Wait until the cache has caught up with the host.
     let head = loop {
-        match next_event(events, Some(deadline)).await? {
+        let ev = next_event(events, Some(deadline)).await?;
+        if let Some(e) = fatal(&ev) {
+            return Err(e);
+        }
+        match ev {
             ClientEvent::Synced {
                 room_id: r,
                 head_seq,
             } if r == room_id => break head_seq,
-            ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
-            ClientEvent::FingerprintMismatch {
-                address,
-                expected,
-                presented,
-            } => return Err(mismatch(&address, &expected, &presented)),
-            ClientEvent::State(ConnectionState::Closed { reason }) => {
-                bail!("connection closed: {reason}")
-            }
             _ => {}
         }
     };

@@ -191,7 +191,6 @@ async fn sigterm_sends_close_frames_and_exits_zero() {
     let host = HostProc::start(host_dir.path(), "127.0.0.1:0", "Calm", &[]);
     let url = host.url();
     let bind = format!("127.0.0.1:{}", host.invite.port);
-    let room = host.invite.room_id.unwrap();
     let c_dir = tempfile::tempdir().unwrap();
     for i in 0..5 {
         let out = join(
@@ -211,24 +210,7 @@ async fn sigterm_sends_close_frames_and_exits_zero() {
         );
     }
     // A connected peer must get a close frame, code 1001 (going away).
-    let mut ws = wss_connect(&host.invite).await;
-    use futures_util::SinkExt;
-    let hello = format!(
-        r#"{{"type":"hello","payload":{{"protocol":1,"user_id":"{}","name":"Peer"}}}}"#,
-        uuid::Uuid::new_v4()
-    );
-    ws.send(Message::Text(hello.into())).await.unwrap();
-    ws.send(Message::Text(
-        format!(r#"{{"type":"join","payload":{{"room_id":"{room}"}}}}"#).into(),
-    ))
-    .await
-    .unwrap();
-    let mut frames = 0;
-    while frames < 2 {
-        if let Some(Ok(Message::Text(_))) = ws.next().await {
-            frames += 1;
-        }
-    }
+    let mut ws = wss_member(&host.invite, "Peer").await;
     let status = tokio::task::spawn_blocking(move || host.sigterm(Duration::from_secs(10)))
         .await
         .unwrap();

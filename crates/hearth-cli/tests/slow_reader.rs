@@ -8,28 +8,6 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-async fn greet(invite: &hearth::Invite, room: &str, name: &str) -> Wss {
-    let mut ws = wss_connect(invite).await;
-    let hello = format!(
-        r#"{{"type":"hello","payload":{{"protocol":1,"user_id":"{}","name":"{name}"}}}}"#,
-        uuid::Uuid::new_v4()
-    );
-    ws.send(Message::Text(hello.into())).await.unwrap();
-    ws.send(Message::Text(
-        format!(r#"{{"type":"join","payload":{{"room_id":"{room}"}}}}"#).into(),
-    ))
-    .await
-    .unwrap();
-    // welcome, joined
-    let mut n = 0;
-    while n < 2 {
-        if let Some(Ok(Message::Text(_))) = ws.next().await {
-            n += 1;
-        }
-    }
-    ws
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_memory_stays_bounded_with_a_stalled_member() {
     let dir = tempfile::tempdir().unwrap();
@@ -41,8 +19,8 @@ async fn host_memory_stays_bounded_with_a_stalled_member() {
     );
     let url = host.invite.clone();
     let room = host.invite.room_id.unwrap().to_string();
-    let mut sloth = greet(&url, &room, "Sloth").await;
-    let mut sender = greet(&url, &room, "Sender").await;
+    let mut sloth = wss_member(&url, "Sloth").await;
+    let mut sender = wss_member(&url, "Sender").await;
     let rss_before = host.rss_kib();
 
     // 40 MB through the room while the sloth reads nothing.

@@ -169,3 +169,30 @@ pub async fn wss_connect(invite: &Invite) -> Wss {
         .expect("websocket upgrade");
     ws
 }
+
+/// Connects over TLS, says hello and joins the invite's room; returns after `welcome` and
+/// `joined`.
+pub async fn wss_member(invite: &Invite, name: &str) -> Wss {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let room = invite.room_id.expect("invite names a room");
+    let mut ws = wss_connect(invite).await;
+    let hello = format!(
+        r#"{{"type":"hello","payload":{{"protocol":1,"user_id":"{}","name":"{name}"}}}}"#,
+        uuid::Uuid::new_v4()
+    );
+    ws.send(Message::Text(hello.into()))
+        .await
+        .expect("send hello");
+    let join = format!(r#"{{"type":"join","payload":{{"room_id":"{room}"}}}}"#);
+    ws.send(Message::Text(join.into()))
+        .await
+        .expect("send join");
+    let mut frames = 0;
+    while frames < 2 {
+        if let Some(Ok(Message::Text(_))) = ws.next().await {
+            frames += 1;
+        }
+    }
+    ws
+}
