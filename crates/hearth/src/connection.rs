@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
@@ -45,9 +44,11 @@ pub(crate) fn ws_config(max_frame_bytes: usize) -> WebSocketConfig {
         .write_buffer_size(16 * 1024)
 }
 
-pub(crate) async fn run(
+/// Serves one connection on any byte stream: a TCP socket from the accept loop, or an
+/// in-memory one ([`crate::Host::serve_io`]). TLS, when configured, is layered on top.
+pub(crate) async fn run<S: Io + 'static>(
     shared: Arc<Shared>,
-    stream: TcpStream,
+    stream: S,
     addr: SocketAddr,
     slot: Result<ConnectionSlot, &'static str>,
 ) {

@@ -13,7 +13,7 @@ pub struct Invite {
     pub host: String,
     pub port: u16,
     pub room_id: Option<Uuid>,
-    /// SHA-256 certificate fingerprint, lowercase hex (reserved for TLS).
+    /// SHA-256 certificate fingerprint: 64 lowercase hex digits.
     pub fingerprint: Option<String>,
 }
 
@@ -27,6 +27,10 @@ pub enum InviteError {
     BadRoomId(String),
     #[error("the link has no host")]
     NoHost,
+    #[error("the port must be 1 to 65535")]
+    BadPort,
+    #[error("the certificate fingerprint in the link (#fp=) is not 64 hex digits: {0}")]
+    BadFingerprint(String),
 }
 
 impl Invite {
@@ -51,17 +55,27 @@ impl Invite {
             return Err(InviteError::NoHost);
         }
         let port = url.port().unwrap_or(DEFAULT_PORT);
+        if port == 0 {
+            return Err(InviteError::BadPort);
+        }
         let path = url.path().trim_matches('/');
         let room_id = if path.is_empty() {
             None
         } else {
             Some(Uuid::parse_str(path).map_err(|_| InviteError::BadRoomId(path.to_string()))?)
         };
-        let fingerprint = url.fragment().and_then(|f| {
-            f.split('&')
-                .find_map(|kv| kv.strip_prefix("fp="))
-                .map(|v| v.to_ascii_lowercase())
-        });
+        // The fingerprint becomes a pin: a malformed one (a typo, a cut-off link) is an
+        // error here rather than a pin that can never match. Empty means absent.
+        let fingerprint = match url
+            .fragment()
+            .and_then(|f| f.split('&').find_map(|kv| kv.strip_prefix("fp=")))
+        {
+            None | Some("") => None,
+            Some(v) => Some(
+                crate::tls::normalize_fingerprint(v)
+                    .ok_or_else(|| InviteError::BadFingerprint(v.to_string()))?,
+            ),
+        };
         Ok(Invite {
             host,
             port,
@@ -128,9 +142,10 @@ mod tests {
             ("alice-pc.local", 9000, Some(id))
         );
         assert_eq!(i.to_string(), format!("hearth://alice-pc.local:9000/{id}"));
-        let v6 = Invite::parse(&format!("hearth://[fe80::1]:7/{id}#fp=ABCD")).unwrap();
+        let fp = "AB".repeat(32);
+        let v6 = Invite::parse(&format!("hearth://[fe80::1]:7/{id}#fp={fp}")).unwrap();
         assert_eq!(v6.host, "fe80::1");
-        assert_eq!(v6.fingerprint.as_deref(), Some("abcd"));
+        assert_eq!(v6.fingerprint, Some("ab".repeat(32)));
         assert_eq!(v6.authority(), "[fe80::1]:7");
         let plain = Invite::parse("192.168.1.20").unwrap();
         assert_eq!((plain.port, plain.room_id), (DEFAULT_PORT, None));
@@ -143,5 +158,14 @@ mod tests {
             Err(InviteError::BadRoomId(_))
         ));
         assert!(Invite::parse("hearth://x:99999/").is_err());
+        assert_eq!(Invite::parse("hearth://x:0/"), Err(InviteError::BadPort));
+        assert!(matches!(
+            Invite::parse("hearth://x:1/#fp=ABCD"),
+            Err(InviteError::BadFingerprint(_))
+        ));
+        assert_eq!(
+            Invite::parse("hearth://x:1/#fp=").unwrap().fingerprint,
+            None
+        );
     }
 }

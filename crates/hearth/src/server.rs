@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -103,9 +103,10 @@ impl Host {
         let host_id = store.host_id()?;
         let log = store.host_log()?;
         let (tx, rx) = mpsc::channel(MAX_BATCH * 2);
+        let fan_out = spawn_fan_out();
         let thread = std::thread::Builder::new()
             .name("hearth-writer".into())
-            .spawn(move || writer_loop(log, rx))
+            .spawn(move || writer_loop(log, rx, fan_out))
             .map_err(HostError::Writer)?;
         let (tls, fingerprint) = match &config.transport {
             Transport::Tls(cert) => (Some(cert.acceptor()?), Some(cert.fingerprint().to_string())),
@@ -229,6 +230,24 @@ impl Host {
         }
         let shared = Arc::clone(&self.shared);
         self.shared.tasks.spawn(accept_loop(shared, listener));
+    }
+
+    /// Serves one already-connected byte stream exactly as an accepted TCP connection
+    /// from `peer` would be (TLS if configured, limits, handshake deadline), in the
+    /// background. For in-memory transports: tests and fuzzing drive the real connection
+    /// code over `tokio::io::duplex` with it.
+    pub fn serve_io<S>(&self, io: S, peer: SocketAddr)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        self.shared.tasks.spawn(handle(shared, io, peer));
+    }
+
+    /// Connections holding a slot right now (counted from accept until closed), the
+    /// number `max_connections` bounds.
+    pub fn open_connections(&self) -> usize {
+        self.shared.counter.total()
     }
 
     /// Waits until everything appended so far is committed.
@@ -360,17 +379,58 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-async fn handle(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+async fn handle<S>(shared: Arc<Shared>, stream: S, addr: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let slot = shared.counter.acquire(addr.ip(), &shared.limits);
     connection::run(shared, stream, addr, slot).await;
 }
 
-/// The single writer: drains the queue into one transaction, commits (fsync), then acks
-/// and fans out in commit order. Nobody hears of a message before it is durable.
-fn writer_loop(mut log: HostLog, mut rx: mpsc::Receiver<WriteReq>) {
-    let mut batch: Vec<(NewMessage, Arc<Room>, Arc<Peer>)> = Vec::new();
+/// A committed (or failed) batch on its way to the senders and the rooms.
+struct Done {
+    msgs: Vec<NewMessage>,
+    dest: Vec<(Arc<Room>, Arc<Peer>)>,
+    result: Result<Vec<Appended>, StoreError>,
+    /// Flushes, answered once everything before them is fanned out.
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// Where the writer hands committed batches: a task on the runtime when there is one.
+/// Fanning out there overlaps it with the next commit, and wakes the connections' write
+/// tasks from a worker thread (its local run queue) instead of from a foreign thread
+/// (the runtime's shared inject queue, and an unpark per wake). Profiled in
+/// docs/performance.md.
+type FanOut = Option<tokio::sync::mpsc::UnboundedSender<Done>>;
+
+fn spawn_fan_out() -> FanOut {
+    let handle = tokio::runtime::Handle::try_current().ok()?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Done>();
+    // Not in the task tracker: it ends when the writer drops its sender, after shutdown.
+    handle.spawn(async move {
+        while let Some(done) = rx.recv().await {
+            deliver(done);
+        }
+    });
+    Some(tx)
+}
+
+/// The single writer: drains the queue into one transaction, commits (fsync), then hands
+/// the batch over for acks and fan-out, in commit order. Nobody hears of a message
+/// before it is durable.
+fn writer_loop(mut log: HostLog, mut rx: mpsc::Receiver<WriteReq>, fan_out: FanOut) {
+    let mut msgs: Vec<NewMessage> = Vec::new();
+    let mut dest: Vec<(Arc<Room>, Arc<Peer>)> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut stop: Option<oneshot::Sender<()>> = None;
+    let hand_over = |done: Done| match &fan_out {
+        Some(tx) => {
+            if let Err(e) = tx.send(done) {
+                deliver(e.0);
+            }
+        }
+        None => deliver(done),
+    };
     while stop.is_none() {
         let Some(first) = rx.blocking_recv() else {
             break;
@@ -378,37 +438,60 @@ fn writer_loop(mut log: HostLog, mut rx: mpsc::Receiver<WriteReq>) {
         let mut next = Some(first);
         while let Some(req) = next.take() {
             match req {
-                WriteReq::Append { msg, room, peer } => batch.push((msg, room, peer)),
+                WriteReq::Append { msg, room, peer } => {
+                    msgs.push(msg);
+                    dest.push((room, peer));
+                }
                 WriteReq::Flush(w) => waiters.push(w),
                 WriteReq::Stop(w) => {
                     stop = Some(w);
                     break;
                 }
             }
-            if batch.len() >= MAX_BATCH {
+            if msgs.len() >= MAX_BATCH {
                 break;
             }
             next = rx.try_recv().ok();
         }
-        commit(&mut log, &mut batch);
-        for w in waiters.drain(..) {
-            let _ = w.send(());
-        }
+        hand_over(commit(&mut log, &mut msgs, &mut dest, &mut waiters));
     }
-    commit(&mut log, &mut batch);
+    hand_over(commit(&mut log, &mut msgs, &mut dest, &mut waiters));
     if let Some(w) = stop {
         let _ = w.send(());
     }
 }
 
-fn commit(log: &mut HostLog, batch: &mut Vec<(NewMessage, Arc<Room>, Arc<Peer>)>) {
-    if batch.is_empty() {
-        return;
+/// Commits what is pending in one transaction; the outcome goes to [`deliver`].
+fn commit(
+    log: &mut HostLog,
+    msgs: &mut Vec<NewMessage>,
+    dest: &mut Vec<(Arc<Room>, Arc<Peer>)>,
+    waiters: &mut Vec<oneshot::Sender<()>>,
+) -> Done {
+    let result = if msgs.is_empty() {
+        Ok(Vec::new())
+    } else {
+        log.append_batch(msgs)
+    };
+    Done {
+        msgs: std::mem::take(msgs),
+        dest: std::mem::take(dest),
+        result,
+        waiters: std::mem::take(waiters),
     }
-    let msgs: Vec<NewMessage> = batch.iter().map(|(m, _, _)| m.clone()).collect();
-    match log.append_batch(&msgs) {
+}
+
+/// Acks the senders and fans the stored messages out, in commit order.
+fn deliver(done: Done) {
+    let Done {
+        msgs,
+        dest,
+        result,
+        waiters,
+    } = done;
+    match result {
         Ok(outcomes) => {
-            for ((_, room, peer), outcome) in batch.drain(..).zip(outcomes) {
+            for ((room, peer), outcome) in dest.into_iter().zip(outcomes) {
                 let (m, duplicate) = match outcome {
                     Appended::Stored(m) => {
                         room.publish(&m);
@@ -426,13 +509,13 @@ fn commit(log: &mut HostLog, batch: &mut Vec<(NewMessage, Arc<Room>, Arc<Peer>)>
             }
         }
         Err(e) => {
-            tracing::error!(error = %e, count = batch.len(), "commit failed; senders told to retry");
+            tracing::error!(error = %e, count = msgs.len(), "commit failed; senders told to retry");
             let code = if e.is_full() {
                 ErrorCode::StorageFull
             } else {
                 ErrorCode::StorageError
             };
-            for (m, _, peer) in batch.drain(..) {
+            for (m, (_, peer)) in msgs.into_iter().zip(dest) {
                 let mut f =
                     ErrorFrame::new(code, format!("the host could not store the message: {e}"));
                 f.request = Some("send".into());
@@ -442,5 +525,8 @@ fn commit(log: &mut HostLog, batch: &mut Vec<(NewMessage, Arc<Room>, Arc<Peer>)>
                 peer.send(&HostFrame::Error(f));
             }
         }
+    }
+    for w in waiters {
+        let _ = w.send(());
     }
 }
