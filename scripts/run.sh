@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Builds Hearth and hosts a room. Arguments are passed to `hearth host`
-# (default: --name General). Stop it with Ctrl-C.
+# Builds the UI and the desktop app (release) and starts it. Arguments go to the app,
+# e.g. `scripts/run.sh --data-dir /tmp/hearth-b` for a second instance on one machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --locked -p hearth-cli
-if [ "$#" -eq 0 ]; then set -- --name General; fi
-exec target/release/hearth host "$@"
+(cd ui && npm ci --no-audit --no-fund && npm run build)
+cargo build --release --locked -p hearth-desktop
+exec target/release/hearth-desktop "$@"

@@ -12,6 +12,9 @@ APT_PACKAGES=(
   iproute2                     # network-namespace tests (ip netns, veth, bridge)
   procps psmisc                # ps/pkill in test scripts
   python3-zeroconf             # an independent mDNS stack for the discovery interop test
+  libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev  # the desktop app (Tauri 2 on WebKitGTK)
+  librsvg2-bin                 # renders icons/icon.svg (scripts/icons.py)
+  xvfb xauth dbus dbus-x11 fonts-dejavu-core  # the app under a virtual display
 )
 
 missing=()
@@ -30,6 +33,18 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: Rust is not installed. Install it with rustup (https://rustup.rs), then run this again." >&2
+  exit 1
+fi
+
+# The UI builds with Node.js 20+ (Vite 7). Debian 12's own nodejs is 18: use the
+# distribution's only if nothing newer is installed, and say so if it is too old.
+if ! command -v node >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node.js $(node --version) is too old for the UI build; install Node.js 20 or newer" >&2
   exit 1
 fi
 

@@ -6,6 +6,16 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
+echo "== UI: install, typecheck, unit tests, build"
+(cd ui && npm ci --no-audit --no-fund && npm run check && npm test && npm run build)
+echo "== TypeScript bindings are generated from the Rust types"
+cargo test --locked -q -p hearth-app export_bindings >/dev/null
+if [ -d .git ] && [ -n "$(git status --porcelain -- ui/src/bindings)" ]; then
+  git status --short -- ui/src/bindings
+  git --no-pager diff --stat -- ui/src/bindings
+  echo "ui/src/bindings is stale: commit the regenerated files" >&2
+  exit 1
+fi
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"

@@ -1,0 +1,39 @@
+//! Reads the repository-root tauri.conf.json and generates the permissions for exactly the
+//! commands below, so the capabilities in `capabilities/` can grant them one by one.
+
+/// Every command the shell exposes; keep in sync with `generate_handler!` in main.rs.
+const COMMANDS: &[&str] = &[
+    "subscribe",
+    "ui_ready",
+    "ui_mark",
+    "profile",
+    "set_name",
+    "settings",
+    "set_settings",
+    "rooms",
+    "members",
+    "messages",
+    "send",
+    "typing",
+    "mark_read",
+    "join_link",
+    "join_discovered",
+    "leave",
+    "host_room",
+    "hosted",
+    "stop_hosting",
+    "discovered",
+    "trust_fingerprint",
+    "notify",
+    "set_unread",
+];
+
+fn main() {
+    let attrs = tauri_build::Attributes::new()
+        .config_path("../tauri.conf.json")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attrs) {
+        // A build script reports by panicking; say what to fix.
+        panic!("tauri-build failed: {e:#}");
+    }
+}

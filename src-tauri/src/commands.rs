@@ -1,0 +1,173 @@
+//! Tauri commands: each one is a direct call into `hearth_app::App`. Arguments use the
+//! same snake_case names as the generated TypeScript bindings.
+
+use hearth::protocol::Member;
+use hearth_app::{
+    AppError, AppEvent, DiscoveredView, HostedView, MessagePage, PendingView, Profile, RoomView,
+    Settings,
+};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, State};
+use tauri_plugin_notification::NotificationExt;
+use uuid::Uuid;
+
+use crate::{Shell, STARTED};
+
+type Res<T> = Result<T, AppError>;
+
+/// The window's event stream; a reload subscribes again and replaces the old channel.
+#[tauri::command(rename_all = "snake_case")]
+pub fn subscribe(shell: State<'_, Shell>, on_event: Channel<AppEvent>) -> Res<()> {
+    shell
+        .subscribe
+        .send(on_event)
+        .map_err(|_| AppError::Invalid("the app is shutting down".into()))
+}
+
+/// Called by the UI on its first paint. Returns whether render timings are wanted.
+#[tauri::command]
+pub fn ui_ready(shell: State<'_, Shell>) -> bool {
+    if let Some(start) = STARTED.get() {
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(first_paint_ms = format!("{ms:.0}"), "UI painted");
+        eprintln!("hearth-desktop: first paint after {ms:.0} ms");
+    }
+    shell.perf
+}
+
+/// A render timing from the UI (only sent with HEARTH_PERF=1).
+#[tauri::command(rename_all = "snake_case")]
+pub fn ui_mark(name: String, ms: f64) {
+    eprintln!("hearth-desktop: perf {name} {ms:.1} ms");
+}
+
+#[tauri::command]
+pub fn profile(shell: State<'_, Shell>) -> Res<Profile> {
+    shell.app.profile()
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn set_name(shell: State<'_, Shell>, name: String) -> Res<Profile> {
+    shell.app.set_name(&name)
+}
+
+#[tauri::command]
+pub fn settings(shell: State<'_, Shell>) -> Res<Settings> {
+    shell.app.settings()
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn set_settings(shell: State<'_, Shell>, settings: Settings) -> Res<Settings> {
+    shell.app.set_settings(&settings)
+}
+
+#[tauri::command]
+pub async fn rooms(shell: State<'_, Shell>) -> Res<Vec<RoomView>> {
+    shell.app.rooms().await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn members(shell: State<'_, Shell>, room_id: Uuid) -> Vec<Member> {
+    shell.app.members(room_id)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn messages(
+    shell: State<'_, Shell>,
+    room_id: Uuid,
+    before_seq: Option<u64>,
+    limit: u32,
+) -> Res<MessagePage> {
+    shell.app.messages(room_id, before_seq, limit)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn send(shell: State<'_, Shell>, room_id: Uuid, text: String) -> Res<PendingView> {
+    shell.app.send(room_id, &text)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn typing(shell: State<'_, Shell>, room_id: Uuid, active: bool) {
+    shell.app.typing(room_id, active)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn mark_read(shell: State<'_, Shell>, room_id: Uuid, seq: u64) -> Res<()> {
+    shell.app.mark_read(room_id, seq)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn join_link(
+    shell: State<'_, Shell>,
+    link: String,
+    passcode: Option<String>,
+) -> Res<Option<Uuid>> {
+    shell.app.join_link(&link, passcode)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn join_discovered(
+    shell: State<'_, Shell>,
+    room_id: Uuid,
+    passcode: Option<String>,
+) -> Res<()> {
+    shell.app.join_discovered(room_id, passcode).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn leave(shell: State<'_, Shell>, room_id: Uuid) -> Res<()> {
+    shell.app.leave(room_id)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn host_room(
+    shell: State<'_, Shell>,
+    name: String,
+    passcode: Option<String>,
+) -> Res<HostedView> {
+    shell.app.host_room(&name, passcode).await
+}
+
+#[tauri::command]
+pub async fn hosted(shell: State<'_, Shell>) -> Res<Vec<HostedView>> {
+    Ok(shell.app.hosted().await)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn stop_hosting(shell: State<'_, Shell>, room_id: Uuid) -> Res<()> {
+    shell.app.stop_hosting(room_id).await
+}
+
+#[tauri::command]
+pub fn discovered(shell: State<'_, Shell>) -> Vec<DiscoveredView> {
+    shell.app.discovered()
+}
+
+/// Trusts a host's new certificate for a room after the user compared fingerprints.
+#[tauri::command(rename_all = "snake_case")]
+pub fn trust_fingerprint(shell: State<'_, Shell>, room_id: Uuid, fingerprint: String) -> Res<()> {
+    shell.app.trust_fingerprint(room_id, &fingerprint)
+}
+
+/// Shows a desktop notification. The UI decides when (room not in view, window
+/// unfocused, notifications on); a missing notification daemon is not an error.
+#[tauri::command(rename_all = "snake_case")]
+pub fn notify(app: AppHandle, title: String, body: String) {
+    if let Err(e) = app.notification().builder().title(title).body(body).show() {
+        tracing::debug!(error = %e, "cannot show a notification");
+    }
+}
+
+/// Puts the unread total in the window title: "Hearth (3)".
+#[tauri::command(rename_all = "snake_case")]
+pub fn set_unread(app: AppHandle, total: u32) {
+    let title = match total {
+        0 => "Hearth".to_string(),
+        n => format!("Hearth ({n})"),
+    };
+    if let Some(w) = app.get_webview_window("main") {
+        if let Err(e) = w.set_title(&title) {
+            tracing::debug!(error = %e, "cannot set the window title");
+        }
+    }
+}

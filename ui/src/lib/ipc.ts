@@ -1,0 +1,54 @@
+// Typed calls into the Tauri shell. Argument and result types are the ones generated
+// from Rust (src/bindings), so the two sides cannot drift apart.
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type { AppEvent } from "../bindings/AppEvent";
+import type { DiscoveredView } from "../bindings/DiscoveredView";
+import type { HostedView } from "../bindings/HostedView";
+import type { Member } from "../bindings/Member";
+import type { MessagePage } from "../bindings/MessagePage";
+import type { PendingView } from "../bindings/PendingView";
+import type { Profile } from "../bindings/Profile";
+import type { RoomView } from "../bindings/RoomView";
+import type { Settings } from "../bindings/Settings";
+
+export const ipc = {
+  subscribe(onEvent: (e: AppEvent) => void): Promise<void> {
+    const channel = new Channel<AppEvent>();
+    channel.onmessage = onEvent;
+    return invoke("subscribe", { on_event: channel });
+  },
+  uiReady: () => invoke<boolean>("ui_ready"),
+  uiMark: (name: string, ms: number) => invoke<void>("ui_mark", { name, ms }),
+  profile: () => invoke<Profile>("profile"),
+  setName: (name: string) => invoke<Profile>("set_name", { name }),
+  settings: () => invoke<Settings>("settings"),
+  setSettings: (settings: Settings) => invoke<Settings>("set_settings", { settings }),
+  rooms: () => invoke<RoomView[]>("rooms"),
+  members: (roomId: string) => invoke<Member[]>("members", { room_id: roomId }),
+  messages: (roomId: string, beforeSeq: number | null, limit: number) =>
+    invoke<MessagePage>("messages", { room_id: roomId, before_seq: beforeSeq, limit }),
+  send: (roomId: string, text: string) => invoke<PendingView>("send", { room_id: roomId, text }),
+  typing: (roomId: string, active: boolean) => invoke<void>("typing", { room_id: roomId, active }),
+  markRead: (roomId: string, seq: number) => invoke<void>("mark_read", { room_id: roomId, seq }),
+  joinLink: (link: string, passcode: string | null) =>
+    invoke<string | null>("join_link", { link, passcode }),
+  joinDiscovered: (roomId: string, passcode: string | null) =>
+    invoke<void>("join_discovered", { room_id: roomId, passcode }),
+  leave: (roomId: string) => invoke<void>("leave", { room_id: roomId }),
+  hostRoom: (name: string, passcode: string | null) =>
+    invoke<HostedView>("host_room", { name, passcode }),
+  hosted: () => invoke<HostedView[]>("hosted"),
+  stopHosting: (roomId: string) => invoke<void>("stop_hosting", { room_id: roomId }),
+  discovered: () => invoke<DiscoveredView[]>("discovered"),
+  trustFingerprint: (roomId: string, fingerprint: string) =>
+    invoke<void>("trust_fingerprint", { room_id: roomId, fingerprint }),
+  notify: (title: string, body: string) => invoke<void>("notify", { title, body }),
+  setUnread: (total: number) => invoke<void>("set_unread", { total }),
+};
+
+/** Errors from commands arrive as strings (AppError serialises to its message). */
+export function errorText(e: unknown): string {
+  if (typeof e === "string") return e;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

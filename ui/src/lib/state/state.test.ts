@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import type { ChatMessage } from "../../bindings/ChatMessage";
+import { mergeMessages, toRows, trimOldest } from "./messages";
+import * as outbox from "./outbox";
+import * as unread from "./unread";
+import { setTyping, typingLine, typists, TYPING_TTL_MS } from "./typing";
+
+const R = "room-1";
+const msg = (seq: number, user = "u1", ts = 1_700_000_000_000 + seq * 1000): ChatMessage => ({
+  room_id: R,
+  seq,
+  ts,
+  user_id: user,
+  author: user === "u1" ? "Ann" : "Ben",
+  client_msg_id: `c${seq}`,
+  text: `text ${seq}`,
+});
+
+describe("merging messages by seq", () => {
+  it("keeps one copy of each seq, in seq order", () => {
+    const a = [msg(1), msg(2), msg(4)];
+    const merged = mergeMessages(a, [msg(3), msg(2), msg(5), msg(4)]);
+    expect(merged.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+  it("returns the same array when nothing is new (no needless re-render)", () => {
+    const a = [msg(1), msg(2)];
+    expect(mergeMessages(a, [msg(2)])).toBe(a);
+  });
+  it("accepts pages that arrive out of order", () => {
+    let list: ChatMessage[] = [];
+    list = mergeMessages(list, [msg(201), msg(202)]);
+    list = mergeMessages(list, [msg(1), msg(2)]);
+    list = mergeMessages(list, [msg(202), msg(203)]);
+    expect(list.map((m) => m.seq)).toEqual([1, 2, 201, 202, 203]);
+  });
+  it("windows long rooms to the newest messages", () => {
+    const list = Array.from({ length: 10 }, (_, i) => msg(i + 1));
+    expect(trimOldest(list, 3).map((m) => m.seq)).toEqual([8, 9, 10]);
+  });
+  it("groups by author and separates days", () => {
+    const day = 86_400_000;
+    const rows = toRows([msg(1, "u1"), msg(2, "u1"), msg(3, "u2"), { ...msg(4, "u2"), ts: msg(3).ts + day }]);
+    expect(rows.map((r) => (r.kind === "day" ? "day" : r.first ? "first" : "cont"))).toEqual([
+      "day", "first", "cont", "first", "day", "first",
+    ]);
+  });
+});
+
+describe("outbox states", () => {
+  const p = (id: string, created_at = 1) => ({ room_id: R, client_msg_id: id, text: `t ${id}`, created_at });
+  it("goes sending -> gone on ack", () => {
+    let items = outbox.add([], p("a"));
+    expect(items[0]?.state).toBe("sending");
+    items = outbox.add(items, p("a"));
+    expect(items).toHaveLength(1);
+    items = outbox.acked(items, "a");
+    expect(items).toHaveLength(0);
+  });
+  it("marks refusals failed and retries under a new id", () => {
+    let items = outbox.add([], p("a"));
+    items = outbox.failed(items, "a", "too long");
+    expect(items[0]).toMatchObject({ state: "failed", error: "too long" });
+    items = outbox.retried(items, "a", p("b", 2));
+    expect(items.map((i) => [i.client_msg_id, i.state])).toEqual([["b", "sending"]]);
+  });
+  it("syncs with the stored outbox but keeps failures", () => {
+    let items = outbox.failed(outbox.add([], p("x")), "x", "nope");
+    items = outbox.syncPending(items, R, [p("y", 5), p("z", 6)]);
+    expect(outbox.forRoom(items, R).map((i) => i.client_msg_id)).toEqual(["x", "y", "z"]);
+  });
+});
+
+describe("unread counting", () => {
+  it("counts others' messages not in view, past the read mark", () => {
+    let c: Record<string, number> = {};
+    c = unread.onMessage(c, msg(1, "u2"), "u1", 0, false);
+    c = unread.onMessage(c, msg(2, "u1"), "u1", 0, false); // mine
+    c = unread.onMessage(c, msg(3, "u2"), "u1", 0, true); // in view
+    c = unread.onMessage(c, msg(4, "u2"), "u1", 10, false); // already read
+    expect(c[R]).toBe(1);
+    expect(unread.windowTitle(c)).toBe("Hearth (1)");
+    c = unread.markRead(c, R);
+    expect(unread.total(c)).toBe(0);
+    expect(unread.windowTitle(c)).toBe("Hearth");
+  });
+});
+
+describe("typing expiry", () => {
+  it("shows typists until they stop or their indicator expires", () => {
+    const bob = { user_id: "b", name: "Bob" };
+    const carol = { user_id: "c", name: "Carol" };
+    let t = setTyping({}, R, bob, true, 0);
+    t = setTyping(t, R, carol, true, 1000);
+    expect(typingLine(typists(t, R, 2000))).toBe("Bob and Carol are typing…");
+    expect(typists(t, R, TYPING_TTL_MS + 1)).toEqual(["Carol"]);
+    t = setTyping(t, R, carol, false, 3000);
+    expect(typists(t, R, 3000)).toEqual(["Bob"]);
+    expect(typingLine(["A", "B", "C", "D"])).toBe("A, B and 2 others are typing…");
+    expect(typingLine([])).toBe("");
+  });
+});
