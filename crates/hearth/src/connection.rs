@@ -13,8 +13,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use uuid::Uuid;
 
@@ -40,8 +42,8 @@ pub(crate) fn ws_config(max_frame_bytes: usize) -> WebSocketConfig {
         .max_frame_size(Some(max_frame_bytes))
         .max_message_size(Some(max_frame_bytes))
         // Small buffers keep idle connections cheap; frames are small.
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(16 * 1024)
+        .read_buffer_size(2 * 1024)
+        .write_buffer_size(FRAGMENT)
 }
 
 /// Serves one connection on any byte stream: a TCP socket from the accept loop, or an
@@ -168,11 +170,11 @@ async fn write_loop(
             frame = rx.recv() => {
                 let Some(frame) = frame else { break };
                 let write = async {
-                    sink.feed(Message::Text(frame)).await?;
+                    feed_text(&mut sink, frame).await?;
                     // Coalesce whatever else is already queued into one flush.
                     for _ in 0..64 {
                         match rx.try_recv() {
-                            Ok(f) => sink.feed(Message::Text(f)).await?,
+                            Ok(f) => feed_text(&mut sink, f).await?,
                             Err(_) => break,
                         }
                     }
@@ -203,7 +205,7 @@ async fn write_loop(
     } else {
         // Deliver what is already queued (acks, last messages) before closing.
         while let Ok(f) = rx.try_recv() {
-            if sink.feed(Message::Text(f)).await.is_err() {
+            if feed_text(&mut sink, f).await.is_err() {
                 break;
             }
         }
@@ -216,6 +218,38 @@ async fn write_loop(
         let _ = sink.close().await;
     })
     .await;
+}
+
+/// Text frames longer than this go out as fragments of one message (RFC 6455 §5.4;
+/// every WebSocket client reassembles them). tungstenite's write buffer keeps the size
+/// of the largest frame it ever held for the rest of the connection: unfragmented, a
+/// `welcome` listing 100 rooms (14 KB) pinned that much on every idle connection.
+const FRAGMENT: usize = 4 * 1024;
+
+async fn feed_text(sink: &mut SplitSink<Ws, Message>, frame: Utf8Bytes) -> Result<(), WsError> {
+    if frame.len() <= FRAGMENT {
+        return sink.feed(Message::Text(frame)).await;
+    }
+    // Fragment on character boundaries, so every fragment is valid UTF-8 by itself.
+    let text = frame.as_str();
+    let mut cuts = Vec::with_capacity(frame.len() / FRAGMENT + 1);
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + FRAGMENT).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        cuts.push((start, end));
+        start = end;
+    }
+    let bytes = Bytes::from(frame);
+    for (i, &(start, end)) in cuts.iter().enumerate() {
+        let opcode = if i == 0 { Data::Text } else { Data::Continue };
+        let last = i + 1 == cuts.len();
+        let f = Frame::message(bytes.slice(start..end), OpCode::Data(opcode), last);
+        sink.feed(Message::Frame(f)).await?;
+    }
+    Ok(())
 }
 
 struct Session {

@@ -29,6 +29,8 @@ type Ws = WebSocketStream<TcpStream>;
 pub const BUCKET: Duration = Duration::from_millis(100);
 /// How long stragglers get after the measurement ends to receive everything sent.
 const DRAIN: Duration = Duration::from_secs(15);
+/// Between publishing the clock and the first send: every client sees the start first.
+const START_DELAY: Duration = Duration::from_millis(200);
 
 #[derive(Clone, Debug)]
 pub struct LoadSpec {
@@ -238,7 +240,7 @@ pub async fn run(spec: &LoadSpec, ep: &Endpoint<'_>) -> anyhow::Result<LoadResul
     // Let the join announcements settle before the clock starts.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stats_connected = ep.server.map(Server::stats);
-    let t0 = Instant::now();
+    let t0 = Instant::now() + START_DELAY;
     let times = Times {
         t0,
         warm_end: t0 + spec.warmup,
@@ -430,6 +432,7 @@ async fn client(ctx: Arc<Ctx>, role: Role, mut ws: Ws) -> ClientStats {
             break Some(t);
         }
         tokio::select! {
+            biased;
             r = times_rx.changed() => if r.is_err() { break None },
             _ = stop.changed() => break None,
             // Before the clock starts: presence frames and pings only.
@@ -644,6 +647,13 @@ fn handle_idle(
         Some(Ok(Message::Close(c))) => {
             st.close = c.map(|c| u16::from(c.code));
             st.disconnected = true;
+        }
+        // Senders start `START_DELAY` after the clock is published, so a message here
+        // means this client was starved that long: the run is not trustworthy.
+        Some(Ok(Message::Text(t))) if t.as_str().starts_with(r#"{"type":"message""#) => {
+            st.errors += 1;
+            st.first_error
+                .get_or_insert_with(|| "a message arrived before the client saw the start".into());
         }
         Some(Ok(_)) => {}
         _ => st.disconnected = true,

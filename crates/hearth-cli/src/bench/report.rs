@@ -96,6 +96,9 @@ pub struct Run {
     pub connects_per_sec: f64,
     /// Server CPU seconds per second of measurement (1.0 = one core busy).
     pub server_cpu_util: Option<f64>,
+    /// Server CPU time per delivered message: less sensitive to a noisy machine than
+    /// throughput.
+    pub server_cpu_us_per_delivery: Option<f64>,
     pub server_peak_rss_mib: Option<f64>,
     /// (RSS with every client connected − RSS before) / clients.
     pub server_rss_per_connection_kib: Option<f64>,
@@ -132,6 +135,10 @@ impl Run {
             connect_secs: r.connect_secs,
             connects_per_sec: r.connect_rate(),
             server_cpu_util: r.server.map(|s| s.cpu_secs / measured),
+            server_cpu_us_per_delivery: r
+                .server
+                .filter(|_| r.delivered > 0)
+                .map(|s| s.cpu_secs * 1e6 / r.delivered as f64),
             server_peak_rss_mib: r.server.map(|s| s.peak_rss_kib as f64 / 1024.0),
             server_rss_per_connection_kib: r.server.map(|s| {
                 s.rss_connected_kib.saturating_sub(s.rss_before_kib) as f64
@@ -172,6 +179,7 @@ pub struct Summary {
     pub ack_latency_ms: Pct,
     pub connects_per_sec: f64,
     pub server_cpu_util: Option<f64>,
+    pub server_cpu_us_per_delivery: Option<f64>,
     pub server_peak_rss_mib: Option<f64>,
     pub server_rss_per_connection_kib: Option<f64>,
 }
@@ -316,6 +324,8 @@ impl Report {
                 ack_latency_ms: pct(|r| &r.ack_latency_ms),
                 connects_per_sec: self.median(&label, |r| r.connects_per_sec),
                 server_cpu_util: self.median_opt(&label, |r| r.server_cpu_util),
+                server_cpu_us_per_delivery: self
+                    .median_opt(&label, |r| r.server_cpu_us_per_delivery),
                 server_peak_rss_mib: self.median_opt(&label, |r| r.server_peak_rss_mib),
                 server_rss_per_connection_kib: self
                     .median_opt(&label, |r| r.server_rss_per_connection_kib),
@@ -456,14 +466,14 @@ impl Report {
         if !self.runs.is_empty() {
             let _ = writeln!(
                 s,
-                "{:<12} {:>3} {:>11} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6} {:>8} {:>8} {:>5} {:>4}",
+                "{:<12} {:>3} {:>11} {:>9} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6} {:>7} {:>8} {:>8} {:>5} {:>4}",
                 "target", "run", "deliv/s", "acks/s", "p50ms", "p90ms", "p99ms", "p999ms", "maxms",
-                "ack50", "ack99", "conn/s", "cpu", "peakMiB", "KiB/conn", "lost", "dup"
+                "ack50", "ack99", "conn/s", "cpu", "us/dlv", "peakMiB", "KiB/conn", "lost", "dup"
             );
             for r in &self.runs {
                 let _ = writeln!(
                     s,
-                    "{:<12} {:>3} {:>11.0} {:>9.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.1} {:>7.2} {:>7.2} {:>8.0} {:>6} {:>8} {:>8} {:>5} {:>4}",
+                    "{:<12} {:>3} {:>11.0} {:>9.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.1} {:>7.2} {:>7.2} {:>8.0} {:>6} {:>7} {:>8} {:>8} {:>5} {:>4}",
                     r.target,
                     r.run,
                     r.delivered_per_sec,
@@ -477,6 +487,7 @@ impl Report {
                     r.ack_latency_ms.p99,
                     r.connects_per_sec,
                     r.server_cpu_util.map_or("-".into(), |c| format!("{:.0}%", c * 100.0)),
+                    r.server_cpu_us_per_delivery.map_or("-".into(), |c| format!("{c:.2}")),
                     r.server_peak_rss_mib.map_or("-".into(), |m| format!("{m:.1}")),
                     r.server_rss_per_connection_kib.map_or("-".into(), |k| format!("{k:.1}")),
                     r.lost,
@@ -500,7 +511,7 @@ impl Report {
                 for m in &self.summary {
                     let _ = writeln!(
                         s,
-                        "{:<12} {:>3} {:>11.0} {:>9.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.1} {:>7.2} {:>7.2} {:>8.0} {:>6} {:>8} {:>8}",
+                        "{:<12} {:>3} {:>11.0} {:>9.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.1} {:>7.2} {:>7.2} {:>8.0} {:>6} {:>7} {:>8} {:>8}",
                         format!("{} med", m.target),
                         m.runs,
                         m.delivered_per_sec,
@@ -514,6 +525,7 @@ impl Report {
                         m.ack_latency_ms.p99,
                         m.connects_per_sec,
                         m.server_cpu_util.map_or("-".into(), |c| format!("{:.0}%", c * 100.0)),
+                        m.server_cpu_us_per_delivery.map_or("-".into(), |c| format!("{c:.2}")),
                         m.server_peak_rss_mib.map_or("-".into(), |v| format!("{v:.1}")),
                         m.server_rss_per_connection_kib.map_or("-".into(), |k| format!("{k:.1}")),
                     );
