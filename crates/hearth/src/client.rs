@@ -199,7 +199,9 @@ impl Client {
     pub fn send(&self, room_id: Uuid, text: &str) -> Result<OutboxEntry, ClientError> {
         let entry = self
             .store
-            .outbox_push(room_id, &Uuid::new_v4().to_string(), text)?;
+            // Time-ordered ids (UUIDv7) land at the end of the host's idempotency index
+            // instead of all over it: 1M-message logs insert ~10x faster (docs/performance.md).
+            .outbox_push(room_id, &Uuid::now_v7().to_string(), text)?;
         self.cmd(Command::Flush(room_id))?;
         Ok(entry)
     }

@@ -707,6 +707,12 @@ fn open_conn(path: &Path, role: Role, max_page_count: Option<u64>) -> Result<Con
         "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
     ))
     .map_err(|e| StoreError::from_sqlite(e, path))?;
+    if role == Role::HostWriter {
+        // Every append looks up and inserts into the idempotency index; past ~100k
+        // messages the default 2 MiB cache misses on most of them (docs/performance.md).
+        conn.execute_batch("PRAGMA cache_size = -16384")
+            .map_err(|e| StoreError::from_sqlite(e, path))?;
+    }
     if let Some(pages) = max_page_count {
         conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
             .map_err(|e| StoreError::from_sqlite(e, path))?;
@@ -899,35 +905,35 @@ impl HostLog {
             let mut find = tx.prepare_cached(&format!(
                 "SELECT {MSG_COLS} FROM host_messages WHERE room_id = ?1 AND user_id = ?2 AND client_msg_id = ?3"
             ))?;
+            // The insert itself detects a resend (the unique idempotency index): one index
+            // walk per message instead of a lookup and then an insert. Only a duplicate
+            // pays for the lookup of the original.
             let mut ins = tx.prepare_cached(
                 "INSERT INTO host_messages (room_id, seq, ts, user_id, author, client_msg_id, text)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (room_id, user_id, client_msg_id) DO NOTHING",
             )?;
             for m in batch {
                 let room = m.room_id.to_string();
-                if let Some(orig) = find
-                    .query_row(
-                        params![room, m.user_id.to_string(), m.client_msg_id],
-                        row_to_msg,
-                    )
-                    .optional()?
-                {
-                    out.push(Appended::Duplicate(orig));
-                    continue;
-                }
+                let user = m.user_id.to_string();
                 let seq = match self.next_seq.get(&m.room_id) {
                     Some(s) => *s,
                     None => head_seq(&tx, m.room_id)? + 1,
                 };
-                ins.execute(params![
+                let inserted = ins.execute(params![
                     room,
                     seq as i64,
                     ts,
-                    m.user_id.to_string(),
+                    user,
                     m.author,
                     m.client_msg_id,
                     m.text
                 ])?;
+                if inserted == 0 {
+                    let orig = find.query_row(params![room, user, m.client_msg_id], row_to_msg)?;
+                    out.push(Appended::Duplicate(orig));
+                    continue;
+                }
                 self.next_seq.insert(m.room_id, seq + 1);
                 out.push(Appended::Stored(ChatMessage {
                     room_id: m.room_id,
