@@ -211,6 +211,10 @@ impl App {
             connection,
             online,
             hosted_by_me: hosted.contains(&room.room_id),
+            hostable: store
+                .hosted_rooms()?
+                .iter()
+                .any(|h| h.room_id == room.room_id),
             read_seq: room.read_seq,
             fingerprint: store.pinned(&hearth::client::pin_key_room(room.room_id))?,
         })

@@ -79,6 +79,9 @@ pub struct RoomView {
     pub online: u32,
     /// This install hosts the room right now.
     pub hosted_by_me: bool,
+    /// This install hosted the room before: hosting a room of the same name here
+    /// reopens it with its history (offered when the app restarts).
+    pub hostable: bool,
     /// Highest seq the user has seen.
     #[ts(type = "number")]
     pub read_seq: u64,

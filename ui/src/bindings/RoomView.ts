@@ -19,6 +19,11 @@ online: number,
  */
 hosted_by_me: boolean, 
 /**
+ * This install hosted the room before: hosting a room of the same name here
+ * reopens it with its history (offered when the app restarts).
+ */
+hostable: boolean, 
+/**
  * Highest seq the user has seen.
  */
 read_seq: number, 
