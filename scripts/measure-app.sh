@@ -3,43 +3,39 @@
 #   - process start -> first paint of the UI with its data (median of 5 launches);
 #   - RSS of hearth-desktop plus its WebKit processes, idle with one room open;
 #   - opening a room with 10,000 cached messages, and appending a new message to it.
-# Runs everything inside a private network namespace (root) under its own Xvfb; the
-# timings come from the app's own log (HEARTH_PERF=1, see src-tauri/src/commands.rs).
+# Everything stays on loopback (the host does not announce, the app does not browse) and
+# runs under its own Xvfb; the timings come from the app's own log (HEARTH_PERF=1, see
+# src-tauri/src/commands.rs).
 # Usage: scripts/measure-app.sh [release|debug]   (build first: scripts/run.sh or cargo build)
-# Needs: xvfb, xdotool, python3, iproute2.
+# Needs: xvfb, xdotool, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-release}"
 app="$PWD/target/$profile/hearth-desktop"
 cli="$PWD/target/$profile/hearth"
 [ -x "$app" ] && [ -x "$cli" ] || { echo "build $profile first (hearth-desktop and hearth)" >&2; exit 1; }
-for t in Xvfb xdotool python3 ip; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }; done
+for t in Xvfb xdotool python3; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }; done
 
 work=$(mktemp -d)
-ns="hearth-measure-$$"
 display=":$((200 + $$ % 100))"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 1
-  ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-ip netns add "$ns"
-ip netns exec "$ns" ip link set lo up
 Xvfb "$display" -screen 0 1280x800x24 >/dev/null 2>&1 & pids+=($!)
 sleep 1
 export DISPLAY="$display" WEBKIT_DISABLE_COMPOSITING_MODE=1 HEARTH_PERF=1
-in_ns() { ip netns exec "$ns" "$@"; }
 
 # A host with a 10,000-message room, and an app whose cache already holds them.
-in_ns "$cli" host --name "Big room" --host-name Carol --no-advertise --bind 127.0.0.1:7460 \
+"$cli" host --name "Big room" --host-name Carol --no-advertise --bind 127.0.0.1:7460 \
   --data-dir "$work/host" > "$work/invite" 2>"$work/host.log" & hp=$!
 sleep 2; kill "$hp"; wait "$hp" 2>/dev/null || true
 room=$(sed -n 's|.*/\([0-9a-f-]\{36\}\).*|\1|p' "$work/invite" | head -1)
-in_ns timeout 20 "$app" --data-dir "$work/app" --no-discovery >/dev/null 2>&1 & ap=$!
+timeout 20 "$app" --data-dir "$work/app" --no-discovery >/dev/null 2>&1 & ap=$!
 sleep 8; kill "$ap" 2>/dev/null || true; wait "$ap" 2>/dev/null || true
 python3 - "$work" "$room" <<'PY'
 import sqlite3, sys, time, uuid
@@ -58,7 +54,7 @@ a.execute("INSERT OR REPLACE INTO settings VALUES ('display_name', 'Meter')")
 a.execute("INSERT OR REPLACE INTO settings VALUES ('display_name_confirmed', '1')")
 a.commit()
 PY
-in_ns "$cli" host --name "Big room" --host-name Carol --no-advertise --bind 127.0.0.1:7460 \
+"$cli" host --name "Big room" --host-name Carol --no-advertise --bind 127.0.0.1:7460 \
   --data-dir "$work/host" > "$work/invite" 2>"$work/host.log" & pids+=($!)
 sleep 2
 invite=$(head -1 "$work/invite")
@@ -66,7 +62,7 @@ invite=$(head -1 "$work/invite")
 echo "== first paint, 5 launches ($profile)"
 paints=()
 for i in 1 2 3 4 5; do
-  in_ns "$app" --data-dir "$work/app" --no-discovery 2>"$work/paint$i.log" & p=$!
+  "$app" --data-dir "$work/app" --no-discovery 2>"$work/paint$i.log" & p=$!
   for _ in $(seq 100); do grep -q "first paint after" "$work/paint$i.log" && break; sleep 0.2; done
   paints+=("$(sed -n 's/.*first paint after \([0-9]*\) ms.*/\1/p' "$work/paint$i.log" | head -1)")
   kill "$p"; wait "$p" 2>/dev/null || true; sleep 1
@@ -74,7 +70,7 @@ done
 echo "first paint (ms): ${paints[*]}; median $(printf '%s\n' "${paints[@]}" | sort -n | sed -n 3p)"
 
 echo "== a room with 10,000 cached messages"
-in_ns "$app" --data-dir "$work/app" --no-discovery 2>"$work/app.log" & p=$! ; pids+=($p)
+"$app" --data-dir "$work/app" --no-discovery 2>"$work/app.log" & p=$! ; pids+=($p)
 for _ in $(seq 100); do grep -q "first paint after" "$work/app.log" && break; sleep 0.2; done
 sleep 2
 # The window is centred in the 1280x800 screen; the first room of "Your rooms" sits here.
@@ -82,7 +78,8 @@ xdotool mousemove 190 215 click 1
 for _ in $(seq 50); do grep -q "perf open-room" "$work/app.log" && break; sleep 0.2; done
 grep "perf open-room" "$work/app.log" | tail -1
 for i in 1 2 3 4 5; do
-  in_ns "$cli" join "$invite" --name Dave --data-dir "$work/dave" --send "new message $i" >/dev/null 2>&1
+  "$cli" join "$invite" --name Dave --data-dir "$work/dave" --send "new message $i" >/dev/null 2>"$work/dave.log" \
+    || { echo "sending failed:"; cat "$work/dave.log" "$work/host.log"; exit 1; }
   sleep 0.5
 done
 echo "append a message (ms): $(sed -n 's/.*perf append-message \([0-9.]*\) ms.*/\1/p' "$work/app.log" | tr '\n' ' ')"
