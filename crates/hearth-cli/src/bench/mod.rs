@@ -121,6 +121,9 @@ pub struct BenchArgs {
     /// Print the report as JSON instead of a table
     #[arg(long)]
     json: bool,
+    /// Also write the JSON report to this file (the table still goes to stdout)
+    #[arg(long, value_name = "FILE.json")]
+    json_out: Option<PathBuf>,
     /// Draw the latency distribution and throughput over time into this SVG file
     /// (with --scenario all: one file per scenario, named after it)
     #[arg(long, value_name = "FILE.svg")]
@@ -167,12 +170,16 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let ok = reports.iter().all(Report::ok);
+    let v = if reports.len() == 1 {
+        serde_json::to_value(&reports[0])?
+    } else {
+        serde_json::to_value(&reports)?
+    };
+    if let Some(path) = &a.json_out {
+        std::fs::write(path, serde_json::to_string_pretty(&v)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if a.json {
-        let v = if reports.len() == 1 {
-            serde_json::to_value(&reports[0])?
-        } else {
-            serde_json::to_value(&reports)?
-        };
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for r in &reports {
