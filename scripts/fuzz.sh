@@ -42,8 +42,14 @@ failed=()
 for t in "${targets[@]}"; do
   mkdir -p "work/$t"
   echo "== fuzzing $t for ${secs}s (log: fuzz/logs/$t.log)"
+  dict=()
+  case "$t" in
+    decode_client|handshake) dict=(-dict=dict/protocol.dict) ;;
+    invite) dict=(-dict=dict/invite.dict) ;;
+    txt) dict=(-dict=dict/txt.dict) ;;
+  esac
   # The first corpus directory receives new inputs; the seeds are only read.
-  if cargo +nightly fuzz run "$t" "work/$t" "corpus/$t" -- \
+  if cargo +nightly fuzz run "$t" "work/$t" "corpus/$t" -- "${dict[@]}" \
       -max_total_time="$secs" -print_final_stats=1 -timeout=60 >"logs/$t.log" 2>&1; then
     result="ok"
   else

@@ -512,6 +512,15 @@ impl Session {
             };
             let ip = self.addr.ip();
             let throttle = &self.shared.throttle;
+            // Argon2 checks take turns host-wide (memory and CPU stay bounded however many
+            // connections join at once), and the throttle is consulted once it is this
+            // join's turn, so failures recorded while it waited count.
+            let shared = Arc::clone(&self.shared);
+            let _turn = tokio::select! {
+                permit = shared.passcode_checks.turn() => permit,
+                _ = self.peer.kicked().cancelled() => return,
+                _ = self.shared.shutdown.cancelled() => return,
+            };
             if let Err(wait) = throttle.check(ip, room.id) {
                 let mut f = ErrorFrame::new(
                     ErrorCode::Throttled,
@@ -523,9 +532,7 @@ impl Session {
                 self.peer.send(&HostFrame::Error(f));
                 return;
             }
-            let ok = tokio::task::spawn_blocking(move || crate::passcode::verify(&hash, &pass))
-                .await
-                .unwrap_or(false);
+            let ok = shared.passcode_checks.verify(hash, pass).await;
             if !ok {
                 let wait = throttle.fail(ip, room.id);
                 tracing::info!(addr = %self.addr, room = %room.id, "wrong passcode");

@@ -53,6 +53,9 @@ pub struct Limits {
     pub passcode_backoff_base: Duration,
     /// Longest throttle delay.
     pub passcode_backoff_max: Duration,
+    /// Argon2 passcode checks running at once, host-wide (each holds 19 MiB and a core
+    /// for ~40 ms); further joins with a passcode wait for their turn.
+    pub max_concurrent_passcode_checks: usize,
 }
 
 impl Default for Limits {
@@ -77,6 +80,7 @@ impl Default for Limits {
             passcode_free_failures: 3,
             passcode_backoff_base: Duration::from_secs(1),
             passcode_backoff_max: Duration::from_secs(60),
+            max_concurrent_passcode_checks: 2,
         }
     }
 }

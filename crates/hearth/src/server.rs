@@ -26,6 +26,11 @@ pub const DEFAULT_PORT: u16 = 7447;
 /// Most appends committed in one transaction.
 const MAX_BATCH: usize = 4096;
 
+/// Connections over the connection limits being upgraded at once, only to be told why
+/// (close 4005). Past this, further ones are dropped at accept, so a flood of them holds
+/// neither sockets nor tasks until the handshake deadline.
+pub const MAX_REFUSING: usize = 64;
+
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     #[error(transparent)]
@@ -39,6 +44,8 @@ pub enum HostError {
     Passcode(#[from] passcode::HashError),
     #[error("the host writer thread could not start: {0}")]
     Writer(std::io::Error),
+    #[error("the passcode checking threads could not start: {0}")]
+    Checker(std::io::Error),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
 }
@@ -74,6 +81,9 @@ pub(crate) struct Shared {
     pub rooms: RwLock<HashMap<Uuid, Arc<Room>>>,
     pub throttle: PasscodeThrottle,
     pub counter: Arc<ConnectionCounter>,
+    /// Permits for connections being refused (see [`MAX_REFUSING`]).
+    refusing: Arc<tokio::sync::Semaphore>,
+    pub passcode_checks: PasscodeChecks,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
     /// `None`: plaintext.
@@ -118,10 +128,13 @@ impl Host {
             host_id,
             host_name: config.host_name,
             throttle: PasscodeThrottle::new(&config.limits),
+            passcode_checks: PasscodeChecks::start(config.limits.max_concurrent_passcode_checks)
+                .map_err(HostError::Checker)?,
             limits: config.limits,
             store,
             rooms: RwLock::new(HashMap::new()),
             counter: Arc::new(ConnectionCounter::default()),
+            refusing: Arc::new(tokio::sync::Semaphore::new(MAX_REFUSING)),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             readers: Mutex::new(Vec::new()),
@@ -358,6 +371,54 @@ impl Shared {
     }
 }
 
+type CheckJob = (String, String, oneshot::Sender<bool>);
+
+/// Argon2 passcode checks run on a few threads of their own, one check per thread at a
+/// time: at most `Limits::max_concurrent_passcode_checks` run at once however many
+/// connections join, and the 19 MiB each takes is reused by the same threads (on the
+/// blocking pool it would be kept by every thread's allocator arena in turn).
+pub(crate) struct PasscodeChecks {
+    turns: tokio::sync::Semaphore,
+    jobs: std::sync::mpsc::Sender<CheckJob>,
+}
+
+impl PasscodeChecks {
+    fn start(threads: usize) -> std::io::Result<PasscodeChecks> {
+        let threads = threads.max(1);
+        let (tx, rx) = std::sync::mpsc::channel::<CheckJob>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = Arc::clone(&rx);
+            // The threads end when the host is dropped (the channel closes).
+            std::thread::Builder::new()
+                .name(format!("hearth-passcode-{i}"))
+                .spawn(move || loop {
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok((hash, pass, reply)) = job else { break };
+                    let _ = reply.send(passcode::verify(&hash, &pass));
+                })?;
+        }
+        Ok(PasscodeChecks {
+            turns: tokio::sync::Semaphore::new(threads),
+            jobs: tx,
+        })
+    }
+
+    /// Waits for a free checking thread; the check must be made while this is held.
+    pub async fn turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.turns.acquire().await.ok()
+    }
+
+    /// Checks a passcode against a stored hash on a checking thread.
+    pub async fn verify(&self, hash: String, pass: String) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.jobs.send((hash, pass, tx)).is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+}
+
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         let accepted = tokio::select! {
@@ -384,6 +445,18 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let slot = shared.counter.acquire(addr.ip(), &shared.limits);
+    // A refused connection is still upgraded so that it learns why, but only
+    // MAX_REFUSING at a time.
+    let _refusing = match &slot {
+        Ok(_) => None,
+        Err(why) => match Arc::clone(&shared.refusing).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                tracing::debug!(%addr, why, "connection dropped at accept");
+                return;
+            }
+        },
+    };
     connection::run(shared, stream, addr, slot).await;
 }
 
