@@ -1,0 +1,254 @@
+//! One desktop app instance under WebDriver: `tauri-driver` (which starts
+//! `WebKitWebDriver`, which starts the app) runs inside a namespace; `socat` exposes its
+//! port on the namespace's control address, where the test connects.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::netns::Netns;
+
+/// An X server for every app in the test; unix sockets cross namespaces.
+pub struct Xvfb {
+    child: Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    pub fn start() -> Result<Xvfb> {
+        let n = 90 + std::process::id() % 400;
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start Xvfb (install xvfb)")?;
+        let sock = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        wait_until(Duration::from_secs(10), || sock.exists()).context("Xvfb did not come up")?;
+        Ok(Xvfb { child, display })
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Result<()> {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("condition not met within {limit:?}")
+}
+
+/// Opens WebDriver connections to 127.0.0.1 inside a network namespace, from a
+/// short-lived thread that entered it: the drivers accept only local requests (they
+/// check the Host header), so forwarding the port would not do.
+#[derive(Clone)]
+pub struct NetnsConnector {
+    netns: Option<std::sync::Arc<str>>,
+}
+
+impl tower_service::Service<http::Uri> for NetnsConnector {
+    type Response = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let netns = self.netns.clone();
+        Box::pin(async move {
+            let host = uri.host().unwrap_or("127.0.0.1").to_string();
+            let port = uri.port_u16().unwrap_or(80);
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            // A fresh thread: the namespace switch must never leak into a pooled one.
+            std::thread::spawn(move || {
+                let result = (|| -> std::io::Result<std::net::TcpStream> {
+                    if let Some(ns) = netns {
+                        let f = std::fs::File::open(format!("/var/run/netns/{ns}"))?;
+                        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+                    }
+                    let s = std::net::TcpStream::connect((host.as_str(), port))?;
+                    s.set_nonblocking(true)?;
+                    Ok(s)
+                })();
+                let _ = tx.send(result);
+            });
+            let std_stream = rx.await.map_err(|_| std::io::Error::other("connect thread died"))??;
+            Ok(hyper_util::rt::TokioIo::new(tokio::net::TcpStream::from_std(std_stream)?))
+        })
+    }
+}
+
+/// `tauri-driver`, in a namespace or in this one.
+pub struct Driver {
+    driver: Child,
+    netns: Option<String>,
+    pub url: String,
+}
+
+impl Driver {
+    /// Starts the driver on 127.0.0.1:`port` in `ns` (or in this namespace).
+    pub async fn start(ns: Option<&Netns>, port: u16, display: &str, log: &Path, extra_env: &[&str]) -> Result<Driver> {
+        let log_file = std::fs::File::create(log).context("driver log")?;
+        let mut cmd = match ns {
+            Some(ns) => ns.command("env"),
+            None => Command::new("env"),
+        };
+        // Its own process group: dropping the driver ends dbus, the driver, WebKitWebDriver
+        // and the app together.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let driver = cmd
+            .args(extra_env)
+            .args([
+                &format!("DISPLAY={display}"),
+                // Software rendering: Xvfb has no GPU.
+                "WEBKIT_DISABLE_COMPOSITING_MODE=1",
+                "LIBGL_ALWAYS_SOFTWARE=1",
+                "NO_AT_BRIDGE=1",
+                "HEARTH_LOG=info,hearth=debug",
+                "dbus-run-session",
+                "--",
+                "tauri-driver",
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &(port + 1).to_string(),
+            ])
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .context("cannot start tauri-driver (cargo install tauri-driver --version ^2)")?;
+        let d = Driver {
+            driver,
+            netns: ns.map(|n| n.name.clone()),
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let connector = NetnsConnector {
+            netns: d.netns.as_deref().map(Into::into),
+        };
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut c = connector.clone();
+            let uri: http::Uri = format!("{}/status", d.url).parse()?;
+            if tower_service::Service::call(&mut c, uri).await.is_ok() {
+                break;
+            }
+            if Instant::now() > end {
+                bail!("tauri-driver did not come up (log: {})", log.display());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(d)
+    }
+
+    /// Starts the app with its own data directory and opens a WebDriver session on it.
+    pub async fn launch(&self, app: &Path, data_dir: &Path) -> Result<Client> {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            json!({
+                "application": app,
+                "args": ["--data-dir", data_dir],
+            }),
+        );
+        // tauri-driver may accept the port before WebKitWebDriver is ready: retry.
+        let mut last = None;
+        for _ in 0..20 {
+            let connector = NetnsConnector {
+                netns: self.netns.as_deref().map(Into::into),
+            };
+            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&self.url).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        bail!("cannot open a WebDriver session: {last:?}")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = nix::unistd::Pid::from_raw(-(self.driver.id() as i32));
+        let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.driver.wait();
+    }
+}
+
+/// Conveniences over a WebDriver session, by `data-testid`.
+pub struct Ui {
+    pub client: Client,
+}
+
+pub fn testid(id: &str) -> String {
+    format!("[data-testid=\"{id}\"]")
+}
+
+impl Ui {
+    pub async fn find(&self, id: &str) -> Result<fantoccini::elements::Element> {
+        let css = testid(id);
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(&css))
+            .await
+            .with_context(|| format!("no element {css}"))
+    }
+
+    pub async fn click(&self, id: &str) -> Result<()> {
+        self.find(id).await?.click().await.with_context(|| format!("click {id}"))
+    }
+
+    pub async fn type_into(&self, id: &str, text: &str) -> Result<()> {
+        let e = self.find(id).await?;
+        e.send_keys(text).await.with_context(|| format!("type into {id}"))
+    }
+
+    /// Waits until the page's text content (innerText of body) satisfies `f`.
+    pub async fn wait_text(&self, what: &str, limit: Duration, f: impl Fn(&str) -> bool) -> Result<String> {
+        let end = Instant::now() + limit;
+        loop {
+            let text = self.body_text().await?;
+            if f(&text) {
+                return Ok(text);
+            }
+            if Instant::now() > end {
+                bail!("timed out waiting for {what}; page text was:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    pub async fn body_text(&self) -> Result<String> {
+        let v = self
+            .client
+            .execute("return document.body.innerText", vec![])
+            .await
+            .context("read page text")?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    pub async fn title(&self) -> Result<String> {
+        Ok(self.client.title().await?)
+    }
+
+    pub async fn screenshot(&self, path: &Path) -> Result<()> {
+        let png = self.client.screenshot().await.context("screenshot")?;
+        std::fs::write(path, png).with_context(|| format!("write {}", path.display()))
+    }
+}
