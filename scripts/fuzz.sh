@@ -24,7 +24,9 @@ if [ "${#targets[@]}" -eq 0 ]; then
   targets=(decode_client handshake invite txt)
 fi
 
-if ! cargo +nightly --version >/dev/null 2>&1; then
+# Never let `cargo +nightly` install a toolchain by itself.
+export RUSTUP_AUTO_INSTALL=0
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "fuzz: no nightly toolchain (rustup toolchain install nightly)" >&2
   exit 2
 fi

@@ -52,3 +52,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest"
   cargo install cargo-nextest --locked
 fi
+
+# Fuzzing (scripts/fuzz.sh and CI's fuzz smoke) needs cargo-fuzz, which needs nightly:
+# installed only where a nightly toolchain already is.
+if rustup toolchain list 2>/dev/null | grep -q '^nightly' && ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-fuzz (a nightly toolchain is present)"
+  cargo install cargo-fuzz --locked
+fi

@@ -22,3 +22,5 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo nextest"
 cargo nextest run --workspace --locked --profile ci
+echo "== fuzz smoke: 15 s per fuzz target if nightly is installed (docs/security.md)"
+scripts/fuzz-smoke.sh

@@ -279,6 +279,9 @@ impl Harness {
         let ws = self.connect().await;
         let (mut sink, mut stream) = ws.split();
         let mut oracle = Oracle::new([self.open_room, self.locked_room]);
+        // The receiver reports each answer to an end marker; it closes this channel
+        // when the connection ends.
+        let (marker_tx, mut marker_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let send = async {
             let mut sent = Vec::new();
             for f in frames {
@@ -293,21 +296,47 @@ impl Harness {
                 }
                 sent.push(f.clone());
             }
+            // Once the host reads a close frame it writes nothing more, so answers still
+            // queued would be lost to the checks. First an end marker (answered in order
+            // after every frame before it), then a flush (so the acks of every send are
+            // queued), then a second marker: once it is answered, everything has been.
+            for round in 0..2 {
+                if round == 1 {
+                    self.host.flush().await;
+                }
+                if sink.send(Message::Text(END_MARKER.into())).await.is_err()
+                    || marker_rx.recv().await.is_none()
+                {
+                    break;
+                }
+            }
             let _ = sink.send(Message::Close(None)).await;
             sent
         };
         let receive = async {
             let mut answers = Vec::new();
             while let Some(Ok(m)) = stream.next().await {
+                if is_end_marker_answer(&m) {
+                    let _ = marker_tx.send(());
+                }
                 answers.push(m);
             }
+            drop(marker_tx);
             answers
         };
         let (sent, answers) = tokio::join!(send, receive);
+        // HEARTH_FUZZ_TRACE=1 prints the exchange (for triaging a crash).
+        let trace = std::env::var_os("HEARTH_FUZZ_TRACE").is_some();
         for f in &sent {
+            if trace {
+                eprintln!("C→H {}", String::from_utf8_lossy(f));
+            }
             oracle.sent(f);
         }
         for m in answers {
+            if trace {
+                eprintln!("H→C {m}");
+            }
             oracle.received(m);
         }
     }
@@ -365,6 +394,19 @@ fn cheap_hash(passcode: &str) -> String {
         .to_string()
 }
 
+/// A frame of an unknown type: the host answers it with an `unknown_type` error naming
+/// it, in order after everything sent before it.
+const END_MARKER: &str = r#"{"type":"hearth_fuzz_end","payload":{}}"#;
+
+fn is_end_marker_answer(m: &Message) -> bool {
+    let Message::Text(t) = m else { return false };
+    matches!(
+        decode_host(t),
+        Ok(HostFrame::Error(e)) if e.code == ErrorCode::UnknownType
+            && e.request.as_deref() == Some("hearth_fuzz_end")
+    )
+}
+
 type WsClient = tokio_tungstenite::WebSocketStream<tokio::io::DuplexStream>;
 
 fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
@@ -391,9 +433,13 @@ pub struct Oracle {
     joined: HashSet<Uuid>,
     /// The last seq seen per room (`joined.head_seq`, then each `message`).
     last_seq: HashMap<Uuid, u64>,
+    /// `joined.head_seq` of the latest join, per room.
+    join_head: HashMap<Uuid, u64>,
     /// `history` frames in the order sent: the decoded request, or `None` for one the
     /// host will refuse to decode (its answer is an error naming `history`).
     history: VecDeque<Option<HistoryRequest>>,
+    /// `join` frames in the order sent, the same way: each gets `joined` or an error.
+    joins: VecDeque<Option<protocol::Join>>,
     client_msg_ids: HashSet<String>,
     hello_sent: bool,
     welcomes: usize,
@@ -411,7 +457,9 @@ impl Oracle {
             rooms: rooms.into_iter().collect(),
             joined: HashSet::new(),
             last_seq: HashMap::new(),
+            join_head: HashMap::new(),
             history: VecDeque::new(),
+            joins: VecDeque::new(),
             client_msg_ids: HashSet::new(),
             hello_sent: false,
             welcomes: 0,
@@ -425,12 +473,14 @@ impl Oracle {
         };
         match decode_client(text) {
             Ok(ClientFrame::History(h)) => self.history.push_back(Some(h)),
+            Ok(ClientFrame::Join(j)) => self.joins.push_back(Some(j)),
             Ok(ClientFrame::Send(s)) => {
                 self.client_msg_ids.insert(s.client_msg_id);
             }
             Ok(ClientFrame::Hello(_)) => self.hello_sent = true,
             Ok(_) => {}
             Err(e) if e.request().as_deref() == Some("history") => self.history.push_back(None),
+            Err(e) if e.request().as_deref() == Some("join") => self.joins.push_back(None),
             Err(_) => {}
         }
     }
@@ -479,12 +529,32 @@ impl Oracle {
                 assert!(self.welcomes > 0, "joined before welcome");
                 let room = j.room.room_id;
                 assert!(self.rooms.contains(&room), "joined an unknown room {room}");
-                check_page(room, &j.messages, j.messages.len() as u32);
-                assert!(j.messages.iter().all(|m| m.seq <= j.head_seq));
+                let req = self
+                    .joins
+                    .pop_front()
+                    .expect("a joined nobody asked for")
+                    .expect("a joined for a join frame that does not decode");
+                assert_eq!(req.room_id, room, "joined answers another room");
+                assert_eq!(j.head_seq, j.room.head_seq);
+                // The log is gap-free from 1, so the page is exactly determined.
+                let (head, page) = (j.head_seq, u64::from(self.max_page));
+                let want = match req.since_seq {
+                    Some(s) if s <= head => (s + 1)..=head.min(s.saturating_add(page)),
+                    _ => head.saturating_sub(page - 1).max(1)..=head,
+                };
+                assert_eq!(
+                    seqs(&j.messages),
+                    want.clone().collect::<Vec<_>>(),
+                    "joined with since_seq {:?}, head {head}",
+                    req.since_seq
+                );
+                assert_eq!(j.has_more, *want.end() < head, "joined.has_more");
+                check_page(room, &j.messages, self.max_page);
                 assert_eq!(j.members.len() as u32, j.room.online, "members vs online");
                 assert_eq!(j.resume_token.is_some(), j.room.has_passcode);
                 self.joined.insert(room);
                 self.last_seq.insert(room, j.head_seq);
+                self.join_head.insert(room, j.head_seq);
             }
             HostFrame::Left(r) => {
                 assert!(self.joined.remove(&r.room_id), "left a room never joined");
@@ -512,6 +582,30 @@ impl Oracle {
                 assert_eq!(page.room_id, req.room_id);
                 let limit = req.limit.unwrap_or(self.max_page).clamp(1, self.max_page);
                 check_page(req.room_id, &page.messages, limit);
+                // The host answers from the head it read when it handled the request:
+                // at least the head this connection joined at, at most the last seq
+                // delivered before this page (a message is delivered under the room
+                // lock as the head moves). The log is gap-free from 1, so for that head
+                // the page is exactly determined.
+                let hi = self.last_seq.get(&req.room_id).copied().unwrap_or(0);
+                let lo = self
+                    .join_head
+                    .get(&req.room_id)
+                    .copied()
+                    .unwrap_or(0)
+                    .min(hi);
+                let got = (seqs(&page.messages), page.has_more);
+                assert!(
+                    (lo..=hi).any(|head| expected_history(&req, head, limit) == got),
+                    "history before_seq {:?} after_seq {:?} limit {:?} answered {got:?}; \
+                     for heads {lo}..={hi} expected one of {:?}",
+                    req.before_seq,
+                    req.after_seq,
+                    req.limit,
+                    (lo..=hi.min(lo + 3))
+                        .map(|h| expected_history(&req, h, limit))
+                        .collect::<Vec<_>>()
+                );
                 if let Some(b) = req.before_seq {
                     assert!(
                         page.messages.iter().all(|m| m.seq < b),
@@ -535,7 +629,33 @@ impl Oracle {
                         "an error for a history frame never sent"
                     );
                 }
+                if e.request.as_deref() == Some("join") {
+                    assert!(
+                        self.joins.pop_front().is_some(),
+                        "an error for a join frame never sent"
+                    );
+                }
             }
+        }
+    }
+}
+
+/// The seqs and `has_more` of the page `req` gets from a room whose head is `head`
+/// (docs/protocol.md §10.3), `limit` already clamped.
+fn expected_history(req: &HistoryRequest, head: u64, limit: u32) -> (Vec<u64>, bool) {
+    let limit = u64::from(limit);
+    match (req.before_seq, req.after_seq) {
+        (_, Some(a)) => {
+            let want: Vec<u64> =
+                (a.saturating_add(1)..=head.min(a.saturating_add(limit))).collect();
+            let more = want.last().is_some_and(|l| *l < head);
+            (want, more)
+        }
+        (b, None) => {
+            let end = b.map_or(head, |b| head.min(b.saturating_sub(1)));
+            let want: Vec<u64> = (end.saturating_sub(limit - 1).max(1)..=end).collect();
+            let more = want.first().is_some_and(|f| *f > 1);
+            (want, more)
         }
     }
 }

@@ -708,7 +708,10 @@ impl Session {
                     Ok((m, more))
                 }
                 None => {
-                    let m = r.before(id, before.or(Some(head + 1)), limit)?;
+                    // Bounded by the head like every page (§10.3): never ahead of what
+                    // this connection has been sent live.
+                    let below = before.map_or(head + 1, |b| b.min(head + 1));
+                    let m = r.before(id, Some(below), limit)?;
                     let more = m.first().is_some_and(|f| f.seq > 1);
                     Ok((m, more))
                 }

@@ -790,13 +790,16 @@ fn page_after(
     upto: u64,
     limit: u32,
 ) -> rusqlite::Result<Vec<ChatMessage>> {
-    let upto = upto.min(i64::MAX as u64) as i64;
+    // Seqs are SQLite integers (i64): a bound past i64::MAX is past every seq (an `as`
+    // cast would wrap it to a negative number and select from the start).
+    let upto = i64::try_from(upto).unwrap_or(i64::MAX);
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {MSG_COLS} FROM {table} WHERE room_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq ASC LIMIT ?4"
     ))?;
     let rows = stmt
         .query_map(
-            params![room_id.to_string(), after as i64, upto, limit as i64],
+            params![room_id.to_string(), after, upto, limit as i64],
             row_to_msg,
         )?
         .collect();
@@ -810,7 +813,7 @@ fn page_before(
     before: Option<u64>,
     limit: u32,
 ) -> rusqlite::Result<Vec<ChatMessage>> {
-    let before = before.map(|b| b as i64).unwrap_or(i64::MAX);
+    let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {MSG_COLS} FROM {table} WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
     ))?;

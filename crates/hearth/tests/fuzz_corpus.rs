@@ -89,36 +89,38 @@ fn handshake_corpus() {
 #[test]
 fn the_oracle_rejects_wrong_answers() {
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let hello = format!(
-        r#"{{"type":"hello","payload":{{"protocol":1,"user_id":"{}","name":"x"}}}}"#,
-        Uuid::new_v4()
+    let frame = |kind: &str, payload: serde_json::Value| {
+        serde_json::json!({"type": kind, "payload": payload}).to_string()
+    };
+    let hello = frame(
+        "hello",
+        serde_json::json!({"protocol":1,"user_id":Uuid::new_v4(),"name":"x"}),
     );
-    let welcome = format!(
-        r#"{{"type":"welcome","payload":{{"protocol":1,"host_id":"{a}","host_name":"h","rooms":[{{"room_id":"{a}","name":"A","has_passcode":false,"online":0,"head_seq":0}},{{"room_id":"{b}","name":"B","has_passcode":false,"online":0,"head_seq":0}}],"limits":{{"max_frame_bytes":65536,"max_text_chars":4000,"messages_per_sec":20,"message_burst":40,"max_history_page":200,"heartbeat_interval_ms":15000}}}}}}"#
+    let join = frame("join", serde_json::json!({"room_id":a}));
+    let history = frame("history", serde_json::json!({"room_id":a,"after_seq":3}));
+    let summary = |id: Uuid, head: u64| serde_json::json!({"room_id":id,"name":"R","has_passcode":false,"online":1,"head_seq":head});
+    let welcome = frame(
+        "welcome",
+        serde_json::json!({"protocol":1,"host_id":a,"host_name":"h","rooms":[summary(a,0),summary(b,0)],
+            "limits":{"max_frame_bytes":65536,"max_text_chars":4000,"messages_per_sec":20,
+                "message_burst":40,"max_history_page":200,"heartbeat_interval_ms":15000}}),
     );
-    let joined = format!(
-        r#"{{"type":"joined","payload":{{"room":{{"room_id":"{a}","name":"A","has_passcode":false,"online":0,"head_seq":5}},"members":[],"messages":[],"head_seq":5,"has_more":false}}}}"#
-    );
-    let msg = |room: Uuid, seq: u64| {
-        format!(
-            r#"{{"type":"message","payload":{{"room_id":"{room}","seq":{seq},"ts":1,"user_id":"{a}","author":"x","client_msg_id":"c","text":"t"}}}}"#
+    let msg = |room: Uuid, seq: u64| serde_json::json!({"room_id":room,"seq":seq,"ts":1,"user_id":a,"author":"x","client_msg_id":"c","text":"t"});
+    let joined = |seqs: &[u64]| {
+        frame(
+            "joined",
+            serde_json::json!({"room":summary(a,5),"members":[{"user_id":a,"name":"x"}],
+                "messages":seqs.iter().map(|s| msg(a, *s)).collect::<Vec<_>>(),"head_seq":5,"has_more":false}),
         )
     };
-    let history = format!(r#"{{"type":"history","payload":{{"room_id":"{a}","after_seq":3}}}}"#);
+    let live = |room: Uuid, seq: u64| frame("message", msg(room, seq));
     let page = |seqs: &[u64]| {
-        let m: Vec<String> = seqs
-            .iter()
-            .map(|s| msg(a, *s))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|f| f[f.find("\"payload\":").unwrap() + 10..f.len() - 1].to_string())
-            .collect();
-        format!(
-            r#"{{"type":"history_page","payload":{{"room_id":"{a}","messages":[{}],"has_more":false}}}}"#,
-            m.join(",")
+        frame(
+            "history_page",
+            serde_json::json!({"room_id":a,"messages":seqs.iter().map(|s| msg(a, *s)).collect::<Vec<_>>(),"has_more":false}),
         )
     };
-    let run = |sent: &[&str], answers: &[String]| {
+    let passes = |sent: &[&str], answers: &[String]| {
         std::panic::catch_unwind(|| {
             let mut o = fuzz::Oracle::new([a, b]);
             for s in sent {
@@ -130,43 +132,63 @@ fn the_oracle_rejects_wrong_answers() {
         })
         .is_ok()
     };
-    let base = vec![welcome.clone(), joined.clone()];
-    let with = |extra: &[String]| [base.clone(), extra.to_vec()].concat();
+    let good = [hello.as_str(), join.as_str(), history.as_str()];
+    let ok_join = joined(&[1, 2, 3, 4, 5]);
+    let with = |extra: &[String]| [vec![welcome.clone(), ok_join.clone()], extra.to_vec()].concat();
     // A correct exchange passes...
-    assert!(run(
-        &[&hello, &history],
-        &with(&[msg(a, 6), msg(a, 7), page(&[4, 5, 6, 7])])
+    assert!(passes(
+        &good,
+        &with(&[live(a, 6), live(a, 7), page(&[4, 5, 6, 7])])
     ));
     // ...and each of these is caught.
-    assert!(!run(&[&history], &with(&[])), "welcome without hello");
-    assert!(
-        !run(&[&hello], &with(&[msg(b, 6)])),
-        "a message for a room never joined"
-    );
-    assert!(
-        !run(&[&hello], &with(&[msg(a, 7), msg(a, 6)])),
-        "seqs going backwards"
-    );
-    assert!(
-        !run(&[&hello], &with(&[msg(a, 5)])),
-        "a live message at or below head"
-    );
-    assert!(
-        !run(&[&hello, &history], &with(&[page(&[1, 2])])),
-        "history ignoring after_seq"
-    );
-    assert!(
-        !run(&[&hello, &history], &with(&[page(&[4, 6])])),
-        "a page with a gap"
-    );
-    assert!(
-        !run(&[&hello], &with(&[page(&[4])])),
-        "a page nobody asked for"
-    );
-    assert!(
-        !run(&[&hello], &with(&["{\"type\":\"welcome\"}".to_string()])),
-        "a frame that does not decode"
-    );
+    let cases: Vec<(&str, Vec<&str>, Vec<String>)> = vec![
+        ("welcome without hello", vec![&join], with(&[])),
+        ("joined nobody asked for", vec![&hello], with(&[])),
+        (
+            "joined with a page missing the start",
+            good.to_vec(),
+            vec![welcome.clone(), joined(&[2, 3, 4, 5])],
+        ),
+        (
+            "a message for a room never joined",
+            good.to_vec(),
+            with(&[live(b, 6)]),
+        ),
+        (
+            "seqs going backwards",
+            good.to_vec(),
+            with(&[live(a, 7), live(a, 6)]),
+        ),
+        (
+            "a live message at or below the head",
+            good.to_vec(),
+            with(&[live(a, 5)]),
+        ),
+        (
+            "history ignoring after_seq",
+            good.to_vec(),
+            with(&[page(&[1, 2, 3, 4, 5])]),
+        ),
+        ("history cut short", good.to_vec(), with(&[page(&[4])])),
+        (
+            "history with a gap",
+            good.to_vec(),
+            with(&[page(&[4, 5, 7])]),
+        ),
+        (
+            "a page nobody asked for",
+            vec![&hello, &join],
+            with(&[page(&[4, 5])]),
+        ),
+        (
+            "a frame that does not decode",
+            good.to_vec(),
+            with(&[r#"{"type":"welcome"}"#.to_string()]),
+        ),
+    ];
+    for (what, sent, answers) in cases {
+        assert!(!passes(&sent, &answers), "not caught: {what}");
+    }
     assert!(std::panic::catch_unwind(|| {
         fuzz::Oracle::new([a, b]).received(Message::Binary(vec![1].into()))
     })
