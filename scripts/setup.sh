@@ -15,6 +15,9 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev  # the desktop app (Tauri 2 on WebKitGTK)
   librsvg2-bin                 # renders icons/icon.svg (scripts/icons.py)
   xvfb xauth dbus dbus-x11 fonts-dejavu-core  # the app under a virtual display
+  rpm desktop-file-utils       # inspecting the built .rpm and .desktop file (scripts/package-test.sh)
+  webkit2gtk-driver            # WebKitWebDriver: the end-to-end tests drive the real app
+  imagemagick                  # import: screenshots of the app's virtual screen
 )
 
 missing=()
@@ -51,6 +54,12 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest"
   cargo install cargo-nextest --locked
+fi
+
+# tauri-driver: the WebDriver server for Tauri apps, in front of WebKitWebDriver.
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "setup: installing tauri-driver"
+  cargo install tauri-driver --version "^2" --locked
 fi
 
 # Fuzzing (scripts/fuzz.sh and CI's fuzz smoke) needs cargo-fuzz, which needs nightly:

@@ -20,6 +20,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== the desktop app binary, for the end-to-end tests (crates/hearth-e2e)"
+cargo build --locked -p hearth-desktop
 echo "== cargo nextest"
 cargo nextest run --workspace --locked --profile ci
 echo "== fuzz smoke: 15 s per fuzz target if nightly is installed (docs/security.md)"

@@ -70,6 +70,9 @@ struct Inner {
     discovered: Mutex<HashMap<Uuid, DiscoveredRoom>>,
     hosting: tokio::sync::Mutex<Option<Hosting>>,
     browser_stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    /// The runtime the app was started on. Sync methods (the desktop shell calls them
+    /// on its UI thread) enter it before they start clients or tasks.
+    runtime: tokio::runtime::Handle,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -123,6 +126,7 @@ impl App {
                 discovered: Mutex::new(HashMap::new()),
                 hosting: tokio::sync::Mutex::new(None),
                 browser_stop: Mutex::new(None),
+                runtime: tokio::runtime::Handle::current(),
             }),
         };
         for room in app.inner.store.joined_rooms()? {
@@ -490,6 +494,7 @@ impl App {
     }
 
     fn attach_any(&self, address: &str, passcode: Option<String>) {
+        let _rt = self.inner.runtime.enter();
         let app = self.clone();
         let address = address.to_string();
         let name = lock(&self.inner.name).clone();
@@ -550,6 +555,7 @@ impl App {
         );
         cfg.backoff_min = self.inner.config.backoff_min;
         cfg.backoff_max = self.inner.config.backoff_max;
+        let _rt = self.inner.runtime.enter();
         let (client, events) = Client::start(cfg)?;
         tokio::spawn(pump(self.clone(), address.to_string(), events));
         Ok(Session {
@@ -597,6 +603,32 @@ impl App {
         let fingerprint = h.host.fingerprint().map(str::to_string);
         let views = h.views();
         drop(hosting);
+        // Our own host's certificate is known, not learned: pin it, so a certificate made
+        // anew (a lost key file) is not mistaken for an impostor by our own client.
+        if let Some(fp) = &fingerprint {
+            let store = &self.inner.store;
+            store.pin(&hearth::client::pin_key_room(summary.room_id), fp)?;
+            store.pin(&hearth::client::pin_key_addr(&local), fp)?;
+        }
+        // A session to our own host from before it ran (restored at start) may have
+        // stopped at the old certificate or be waiting out its backoff: start afresh.
+        let stale = {
+            let mut sessions = lock(&self.inner.sessions);
+            let down = sessions
+                .get(&local)
+                .is_some_and(|s| !matches!(s.connection, Connection::Connected));
+            if down {
+                sessions.remove(&local)
+            } else {
+                None
+            }
+        };
+        if let Some(old) = stale {
+            old.client.shutdown();
+            for r in old.rooms.into_iter().filter(|r| *r != summary.room_id) {
+                self.attach(r, &local, None, fingerprint.clone());
+            }
+        }
         self.attach(summary.room_id, &local, Some(passcode), fingerprint);
         self.emit(AppEvent::Hosting { rooms: views });
         Ok(view)
@@ -729,10 +761,16 @@ impl App {
             .iter()
             .map(|a| r.invite_for(*a).authority())
             .collect();
-        if !matches!(conn, Connection::Connected) && !announced.contains(&addr) {
+        if matches!(conn, Connection::Connected) {
+            return;
+        }
+        if !announced.contains(&addr) {
             tracing::info!(room = %r.name, from = %addr, to = %new, "host moved");
             // The room's pin decides, not the (unauthenticated) announcement.
             self.attach(r.room_id, &new, None, None);
+        } else if let Some(s) = lock(&self.inner.sessions).get(&addr) {
+            // The host is back where it was: no need to wait out the backoff.
+            let _ = s.client.reconnect_now();
         }
     }
 
@@ -767,10 +805,12 @@ fn connection_view(s: &ConnectionState) -> Connection {
             attempt,
             retry_in,
             reason,
+            host_down,
         } => Connection::Reconnecting {
             attempt: *attempt,
             retry_in_ms: retry_in.as_millis() as u64,
             reason: reason.clone(),
+            host_down: *host_down,
         },
         ConnectionState::Closed { reason } => Connection::Closed {
             reason: reason.clone(),

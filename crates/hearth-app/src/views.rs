@@ -55,6 +55,8 @@ pub enum Connection {
         #[ts(type = "number")]
         retry_in_ms: u64,
         reason: String,
+        /// The host is known not to be running (it went away, or refuses connections).
+        host_down: bool,
     },
     /// Not trying any more (left, or incompatible host).
     Closed {

@@ -198,3 +198,123 @@ fn host_discover_join_chat_restart_and_outage() {
         b.shutdown().await;
     });
 }
+
+/// A host that comes back on the same address is rejoined as soon as it is announced
+/// (and its own app's client as soon as it hosts again), not at the end of a backoff
+/// that may be many seconds long.
+#[test]
+fn a_returning_host_is_rejoined_without_waiting_out_the_backoff() {
+    let mdns = isolate();
+    run(async move {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        // A fixed port, so A comes back exactly where it was.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let slow = |dir: &std::path::Path| {
+            let mut c = config(dir, &mdns);
+            c.bind = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            // Far longer than any wait below: only an early retry can pass.
+            c.backoff_min = Duration::from_secs(60);
+            c.backoff_max = Duration::from_secs(60);
+            c
+        };
+        let (a, ea) = App::start(slow(dir_a.path())).await.unwrap();
+        let (b, mut eb) = App::start(slow(dir_b.path())).await.unwrap();
+        let room = a.host_room("Back soon", None).await.unwrap().room_id;
+        wait_for(&mut eb, "discovery", |e| match e {
+            AppEvent::Discovery { rooms } => rooms.iter().any(|r| r.room_id == room).then_some(()),
+            _ => None,
+        })
+        .await;
+        b.join_discovered(room, None).await.unwrap();
+        wait_for(&mut eb, "join", |e| {
+            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == room).then_some(())
+        })
+        .await;
+
+        a.shutdown().await;
+        drop((a, ea));
+        wait_for(&mut eb, "host offline", |e| {
+            matches!(
+                e,
+                AppEvent::Connection {
+                    connection: Connection::Reconnecting { .. },
+                    ..
+                }
+            )
+            .then_some(())
+        })
+        .await;
+
+        let (a, mut ea) = App::start(slow(dir_a.path())).await.unwrap();
+        // A's own client already tried its host (down until now) and is waiting.
+        wait_for(&mut ea, "A's client waiting", |e| {
+            matches!(
+                e,
+                AppEvent::Connection {
+                    connection: Connection::Reconnecting { .. },
+                    ..
+                }
+            )
+            .then_some(())
+        })
+        .await;
+        assert_eq!(a.host_room("Back soon", None).await.unwrap().room_id, room);
+        wait_for(&mut ea, "A rejoined its own room", |e| {
+            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == room).then_some(())
+        })
+        .await;
+        wait_for(&mut eb, "B rejoined on the announcement", |e| {
+            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == room).then_some(())
+        })
+        .await;
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+/// The desktop shell calls the sync methods on its UI thread, outside any runtime: they
+/// must still be able to start clients there (this used to abort the app).
+#[test]
+fn sync_methods_work_from_a_thread_outside_the_runtime() {
+    let mdns = isolate();
+    run(async move {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, _ea) = App::start(config(dir_a.path(), &mdns)).await.unwrap();
+        let (b, mut eb) = App::start(config(dir_b.path(), &mdns)).await.unwrap();
+        let hosted = a.host_room("By link", None).await.unwrap();
+        let (b2, link) = (b.clone(), hosted.invite.clone());
+        std::thread::spawn(move || b2.join_link(&link, None))
+            .join()
+            .expect("join_link panicked outside the runtime")
+            .unwrap();
+        wait_for(&mut eb, "join by link", |e| {
+            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == hosted.room_id)
+                .then_some(())
+        })
+        .await;
+        let (b2, fp) = (b.clone(), a_fingerprint(&hosted.invite));
+        std::thread::spawn(move || b2.trust_fingerprint(hosted.room_id, &fp))
+            .join()
+            .expect("trust_fingerprint panicked outside the runtime")
+            .unwrap();
+        wait_for(&mut eb, "rejoin after trusting", |e| {
+            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == hosted.room_id)
+                .then_some(())
+        })
+        .await;
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}
+
+fn a_fingerprint(invite: &str) -> String {
+    invite
+        .split("#fp=")
+        .nth(1)
+        .expect("the invite carries #fp=")
+        .to_string()
+}

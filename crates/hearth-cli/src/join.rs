@@ -348,8 +348,9 @@ async fn interactive(
                 match ev {
                     ClientEvent::State(s) => match s {
                         ConnectionState::Connected => eprintln!("* connected"),
-                        ConnectionState::Reconnecting { reason, retry_in, .. } => {
-                            eprintln!("* {reason}; reconnecting in {:.1} s (messages you type are queued)", retry_in.as_secs_f64())
+                        ConnectionState::Reconnecting { reason, retry_in, host_down, .. } => {
+                            let state = if host_down { "host offline" } else { "disconnected" };
+                            eprintln!("* {state} ({reason}); reconnecting in {:.1} s (messages you type are queued)", retry_in.as_secs_f64())
                         }
                         ConnectionState::Closed { reason } => bail!("connection closed: {reason}"),
                         ConnectionState::Connecting => {}

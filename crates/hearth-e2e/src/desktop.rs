@@ -1,6 +1,7 @@
 //! One desktop app instance under WebDriver: `tauri-driver` (which starts
-//! `WebKitWebDriver`, which starts the app) runs inside a namespace; `socat` exposes its
-//! port on the namespace's control address, where the test connects.
+//! `WebKitWebDriver`, which starts the app) runs inside a network namespace, on its own
+//! virtual screen. The test reaches the driver on 127.0.0.1 inside that namespace
+//! through [`NetnsConnector`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,18 +13,21 @@ use serde_json::json;
 
 use crate::netns::Netns;
 
-/// An X server for every app in the test; unix sockets cross namespaces.
+/// A virtual X server, one per app so that a screenshot of its screen is that app's
+/// window alone. Its unix socket is reachable from inside network namespaces.
 pub struct Xvfb {
     child: Child,
     pub display: String,
 }
 
 impl Xvfb {
-    pub fn start() -> Result<Xvfb> {
-        let n = 90 + std::process::id() % 400;
+    /// `slot` tells the displays of one test apart (0, 1, ...). The screen has the app
+    /// window's default size, so the centered window fills it.
+    pub fn start(slot: u32) -> Result<Xvfb> {
+        let n = 100 + (std::process::id() % 300) * 4 + slot;
         let display = format!(":{n}");
         let child = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .args([&display, "-screen", "0", "1180x760x24", "-nolisten", "tcp"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -31,6 +35,20 @@ impl Xvfb {
         let sock = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
         wait_until(Duration::from_secs(10), || sock.exists()).context("Xvfb did not come up")?;
         Ok(Xvfb { child, display })
+    }
+
+    /// A PNG of the whole screen, as a person would see it (ImageMagick's `import`).
+    /// WebKitWebDriver's own screenshot does not answer under Xvfb without compositing.
+    pub fn screenshot(&self, path: &Path) -> Result<()> {
+        let out = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(path)
+            .output()
+            .context("cannot run import (install imagemagick)")?;
+        if !out.status.success() {
+            bail!("import: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(())
     }
 }
 
@@ -63,9 +81,14 @@ pub struct NetnsConnector {
 impl tower_service::Service<http::Uri> for NetnsConnector {
     type Response = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
     type Error = std::io::Error;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Self::Response>> + Send>>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::io::Result<Self::Response>> + Send>,
+    >;
 
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 
@@ -80,7 +103,8 @@ impl tower_service::Service<http::Uri> for NetnsConnector {
                 let result = (|| -> std::io::Result<std::net::TcpStream> {
                     if let Some(ns) = netns {
                         let f = std::fs::File::open(format!("/var/run/netns/{ns}"))?;
-                        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)?;
+                        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+                            .map_err(std::io::Error::from)?;
                     }
                     let s = std::net::TcpStream::connect((host.as_str(), port))?;
                     s.set_nonblocking(true)?;
@@ -88,8 +112,12 @@ impl tower_service::Service<http::Uri> for NetnsConnector {
                 })();
                 let _ = tx.send(result);
             });
-            let std_stream = rx.await.map_err(|_| std::io::Error::other("connect thread died"))??;
-            Ok(hyper_util::rt::TokioIo::new(tokio::net::TcpStream::from_std(std_stream)?))
+            let std_stream = rx
+                .await
+                .map_err(|_| std::io::Error::other("connect thread died"))??;
+            Ok(hyper_util::rt::TokioIo::new(
+                tokio::net::TcpStream::from_std(std_stream)?,
+            ))
         })
     }
 }
@@ -103,7 +131,13 @@ pub struct Driver {
 
 impl Driver {
     /// Starts the driver on 127.0.0.1:`port` in `ns` (or in this namespace).
-    pub async fn start(ns: Option<&Netns>, port: u16, display: &str, log: &Path, extra_env: &[&str]) -> Result<Driver> {
+    pub async fn start(
+        ns: Option<&Netns>,
+        port: u16,
+        display: &str,
+        log: &Path,
+        extra_env: &[&str],
+    ) -> Result<Driver> {
         let log_file = std::fs::File::create(log).context("driver log")?;
         let mut cmd = match ns {
             Some(ns) => ns.command("env"),
@@ -172,9 +206,13 @@ impl Driver {
             let connector = NetnsConnector {
                 netns: self.netns.as_deref().map(Into::into),
             };
-            match ClientBuilder::new(connector).capabilities(caps.clone()).connect(&self.url).await {
-                Ok(c) => return Ok(c),
-                Err(e) => last = Some(e),
+            // A session that never answers (the app did not start) must not hang the test.
+            let mut builder = ClientBuilder::new(connector);
+            builder.capabilities(caps.clone());
+            match tokio::time::timeout(Duration::from_secs(60), builder.connect(&self.url)).await {
+                Ok(Ok(c)) => return Ok(c),
+                Ok(Err(e)) => last = Some(e.to_string()),
+                Err(_) => bail!("the WebDriver session did not open within 60 s"),
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -199,6 +237,15 @@ pub fn testid(id: &str) -> String {
     format!("[data-testid=\"{id}\"]")
 }
 
+/// Fails with `what` if a WebDriver call does not answer: a hung driver must not hang
+/// the test without saying where.
+pub async fn within<T>(what: &str, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    match tokio::time::timeout(Duration::from_secs(30), f).await {
+        Ok(r) => r,
+        Err(_) => bail!("no answer within 30 s: {what}"),
+    }
+}
+
 impl Ui {
     pub async fn find(&self, id: &str) -> Result<fantoccini::elements::Element> {
         let css = testid(id);
@@ -211,16 +258,26 @@ impl Ui {
     }
 
     pub async fn click(&self, id: &str) -> Result<()> {
-        self.find(id).await?.click().await.with_context(|| format!("click {id}"))
+        within(&format!("click {id}"), async {
+            Ok(self.find(id).await?.click().await?)
+        })
+        .await
     }
 
     pub async fn type_into(&self, id: &str, text: &str) -> Result<()> {
-        let e = self.find(id).await?;
-        e.send_keys(text).await.with_context(|| format!("type into {id}"))
+        within(&format!("type into {id}"), async {
+            Ok(self.find(id).await?.send_keys(text).await?)
+        })
+        .await
     }
 
     /// Waits until the page's text content (innerText of body) satisfies `f`.
-    pub async fn wait_text(&self, what: &str, limit: Duration, f: impl Fn(&str) -> bool) -> Result<String> {
+    pub async fn wait_text(
+        &self,
+        what: &str,
+        limit: Duration,
+        f: impl Fn(&str) -> bool,
+    ) -> Result<String> {
         let end = Instant::now() + limit;
         loop {
             let text = self.body_text().await?;
@@ -235,20 +292,17 @@ impl Ui {
     }
 
     pub async fn body_text(&self) -> Result<String> {
-        let v = self
-            .client
-            .execute("return document.body.innerText", vec![])
-            .await
-            .context("read page text")?;
+        let v = within("read page text", async {
+            Ok(self
+                .client
+                .execute("return document.body.innerText", vec![])
+                .await?)
+        })
+        .await?;
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
     pub async fn title(&self) -> Result<String> {
         Ok(self.client.title().await?)
-    }
-
-    pub async fn screenshot(&self, path: &Path) -> Result<()> {
-        let png = self.client.screenshot().await.context("screenshot")?;
-        std::fs::write(path, png).with_context(|| format!("write {}", path.display()))
     }
 }

@@ -13,14 +13,21 @@ pub fn ip(args: &[&str]) -> Result<()> {
         .output()
         .context("cannot run `ip` (install iproute2)")?;
     if !out.status.success() {
-        bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
 
 /// Fails with a clear message unless the tests can create namespaces.
 pub fn require_root() -> Result<()> {
-    let uid = Command::new("id").arg("-u").output().context("cannot run id")?;
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .context("cannot run id")?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         bail!("these tests create network namespaces and need root (CI runs them as root)");
     }
@@ -66,14 +73,11 @@ impl Drop for Netns {
 /// A veth pair between two namespaces (or a namespace and the root one, `None`), with an
 /// address on each end and multicast on. Deleting a namespace deletes its end, and with
 /// it the pair.
-pub fn link(
-    a: Option<&Netns>,
-    a_addr: &str,
-    b: &Netns,
-    b_addr: &str,
-    tag: &str,
-) -> Result<()> {
-    let (an, bn) = (format!("{tag}a{}", std::process::id() % 100_000), format!("{tag}b{}", std::process::id() % 100_000));
+pub fn link(a: Option<&Netns>, a_addr: &str, b: &Netns, b_addr: &str, tag: &str) -> Result<()> {
+    let (an, bn) = (
+        format!("{tag}a{}", std::process::id() % 100_000),
+        format!("{tag}b{}", std::process::id() % 100_000),
+    );
     let _ = ip(&["link", "del", &an]);
     ip(&["link", "add", &an, "type", "veth", "peer", "name", &bn])?;
     ip(&["link", "set", &bn, "netns", &b.name])?;

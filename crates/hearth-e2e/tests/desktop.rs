@@ -2,7 +2,7 @@
 //! veth pair (so discovery is real mDNS over a real link), each driven through
 //! tauri-driver + WebKitWebDriver under Xvfb.
 //!
-//! Needs root, Xvfb, tauri-driver, WebKitWebDriver, socat, and a built
+//! Needs root, Xvfb, ImageMagick, tauri-driver, WebKitWebDriver, and a built
 //! `target/debug/hearth-desktop` (scripts/test.sh builds it first). Without them the test
 //! fails with what is missing, unless HEARTH_SKIP_E2E=1 is set (then it says so loudly).
 
@@ -15,12 +15,24 @@ use fantoccini::Locator;
 use hearth_e2e::desktop::{testid, Driver, Ui, Xvfb};
 use hearth_e2e::netns::{link, require_root, Netns};
 
+/// Prints a checkpoint with the time since the test started, so a stalled run shows where.
+macro_rules! step {
+    ($t0:expr, $($arg:tt)*) => {
+        eprintln!("[{:>7.2}s] {}", $t0.elapsed().as_secs_f64(), format!($($arg)*))
+    };
+}
+
 fn app_binary() -> Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
     let bin = target.join("debug/hearth-desktop");
     if !bin.exists() {
-        bail!("{} is missing: run `cargo build -p hearth-desktop` first (scripts/test.sh does)", bin.display());
+        bail!(
+            "{} is missing: run `cargo build -p hearth-desktop` first (scripts/test.sh does)",
+            bin.display()
+        );
     }
     Ok(bin.canonicalize()?)
 }
@@ -30,13 +42,20 @@ fn screenshots_dir() -> PathBuf {
 }
 
 fn missing_tools() -> Option<String> {
-    for tool in ["Xvfb", "tauri-driver", "WebKitWebDriver", "dbus-run-session"] {
+    for tool in [
+        "Xvfb",
+        "tauri-driver",
+        "WebKitWebDriver",
+        "dbus-run-session",
+    ] {
         let found = std::process::Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
             .is_ok_and(|o| o.status.success());
         if !found {
-            return Some(format!("{tool} is not installed (scripts/setup.sh installs it)"));
+            return Some(format!(
+                "{tool} is not installed (scripts/setup.sh installs it)"
+            ));
         }
     }
     None
@@ -44,6 +63,8 @@ fn missing_tools() -> Option<String> {
 
 struct Person {
     ns: Netns,
+    x: Xvfb,
+    log: PathBuf,
     driver: Option<Driver>,
     ui: Option<Ui>,
     data: tempfile::TempDir,
@@ -54,13 +75,32 @@ impl Person {
         self.ui.as_ref().expect("app running")
     }
 
-    async fn start(&mut self, app: &Path, display: &str, log: &Path) -> Result<()> {
+    fn new(ns: Netns, slot: u32, log: PathBuf) -> Result<Person> {
+        Ok(Person {
+            ns,
+            x: Xvfb::start(slot)?,
+            log,
+            driver: None,
+            ui: None,
+            data: tempfile::tempdir()?,
+        })
+    }
+
+    async fn start(&mut self, app: &Path) -> Result<()> {
         if self.driver.is_none() {
-            self.driver = Some(Driver::start(Some(&self.ns), 4444, display, log, &[]).await?);
+            let driver = Driver::start(Some(&self.ns), 4444, &self.x.display, &self.log, &[]);
+            self.driver = Some(driver.await?);
         }
-        let client = self.driver.as_ref().expect("driver").launch(app, self.data.path()).await?;
+        let client = self
+            .driver
+            .as_ref()
+            .expect("driver")
+            .launch(app, self.data.path())
+            .await?;
         let ui = Ui { client };
-        ui.find("joined-list").await.context("the main window did not render")?;
+        ui.find("joined-list")
+            .await
+            .context("the main window did not render")?;
         self.ui = Some(ui);
         Ok(())
     }
@@ -82,7 +122,12 @@ async fn set_name(ui: &Ui, name: &str) -> Result<()> {
     Ok(())
 }
 
-async fn room_button(ui: &Ui, list: &str, name: &str, limit: Duration) -> Result<fantoccini::elements::Element> {
+async fn room_button(
+    ui: &Ui,
+    list: &str,
+    name: &str,
+    limit: Duration,
+) -> Result<fantoccini::elements::Element> {
     let css = format!("{} [data-room-name=\"{name}\"]", testid(list));
     ui.client
         .wait()
@@ -95,7 +140,9 @@ async fn room_button(ui: &Ui, list: &str, name: &str, limit: Duration) -> Result
 async fn send(ui: &Ui, text: &str) -> Result<()> {
     let composer = ui.find("composer").await?;
     composer.send_keys(text).await?;
-    composer.send_keys(&char::from(Key::Enter).to_string()).await?;
+    composer
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await?;
     Ok(())
 }
 
@@ -109,7 +156,11 @@ async fn message_texts(ui: &Ui) -> Result<Vec<String>> {
         )
         .await?;
     Ok(v.as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default())
 }
 
@@ -127,19 +178,43 @@ async fn wait_messages(ui: &Ui, what: &str, f: impl Fn(&[String]) -> bool) -> Re
     }
 }
 
+/// Waits until the open room shows no message in the sending state.
+async fn wait_no_pending(ui: &Ui) -> Result<()> {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pending = ui
+            .client
+            .find_all(Locator::Css(&testid("pending-message")))
+            .await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > end {
+            bail!("{} message(s) still pending after 10 s", pending.len());
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
 async fn testid_text(ui: &Ui, id: &str) -> Result<String> {
     Ok(ui.find(id).await?.text().await?)
 }
 
-async fn host(ui: &Ui, name: &str, passcode: &str, shot: Option<&Path>) -> Result<String> {
+async fn host(who: &Person, name: &str, passcode: &str, shot: Option<&Path>) -> Result<String> {
+    let ui = who.ui();
     ui.click("host-button").await?;
     ui.type_into("host-name", name).await?;
     ui.type_into("host-passcode", passcode).await?;
     if let Some(p) = shot {
-        ui.screenshot(p).await?;
+        who.x.screenshot(p)?;
     }
     ui.click("host-submit").await?;
-    let invite = ui.find("invite-link").await?.prop("value").await?.unwrap_or_default();
+    let invite = ui
+        .find("invite-link")
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
     ui.click("hosted-done").await?;
     ui.find("room-view").await?;
     Ok(invite)
@@ -159,132 +234,283 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
     let shots = screenshots_dir();
     std::fs::create_dir_all(&shots)?;
     let logs = tempfile::tempdir()?;
+    let t0 = Instant::now();
+    step!(t0, "driver logs in {}", logs.path().display());
+    let outcome: Result<()> = async {
+        // Topology: A and B share one LAN link; the test reaches each driver inside its
+        // namespace (see NetnsConnector).
+        let a_ns = Netns::new("a")?;
+        let b_ns = Netns::new("b")?;
+        link(Some(&a_ns), "10.231.60.1/24", &b_ns, "10.231.60.2/24", "hl")?;
+        let mut alice = Person::new(a_ns, 0, logs.path().join("alice.log"))?;
+        let mut bob = Person::new(b_ns, 1, logs.path().join("bob.log"))?;
+        step!(t0, "namespaces and screens up");
+        alice.start(&app).await?;
+        step!(t0, "Alice's app is up");
+        bob.start(&app).await?;
+        set_name(alice.ui(), "Alice").await?;
+        set_name(bob.ui(), "Bob").await?;
+        step!(t0, "both apps up and named");
 
-    // Topology: A and B share one LAN link; the test reaches each driver inside its
-    // namespace (see NetnsConnector).
-    let a_ns = Netns::new("a")?;
-    let b_ns = Netns::new("b")?;
-    link(Some(&a_ns), "10.231.60.1/24", &b_ns, "10.231.60.2/24", "hl")?;
-    let x = Xvfb::start()?;
-
-    let mut alice = Person { ns: a_ns, driver: None, ui: None, data: tempfile::tempdir()? };
-    let mut bob = Person { ns: b_ns, driver: None, ui: None, data: tempfile::tempdir()? };
-    alice.start(&app, &x.display, &logs.path().join("alice.log")).await?;
-    bob.start(&app, &x.display, &logs.path().join("bob.log")).await?;
-    set_name(alice.ui(), "Alice").await?;
-    set_name(bob.ui(), "Bob").await?;
-
-    // 1. Alice hosts "E2E Room" with a passcode; Bob sees it on the network within 5 s.
-    let hosted_at = Instant::now();
-    let invite = host(alice.ui(), "E2E Room", "pw-e2e", Some(&shots.join("host-dialog.png"))).await?;
-    assert!(invite.starts_with("hearth://") && invite.contains("#fp="), "invite link: {invite}");
-    let found = room_button(bob.ui(), "discovered-list", "E2E Room", Duration::from_secs(5)).await?;
-    println!("E2E Room appeared on Bob's network list {:?} after hosting", hosted_at.elapsed());
-    bob.ui().screenshot(&shots.join("room-list.png")).await?;
-
-    // 2. A wrong passcode: an inline error, and Bob is not in the room.
-    found.click().await?;
-    bob.ui().type_into("passcode-input", "wrong-one").await?;
-    bob.ui().click("passcode-submit").await?;
-    let err = testid_text(bob.ui(), "passcode-error").await?;
-    assert!(err.contains("Wrong passcode"), "inline error: {err}");
-    let joined = bob.ui().client.find_all(Locator::Css(&format!("{} [data-room-name=\"E2E Room\"]", testid("joined-list")))).await?;
-    assert!(joined.is_empty(), "a wrong passcode must not join");
-
-    // The right one.
-    let input = bob.ui().find("passcode-input").await?;
-    input.clear().await?;
-    input.send_keys("pw-e2e").await?;
-    bob.ui().click("passcode-submit").await?;
-    bob.ui().find("room-view").await?;
-    assert_eq!(testid_text(bob.ui(), "room-title").await?, "E2E Room");
-
-    // Messages both ways.
-    send(bob.ui(), "hello from Bob").await?;
-    wait_messages(alice.ui(), "Bob's message at Alice", |t| t.iter().any(|m| m == "hello from Bob")).await?;
-    send(alice.ui(), "hi Bob, welcome").await?;
-    wait_messages(bob.ui(), "Alice's message at Bob", |t| t.iter().any(|m| m == "hi Bob, welcome")).await?;
-
-    // Each sees the other in the members panel.
-    alice.ui().wait_text("Bob in Alice's members", Duration::from_secs(10), |t| t.contains("Bob")).await?;
-    let members_a = testid_text(alice.ui(), "members-panel").await?;
-    let members_b = testid_text(bob.ui(), "members-panel").await?;
-    assert!(members_a.contains("Bob") && members_a.contains("Alice"), "{members_a}");
-    assert!(members_b.contains("Bob") && members_b.contains("Alice"), "{members_b}");
-
-    // The typing line while the other types.
-    alice.ui().find("composer").await?.send_keys("typing something").await?;
-    bob.ui()
-        .wait_text("typing line", Duration::from_secs(10), |t| t.contains("Alice is typing"))
+        // 1. Alice hosts "E2E Room" with a passcode; Bob sees it on the network within 5 s.
+        let hosted_at = Instant::now();
+        let invite = host(
+            &alice,
+            "E2E Room",
+            "pw-e2e",
+            Some(&shots.join("host-dialog.png")),
+        )
         .await?;
-    alice.ui().find("composer").await?.clear().await?;
+        assert!(
+            invite.starts_with("hearth://") && invite.contains("#fp="),
+            "invite link: {invite}"
+        );
+        let found = room_button(
+            bob.ui(),
+            "discovered-list",
+            "E2E Room",
+            Duration::from_secs(5),
+        )
+        .await?;
+        step!(
+            t0,
+            "E2E Room appeared on Bob's network list {:?} after hosting",
+            hosted_at.elapsed()
+        );
+        bob.x.screenshot(&shots.join("room-list.png"))?;
 
-    // 3. Injection attempts are shown literally on both sides; the title is untouched.
-    let img = r#"<img src=x onerror="document.title='pwned'">"#;
-    let script = "<script>document.title='pwned'</script>";
-    send(alice.ui(), img).await?;
-    send(bob.ui(), script).await?;
-    for (who, ui) in [("Alice", alice.ui()), ("Bob", bob.ui())] {
-        wait_messages(ui, "the injection attempts", |t| t.iter().any(|m| m == img) && t.iter().any(|m| m == script))
+        // 2. A wrong passcode: an inline error, and Bob is not in the room.
+        found.click().await?;
+        bob.ui().type_into("passcode-input", "wrong-one").await?;
+        bob.ui().click("passcode-submit").await?;
+        let err = testid_text(bob.ui(), "passcode-error").await?;
+        assert!(err.contains("Wrong passcode"), "inline error: {err}");
+        let joined = bob
+            .ui()
+            .client
+            .find_all(Locator::Css(&format!(
+                "{} [data-room-name=\"E2E Room\"]",
+                testid("joined-list")
+            )))
+            .await?;
+        assert!(joined.is_empty(), "a wrong passcode must not join");
+
+        step!(t0, "wrong passcode refused inline");
+        // The right one.
+        let input = bob.ui().find("passcode-input").await?;
+        input.clear().await?;
+        input.send_keys("pw-e2e").await?;
+        bob.ui().click("passcode-submit").await?;
+        bob.ui().find("room-view").await?;
+        assert_eq!(testid_text(bob.ui(), "room-title").await?, "E2E Room");
+
+        step!(t0, "Bob joined");
+        // Messages both ways.
+        send(bob.ui(), "hello from Bob").await?;
+        wait_messages(alice.ui(), "Bob's message at Alice", |t| {
+            t.iter().any(|m| m == "hello from Bob")
+        })
+        .await?;
+        send(alice.ui(), "hi Bob, welcome").await?;
+        wait_messages(bob.ui(), "Alice's message at Bob", |t| {
+            t.iter().any(|m| m == "hi Bob, welcome")
+        })
+        .await?;
+
+        // Both sent messages turned "sent": none stays pending (the host's copy can
+        // arrive before the send call returns).
+        for (who, ui) in [("Alice", alice.ui()), ("Bob", bob.ui())] {
+            wait_no_pending(ui)
+                .await
+                .with_context(|| format!("{who}'s view"))?;
+        }
+        step!(t0, "messages both ways");
+        // Each sees the other in the members panel.
+        alice
+            .ui()
+            .wait_text("Bob in Alice's members", Duration::from_secs(10), |t| {
+                t.contains("Bob")
+            })
+            .await?;
+        let members_a = testid_text(alice.ui(), "members-panel").await?;
+        let members_b = testid_text(bob.ui(), "members-panel").await?;
+        assert!(
+            members_a.contains("Bob") && members_a.contains("Alice"),
+            "{members_a}"
+        );
+        assert!(
+            members_b.contains("Bob") && members_b.contains("Alice"),
+            "{members_b}"
+        );
+
+        // The typing line while the other types.
+        alice
+            .ui()
+            .find("composer")
+            .await?
+            .send_keys("typing something")
+            .await?;
+        bob.ui()
+            .wait_text("typing line", Duration::from_secs(10), |t| {
+                t.contains("Alice is typing")
+            })
+            .await?;
+        alice.ui().find("composer").await?.clear().await?;
+
+        step!(t0, "members and typing seen");
+        // 3. Injection attempts are shown literally on both sides; the title is untouched.
+        let img = r#"<img src=x onerror="document.title='pwned'">"#;
+        let script = "<script>document.title='pwned'</script>";
+        send(alice.ui(), img).await?;
+        send(bob.ui(), script).await?;
+        for (who, ui) in [("Alice", alice.ui()), ("Bob", bob.ui())] {
+            wait_messages(ui, "the injection attempts", |t| {
+                t.iter().any(|m| m == img) && t.iter().any(|m| m == script)
+            })
             .await
             .with_context(|| format!("{who}'s view"))?;
-        let title = ui.title().await?;
-        assert!(title.starts_with("Hearth"), "{who}'s document title changed to {title:?}");
-        let imgs = ui.client.find_all(Locator::Css(".messages img")).await?;
-        assert!(imgs.is_empty(), "{who}: message text became an <img>");
-    }
-    bob.ui().screenshot(&shots.join("room.png")).await?;
+            let title = ui.title().await?;
+            assert!(
+                title.starts_with("Hearth"),
+                "{who}'s document title changed to {title:?}"
+            );
+            let imgs = ui.client.find_all(Locator::Css(".messages img")).await?;
+            assert!(imgs.is_empty(), "{who}: message text became an <img>");
+        }
+        bob.x.screenshot(&shots.join("room.png"))?;
 
-    // 4a. Bob quits and restarts: the history shows from his cache at once.
-    bob.quit().await?;
-    bob.start(&app, &x.display, &logs.path().join("bob.log")).await?;
-    room_button(bob.ui(), "joined-list", "E2E Room", Duration::from_secs(5)).await?.click().await?;
-    let texts = wait_messages(bob.ui(), "Bob's cached history", |t| t.iter().any(|m| m == "hi Bob, welcome")).await?;
-    assert!(texts.iter().any(|m| m == "hello from Bob"));
-
-    // 4b. Alice quits: Bob sees the host offline, can still read, and queues a message.
-    alice.quit().await?;
-    bob.ui()
-        .wait_text("host offline", Duration::from_secs(60), |t| t.contains("offline") || t.contains("Reconnecting"))
+        step!(t0, "injection shown literally");
+        // 4a. Bob quits and restarts: the history shows from his cache at once.
+        bob.quit().await?;
+        bob.start(&app).await?;
+        room_button(bob.ui(), "joined-list", "E2E Room", Duration::from_secs(5))
+            .await?
+            .click()
+            .await?;
+        let texts = wait_messages(bob.ui(), "Bob's cached history", |t| {
+            t.iter().any(|m| m == "hi Bob, welcome")
+        })
         .await?;
-    assert!(message_texts(bob.ui()).await?.iter().any(|m| m == "hi Bob, welcome"), "history readable offline");
-    send(bob.ui(), "sent while Alice was away").await?;
-    let state = testid_text(bob.ui(), "message-state").await?;
-    assert!(state.contains("Waiting") || state.contains("Sending"), "pending state: {state}");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(bob.ui().find("pending-message").await.is_ok(), "still pending while the host is away");
+        assert!(texts.iter().any(|m| m == "hello from Bob"));
 
-    // 4c. Alice starts again and hosts the same room: the message arrives exactly once.
-    alice.start(&app, &x.display, &logs.path().join("alice.log")).await?;
-    host(alice.ui(), "E2E Room", "pw-e2e", None).await?;
-    let a_texts = wait_messages(alice.ui(), "the queued message at Alice", |t| {
-        t.iter().any(|m| m == "sent while Alice was away")
-    })
-    .await?;
-    let b_texts = wait_messages(bob.ui(), "the queued message as sent at Bob", |t| {
-        t.iter().any(|m| m == "sent while Alice was away")
-    })
-    .await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let a_texts_later = message_texts(alice.ui()).await?;
-    let b_texts_later = message_texts(bob.ui()).await?;
-    for (who, texts) in [("Alice", &a_texts_later), ("Bob", &b_texts_later)] {
-        let n = texts.iter().filter(|m| *m == "sent while Alice was away").count();
-        assert_eq!(n, 1, "{who} sees it exactly once: {texts:?}");
+        step!(t0, "Bob restarted with his cached history");
+        // 4b. Alice quits: Bob sees the host offline, can still read, and queues a message.
+        alice.quit().await?;
+        bob.ui()
+            .wait_text("host offline", Duration::from_secs(15), |t| {
+                t.contains("Host offline")
+            })
+            .await?;
+        assert!(
+            message_texts(bob.ui())
+                .await?
+                .iter()
+                .any(|m| m == "hi Bob, welcome"),
+            "history readable offline"
+        );
+        send(bob.ui(), "sent while Alice was away").await?;
+        let state = testid_text(bob.ui(), "message-state").await?;
+        assert!(
+            state.contains("Waiting") || state.contains("Sending"),
+            "pending state: {state}"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            bob.ui().find("pending-message").await.is_ok(),
+            "still pending while the host is away"
+        );
+
+        step!(t0, "Bob offline with a pending message");
+        // 4c. Alice starts again and hosts the same room: the message arrives exactly once.
+        alice.start(&app).await?;
+        host(&alice, "E2E Room", "pw-e2e", None).await?;
+        let a_texts = wait_messages(alice.ui(), "the queued message at Alice", |t| {
+            t.iter().any(|m| m == "sent while Alice was away")
+        })
+        .await?;
+        let b_texts = wait_messages(bob.ui(), "the queued message as sent at Bob", |t| {
+            t.iter().any(|m| m == "sent while Alice was away")
+        })
+        .await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let a_texts_later = message_texts(alice.ui()).await?;
+        let b_texts_later = message_texts(bob.ui()).await?;
+        for (who, texts) in [("Alice", &a_texts_later), ("Bob", &b_texts_later)] {
+            let n = texts
+                .iter()
+                .filter(|m| *m == "sent while Alice was away")
+                .count();
+            assert_eq!(n, 1, "{who} sees it exactly once: {texts:?}");
+        }
+        assert!(a_texts.len() <= a_texts_later.len() && b_texts.len() <= b_texts_later.len());
+        let pending = bob
+            .ui()
+            .client
+            .find_all(Locator::Css(&testid("pending-message")))
+            .await?;
+        assert!(pending.is_empty(), "Bob's message turned sent");
+
+        step!(t0, "queued message delivered exactly once");
+        // Dark theme screenshot.
+        bob.ui().click("settings-button").await?;
+        let theme = bob.ui().find("settings-theme").await?;
+        theme.select_by_value("dark").await?;
+        bob.ui().click("settings-save").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        bob.x.screenshot(&shots.join("dark.png"))?;
+
+        // 5. Alice's certificate changes (a new install, or an impostor): Bob refuses
+        // it with the warning, sends nothing, and connects only when he trusts it.
+        alice.quit().await?;
+        for f in ["host-cert.der", "host-key.der"] {
+            std::fs::remove_file(alice.data.path().join(f))
+                .with_context(|| format!("remove {f}"))?;
+        }
+        alice.start(&app).await?;
+        host(&alice, "E2E Room", "pw-e2e", None).await?;
+        bob.ui()
+            .find("mismatch-dialog")
+            .await
+            .context("the mismatch warning")?;
+        let expected = testid_text(bob.ui(), "fp-expected").await?;
+        let presented = testid_text(bob.ui(), "fp-presented").await?;
+        assert_ne!(expected, presented, "the warning shows both fingerprints");
+        let state = testid_text(bob.ui(), "connection-state").await?;
+        assert!(
+            !state.contains("Connected"),
+            "not connected before trusting: {state}"
+        );
+        bob.x.screenshot(&shots.join("fingerprint-mismatch.png"))?;
+        step!(t0, "certificate change refused with a warning");
+        bob.ui().click("mismatch-trust").await?;
+        bob.ui()
+            .wait_text("connected after trusting", Duration::from_secs(20), |t| {
+                t.contains("Connected")
+            })
+            .await?;
+        send(bob.ui(), "after trusting the new certificate").await?;
+        wait_messages(alice.ui(), "Bob's message after the trust", |t| {
+            t.iter().any(|m| m == "after trusting the new certificate")
+        })
+        .await?;
+        step!(t0, "connected after an explicit trust");
+
+        alice.quit().await?;
+        bob.quit().await?;
+        Ok(())
     }
-    assert!(a_texts.len() <= a_texts_later.len() && b_texts.len() <= b_texts_later.len());
-    let pending = bob.ui().client.find_all(Locator::Css(&testid("pending-message"))).await?;
-    assert!(pending.is_empty(), "Bob's message turned sent");
-
-    // Dark theme screenshot.
-    bob.ui().click("settings-button").await?;
-    let theme = bob.ui().find("settings-theme").await?;
-    theme.select_by_value("dark").await?;
-    bob.ui().click("settings-save").await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    bob.ui().screenshot(&shots.join("dark.png")).await?;
-
-    alice.quit().await?;
-    bob.quit().await?;
-    Ok(())
+    .await;
+    if outcome.is_err() {
+        // What the apps logged (they run with HEARTH_LOG=info,hearth=debug).
+        for name in ["alice.log", "bob.log"] {
+            let log = std::fs::read_to_string(logs.path().join(name)).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("----- last lines of {name}");
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+        eprintln!("----- the whole logs are kept in {}", logs.keep().display());
+    }
+    outcome
 }

@@ -67,6 +67,9 @@ pub enum ConnectionState {
         attempt: u32,
         retry_in: Duration,
         reason: String,
+        /// The last try showed the host is not running (it said it was going away, or
+        /// nothing listens on its port), as opposed to an unclear network failure.
+        host_down: bool,
     },
     /// Stopped for good (shutdown, or the host speaks another protocol version).
     Closed {
@@ -148,6 +151,8 @@ enum Command {
     Typing(Uuid, bool),
     History(Uuid, Option<u64>),
     Rename(String),
+    /// Ends a reconnect wait early (the host was seen again).
+    ReconnectNow,
     Shutdown,
 }
 
@@ -220,6 +225,13 @@ impl Client {
     }
 
     /// Closes the connection politely and stops reconnecting.
+    /// If the client is waiting to reconnect, tries now instead of at the end of its
+    /// backoff: for when the host is known to be back (it was announced again, or it is
+    /// this process's own host). A no-op while connected.
+    pub fn reconnect_now(&self) -> Result<(), ClientError> {
+        self.cmd(Command::ReconnectNow)
+    }
+
     pub fn shutdown(&self) {
         let _ = self.tx.send(Command::Shutdown);
     }
@@ -254,6 +266,8 @@ type WsStream = tokio_tungstenite::WebSocketStream<Box<dyn crate::connection::Io
 
 enum End {
     Lost(String),
+    /// Lost, and the host is known not to be running.
+    HostDown(String),
     Fatal(String),
     Shutdown,
 }
@@ -285,7 +299,7 @@ impl Task {
                 r.inflight = None;
                 r.catching_up = false;
             }
-            let reason = match end {
+            let (reason, host_down) = match end {
                 End::Shutdown => {
                     self.emit(ClientEvent::State(ConnectionState::Closed {
                         reason: "closed".into(),
@@ -298,15 +312,17 @@ impl Task {
                         .await;
                     return;
                 }
-                End::Lost(reason) => reason,
+                End::Lost(reason) => (reason, false),
+                End::HostDown(reason) => (reason, true),
             };
             attempt += 1;
             let retry_in = self.backoff(attempt);
-            tracing::debug!(%reason, ?retry_in, "disconnected");
+            tracing::debug!(%reason, ?retry_in, host_down, "disconnected");
             self.emit(ClientEvent::State(ConnectionState::Reconnecting {
                 attempt,
                 retry_in,
                 reason,
+                host_down,
             }))
             .await;
             let until = Instant::now() + retry_in;
@@ -319,6 +335,7 @@ impl Task {
                             self.emit(ClientEvent::State(ConnectionState::Closed { reason: "closed".into() })).await;
                             return;
                         }
+                        Some(Command::ReconnectNow) => break,
                         Some(c) => { self.offline_command(c).await; }
                     }
                 }
@@ -386,6 +403,9 @@ impl Task {
         .await
         {
             Ok(Ok(s)) => s,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(End::HostDown(format!("connect to {authority}: {e}")))
+            }
             Ok(Err(e)) => return Err(lost(e.to_string())),
             Err(_) => return Err(lost("timed out".into())),
         };
@@ -510,7 +530,11 @@ impl Task {
                             if code == close::UNSUPPORTED_VERSION {
                                 return End::Fatal(format!("host refused protocol version: {reason}"));
                             }
-                            return End::Lost(format!("closed by host ({code} {reason})"));
+                            let why = format!("closed by host ({code} {reason})");
+                            if code == close::GOING_AWAY {
+                                return End::HostDown(why);
+                            }
+                            return End::Lost(why);
                         }
                         Some(Ok(_)) => {}
                     }
@@ -604,7 +628,7 @@ impl Task {
                 self.name = name.clone();
                 out.push(ClientFrame::Rename(protocol::Rename { name }));
             }
-            Command::Shutdown => {}
+            Command::ReconnectNow | Command::Shutdown => {}
         }
     }
 

@@ -3,4 +3,8 @@
 /**
  * The state of the connection to one room's host.
  */
-export type Connection = { "state": "connecting" } | { "state": "connected" } | { "state": "reconnecting", attempt: number, retry_in_ms: number, reason: string, } | { "state": "closed", reason: string, };
+export type Connection = { "state": "connecting" } | { "state": "connected" } | { "state": "reconnecting", attempt: number, retry_in_ms: number, reason: string, 
+/**
+ * The host is known not to be running (it went away, or refuses connections).
+ */
+host_down: boolean, } | { "state": "closed", reason: string, };

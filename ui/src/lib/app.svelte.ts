@@ -42,6 +42,7 @@ class AppState {
   messages = $state<Record<string, ChatMessage[]>>({});
   atStart = $state<Record<string, boolean>>({});
   outbox = $state<outbox.OutboxItem[]>([]);
+  private settled = new outbox.Settled();
   members = $state<Record<string, Member[]>>({});
   typing = $state<TypingMap>({});
   unread = $state<Record<string, number>>({});
@@ -143,7 +144,7 @@ class AppState {
       this.messages[roomId] = mergeMessages(this.messages[roomId] ?? [], page.messages);
       const oldest = this.messages[roomId]?.[0]?.seq ?? 1;
       this.atStart[roomId] = page.at_start || oldest <= 1;
-      this.outbox = outbox.syncPending(this.outbox, roomId, page.pending);
+      this.outbox = outbox.syncPending(this.outbox, roomId, page.pending, this.settled);
     } catch (e) {
       this.say(errorText(e));
     }
@@ -174,7 +175,7 @@ class AppState {
   async send(roomId: string, text: string) {
     try {
       const p = await ipc.send(roomId, text);
-      this.outbox = outbox.add(this.outbox, p);
+      this.outbox = outbox.add(this.outbox, p, this.settled);
     } catch (e) {
       this.say(errorText(e));
     }
@@ -183,7 +184,7 @@ class AppState {
   async retry(item: outbox.OutboxItem) {
     try {
       const p = await ipc.send(item.room_id, item.text);
-      this.outbox = outbox.retried(this.outbox, item.client_msg_id, p);
+      this.outbox = outbox.retried(this.outbox, item.client_msg_id, p, this.settled);
     } catch (e) {
       this.say(errorText(e));
     }
@@ -197,6 +198,7 @@ class AppState {
         const loaded = this.messages[m.room_id];
         if (loaded) this.messages[m.room_id] = mergeMessages(loaded, [m]);
         if (loaded && this.active === m.room_id) this.mark("append-message", started);
+        this.settled.add(m.client_msg_id);
         this.outbox = outbox.acked(this.outbox, m.client_msg_id);
         const mine = m.user_id === this.profile?.user_id;
         const inView = this.isInView(m.room_id);
@@ -213,6 +215,7 @@ class AppState {
         break;
       }
       case "ack":
+        this.settled.add(e.client_msg_id);
         this.outbox = outbox.acked(this.outbox, e.client_msg_id);
         break;
       case "send_failed":
@@ -257,6 +260,8 @@ class AppState {
         for (const r of e.rooms) {
           this.connections[r] = e.connection;
           this.connectionSince[r] = Date.now();
+          // Who is online is only known while connected; `joined` brings the list back.
+          if (e.connection.state !== "connected" && e.connection.state !== "connecting") this.members[r] = [];
         }
         this.refreshRooms();
         break;

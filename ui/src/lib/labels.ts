@@ -9,7 +9,8 @@ export function connectionLabel(c: Connection, now: number, since?: number): str
       return "Connecting…";
     case "reconnecting": {
       const left = since ? Math.max(0, Math.ceil((since + c.retry_in_ms - now) / 1000)) : Math.ceil(c.retry_in_ms / 1000);
-      return c.attempt > 2 ? `Host offline — next try in ${left} s` : `Reconnecting — next try in ${left} s`;
+      // Several failed tries also mean offline, whatever each error said.
+      return c.host_down || c.attempt > 2 ? `Host offline — next try in ${left} s` : `Reconnecting — next try in ${left} s`;
     }
     case "closed":
       return `Not connected: ${c.reason}`;

@@ -63,6 +63,23 @@ describe("outbox states", () => {
     items = outbox.retried(items, "a", p("b", 2));
     expect(items.map((i) => [i.client_msg_id, i.state])).toEqual([["b", "sending"]]);
   });
+  it("does not add a message the host stored before send() returned", () => {
+    const settled = new outbox.Settled();
+    settled.add("a"); // the host's copy arrived first
+    expect(outbox.add([], p("a"), settled)).toEqual([]);
+    expect(outbox.add([], p("b"), settled)).toHaveLength(1);
+  });
+  it("does not bring back an acked message from a stale stored outbox", () => {
+    const settled = new outbox.Settled();
+    settled.add("y"); // acked while the store was being read
+    const items = outbox.syncPending([], R, [p("y", 5), p("z", 6)], settled);
+    expect(items.map((i) => i.client_msg_id)).toEqual(["z"]);
+  });
+  it("remembers only the newest settled ids", () => {
+    const settled = new outbox.Settled(2);
+    for (const id of ["a", "b", "c"]) settled.add(id);
+    expect([settled.has("a"), settled.has("b"), settled.has("c")]).toEqual([false, true, true]);
+  });
   it("syncs with the stored outbox but keeps failures", () => {
     let items = outbox.failed(outbox.add([], p("x")), "x", "nope");
     items = outbox.syncPending(items, R, [p("y", 5), p("z", 6)]);
