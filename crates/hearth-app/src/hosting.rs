@@ -16,7 +16,10 @@ use crate::AppError;
 pub(crate) struct Hosting {
     pub host: Host,
     pub bound: SocketAddr,
-    advertiser: Option<Advertiser>,
+    advertiser: Option<Arc<Advertiser>>,
+    /// Keeps the announcements in step with the rooms (online counts held back by the
+    /// advertiser's rate limit go out once it allows).
+    ticker: Option<tokio::task::JoinHandle<()>>,
     /// Held while hosting: a second process on this data directory must not host too.
     _lock: std::fs::File,
 }
@@ -66,10 +69,25 @@ impl Hosting {
             },
             None => None,
         };
+        let advertiser = advertiser.map(Arc::new);
+        let ticker = advertiser.as_ref().map(|a| {
+            let (a, host) = (Arc::clone(a), host.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = a.sync(&advertised_rooms(&host)).await {
+                        tracing::debug!(error = %e, "re-announce failed");
+                    }
+                }
+            })
+        });
         Ok(Hosting {
             host,
             bound,
             advertiser,
+            ticker,
             _lock: lock,
         })
     }
@@ -100,10 +118,7 @@ impl Hosting {
     }
 
     fn advertised(&self, summary: &RoomSummary) -> AdvertisedRoom {
-        AdvertisedRoom {
-            fingerprint: self.host.fingerprint().map(str::to_string),
-            ..AdvertisedRoom::from(summary)
-        }
+        advertised(&self.host, summary)
     }
 
     fn announce(&self, summary: &RoomSummary) {
@@ -117,23 +132,19 @@ impl Hosting {
     /// Re-announces rooms whose online count changed.
     pub async fn refresh(&self) {
         if let Some(a) = &self.advertiser {
-            let rooms: Vec<AdvertisedRoom> = self
-                .host
-                .rooms()
-                .iter()
-                .map(|r| self.advertised(r))
-                .collect();
-            if let Err(e) = a.sync(&rooms).await {
+            if let Err(e) = a.sync(&advertised_rooms(&self.host)).await {
                 tracing::debug!(error = %e, "re-announce failed");
             }
         }
     }
 
     pub async fn close(&self, room_id: Uuid) -> bool {
+        // Closed first, so the ticker cannot announce it again after the withdrawal.
+        let closed = self.host.close_room(room_id);
         if let Some(a) = &self.advertiser {
             let _ = a.withdraw(room_id).await;
         }
-        self.host.close_room(room_id)
+        closed
     }
 
     pub fn views(&self) -> Vec<HostedView> {
@@ -152,9 +163,31 @@ impl Hosting {
 
     /// Goodbyes first, then close frames to every member and the log flushed.
     pub async fn shutdown(self) {
+        if let Some(t) = &self.ticker {
+            t.abort();
+        }
         if let Some(a) = &self.advertiser {
             a.shutdown().await;
         }
         self.host.shutdown().await;
     }
+}
+
+impl Drop for Hosting {
+    fn drop(&mut self) {
+        if let Some(t) = &self.ticker {
+            t.abort();
+        }
+    }
+}
+
+fn advertised(host: &Host, summary: &RoomSummary) -> AdvertisedRoom {
+    AdvertisedRoom {
+        fingerprint: host.fingerprint().map(str::to_string),
+        ..AdvertisedRoom::from(summary)
+    }
+}
+
+fn advertised_rooms(host: &Host) -> Vec<AdvertisedRoom> {
+    host.rooms().iter().map(|r| advertised(host, r)).collect()
 }

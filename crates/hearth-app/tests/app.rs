@@ -318,3 +318,34 @@ fn a_fingerprint(invite: &str) -> String {
         .expect("the invite carries #fp=")
         .to_string()
 }
+
+/// The online count in the announcement follows the room, also when the change comes
+/// right after the first announcement (inside the advertiser's re-announce limit): the
+/// held-back count goes out once the limit allows, not only at the next change.
+#[test]
+fn the_announced_online_count_catches_up() {
+    let mdns = isolate();
+    run(async move {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (a, _ea) = App::start(config(dir_a.path(), &mdns)).await.unwrap();
+        let (_b, mut eb) = App::start(config(dir_b.path(), &mdns)).await.unwrap();
+        // Announced with 0 online; A's own client joins a moment later.
+        let room = a.host_room("Counted", None).await.unwrap().room_id;
+        let seen = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(e) = eb.recv().await {
+                if let AppEvent::Discovery { rooms } = e {
+                    if rooms
+                        .iter()
+                        .any(|r| r.room_id == room && r.online == Some(1))
+                    {
+                        return true;
+                    }
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(seen, Ok(true), "B never saw the room with its host online");
+        a.shutdown().await;
+    });
+}
