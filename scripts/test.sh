@@ -26,3 +26,5 @@ echo "== cargo nextest"
 cargo nextest run --workspace --locked --profile ci
 echo "== fuzz smoke: 15 s per fuzz target if nightly is installed (docs/security.md)"
 scripts/fuzz-smoke.sh
+echo "== installers: build, check, install and test the .deb, uninstall (scripts/package-test.sh)"
+scripts/package-test.sh
