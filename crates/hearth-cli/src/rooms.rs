@@ -215,6 +215,18 @@ pub async fn run(a: RoomsArgs) -> anyhow::Result<ExitCode> {
     } else {
         let t = timeout.unwrap_or(Duration::from_secs(2));
         tokio::time::sleep(t).await;
+        // A room may so far have only an IPv6 link-local address (its A record arrives
+        // in another response): give those up to another `t` rather than list an
+        // address that no link can use.
+        let grace = Instant::now() + t;
+        while Instant::now() < grace
+            && browser
+                .rooms()
+                .iter()
+                .any(|r| r.joinable_addresses().is_empty())
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let mut rooms = browser.rooms();
         rooms.sort_by(|a, b| a.name.cmp(&b.name).then(a.room_id.cmp(&b.room_id)));
         if rooms.is_empty() {
