@@ -22,12 +22,15 @@ macro_rules! step {
     };
 }
 
+/// The desktop binary of the same build as this test: the test runs from
+/// `<target>/debug/deps/`, the app is `<target>/debug/hearth-desktop`, wherever the
+/// target directory is.
 fn app_binary() -> Result<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let bin = target.join("debug/hearth-desktop");
+    let exe = std::env::current_exe().context("where is this test binary?")?;
+    let Some(profile_dir) = exe.parent().and_then(Path::parent) else {
+        bail!("unexpected test binary location {}", exe.display());
+    };
+    let bin = profile_dir.join("hearth-desktop");
     if !bin.exists() {
         bail!(
             "{} is missing: run `cargo build -p hearth-desktop` first (scripts/test.sh does)",
