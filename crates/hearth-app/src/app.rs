@@ -396,30 +396,51 @@ impl App {
     pub fn trust_fingerprint(&self, room_id: Uuid, fingerprint: &str) -> Result<(), AppError> {
         let fp = hearth::tls::normalize_fingerprint(fingerprint)
             .ok_or_else(|| AppError::Invalid("not a SHA-256 fingerprint".into()))?;
-        let store = &self.inner.store;
-        store.pin(&hearth::client::pin_key_room(room_id), &fp)?;
         let address = lock(&self.inner.sessions)
             .iter()
             .find(|(_, s)| s.rooms.contains(&room_id))
             .map(|(a, _)| a.clone())
-            .or_else(|| store.joined_room(room_id).ok().flatten().map(|r| r.address));
+            .or_else(|| {
+                let joined = self.inner.store.joined_room(room_id).ok().flatten();
+                joined.map(|r| r.address)
+            });
         let Some(address) = address else {
             return Err(AppError::NotFound);
         };
-        store.pin(&hearth::client::pin_key_addr(&address), &fp)?;
+        self.pin_host(room_id, &address, &fp)?;
         // The old client stopped at the mismatch; a new one picks up the new pin.
-        let old = lock(&self.inner.sessions).remove(&address);
-        let rooms: Vec<Uuid> = match old {
-            Some(s) => {
-                s.client.shutdown();
-                s.rooms.into_iter().collect()
-            }
-            None => vec![room_id],
-        };
+        let rooms = self
+            .end_session(&address, false)
+            .unwrap_or_else(|| vec![room_id]);
         for r in rooms {
             self.attach(r, &address, None, None);
         }
         Ok(())
+    }
+
+    /// Pins `fp` for a room and for its host's address: later clients insist on it.
+    fn pin_host(&self, room_id: Uuid, address: &str, fp: &str) -> Result<(), AppError> {
+        let store = &self.inner.store;
+        store.pin(&hearth::client::pin_key_room(room_id), fp)?;
+        store.pin(&hearth::client::pin_key_addr(address), fp)?;
+        Ok(())
+    }
+
+    /// Stops the client of `address` (only if it is not connected, with `only_if_down`)
+    /// and returns the rooms it held, to be attached again to a fresh client.
+    fn end_session(&self, address: &str, only_if_down: bool) -> Option<Vec<Uuid>> {
+        let old = {
+            let mut sessions = lock(&self.inner.sessions);
+            let up = sessions
+                .get(address)
+                .is_some_and(|s| matches!(s.connection, Connection::Connected));
+            if only_if_down && up {
+                return None;
+            }
+            sessions.remove(address)?
+        };
+        old.client.shutdown();
+        Some(old.rooms.into_iter().collect())
     }
 
     /// Leaves a room and forgets its local history.
@@ -606,28 +627,13 @@ impl App {
         // Our own host's certificate is known, not learned: pin it, so a certificate made
         // anew (a lost key file) is not mistaken for an impostor by our own client.
         if let Some(fp) = &fingerprint {
-            let store = &self.inner.store;
-            store.pin(&hearth::client::pin_key_room(summary.room_id), fp)?;
-            store.pin(&hearth::client::pin_key_addr(&local), fp)?;
+            self.pin_host(summary.room_id, &local, fp)?;
         }
         // A session to our own host from before it ran (restored at start) may have
         // stopped at the old certificate or be waiting out its backoff: start afresh.
-        let stale = {
-            let mut sessions = lock(&self.inner.sessions);
-            let down = sessions
-                .get(&local)
-                .is_some_and(|s| !matches!(s.connection, Connection::Connected));
-            if down {
-                sessions.remove(&local)
-            } else {
-                None
-            }
-        };
-        if let Some(old) = stale {
-            old.client.shutdown();
-            for r in old.rooms.into_iter().filter(|r| *r != summary.room_id) {
-                self.attach(r, &local, None, fingerprint.clone());
-            }
+        let stale = self.end_session(&local, true).unwrap_or_default();
+        for r in stale.into_iter().filter(|r| *r != summary.room_id) {
+            self.attach(r, &local, None, fingerprint.clone());
         }
         self.attach(summary.room_id, &local, Some(passcode), fingerprint);
         self.emit(AppEvent::Hosting { rooms: views });

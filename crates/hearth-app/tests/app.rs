@@ -56,6 +56,29 @@ async fn wait_for<T>(
     }
 }
 
+/// Waits for `joined` of `room`.
+async fn wait_joined(rx: &mut UnboundedReceiver<AppEvent>, what: &str, room: uuid::Uuid) {
+    wait_for(rx, what, |e| {
+        matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == room).then_some(())
+    })
+    .await
+}
+
+/// Waits until some connection reports it is reconnecting (the host is unreachable).
+async fn wait_reconnecting(rx: &mut UnboundedReceiver<AppEvent>, what: &str) {
+    wait_for(rx, what, |e| {
+        matches!(
+            e,
+            AppEvent::Connection {
+                connection: Connection::Reconnecting { .. },
+                ..
+            }
+        )
+        .then_some(())
+    })
+    .await
+}
+
 fn run(f: impl std::future::Future<Output = ()>) {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -157,17 +180,7 @@ fn host_discover_join_chat_restart_and_outage() {
         // A quits: B sees the host offline and can still read and queue.
         a.shutdown().await;
         drop(a);
-        wait_for(&mut eb, "host offline", |e| {
-            matches!(
-                e,
-                AppEvent::Connection {
-                    connection: Connection::Reconnecting { .. },
-                    ..
-                }
-            )
-            .then_some(())
-        })
-        .await;
+        wait_reconnecting(&mut eb, "host offline").await;
         assert_eq!(b.messages(room, None, 50).unwrap().messages.len(), 2);
         let pending = b.send(room, "sent while Alice was away").unwrap();
         assert_eq!(b.messages(room, None, 50).unwrap().pending.len(), 1);
@@ -230,47 +243,18 @@ fn a_returning_host_is_rejoined_without_waiting_out_the_backoff() {
         })
         .await;
         b.join_discovered(room, None).await.unwrap();
-        wait_for(&mut eb, "join", |e| {
-            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == room).then_some(())
-        })
-        .await;
+        wait_joined(&mut eb, "join", room).await;
 
         a.shutdown().await;
         drop((a, ea));
-        wait_for(&mut eb, "host offline", |e| {
-            matches!(
-                e,
-                AppEvent::Connection {
-                    connection: Connection::Reconnecting { .. },
-                    ..
-                }
-            )
-            .then_some(())
-        })
-        .await;
+        wait_reconnecting(&mut eb, "host offline").await;
 
         let (a, mut ea) = App::start(slow(dir_a.path())).await.unwrap();
         // A's own client already tried its host (down until now) and is waiting.
-        wait_for(&mut ea, "A's client waiting", |e| {
-            matches!(
-                e,
-                AppEvent::Connection {
-                    connection: Connection::Reconnecting { .. },
-                    ..
-                }
-            )
-            .then_some(())
-        })
-        .await;
+        wait_reconnecting(&mut ea, "A's client waiting").await;
         assert_eq!(a.host_room("Back soon", None).await.unwrap().room_id, room);
-        wait_for(&mut ea, "A rejoined its own room", |e| {
-            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == room).then_some(())
-        })
-        .await;
-        wait_for(&mut eb, "B rejoined on the announcement", |e| {
-            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == room).then_some(())
-        })
-        .await;
+        wait_joined(&mut ea, "A rejoined its own room", room).await;
+        wait_joined(&mut eb, "B rejoined on the announcement", room).await;
         a.shutdown().await;
         b.shutdown().await;
     });
@@ -291,21 +275,13 @@ fn sync_methods_work_from_a_thread_outside_the_runtime() {
             .join()
             .expect("join_link panicked outside the runtime")
             .unwrap();
-        wait_for(&mut eb, "join by link", |e| {
-            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == hosted.room_id)
-                .then_some(())
-        })
-        .await;
+        wait_joined(&mut eb, "join by link", hosted.room_id).await;
         let (b2, fp) = (b.clone(), a_fingerprint(&hosted.invite));
         std::thread::spawn(move || b2.trust_fingerprint(hosted.room_id, &fp))
             .join()
             .expect("trust_fingerprint panicked outside the runtime")
             .unwrap();
-        wait_for(&mut eb, "rejoin after trusting", |e| {
-            matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == hosted.room_id)
-                .then_some(())
-        })
-        .await;
+        wait_joined(&mut eb, "rejoin after trusting", hosted.room_id).await;
         a.shutdown().await;
         b.shutdown().await;
     });

@@ -302,6 +302,31 @@ impl Ui {
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
+    /// Opens "Host a room" and fills it in (the dialog stays open, e.g. for a screenshot).
+    pub async fn fill_host_dialog(&self, name: &str, passcode: Option<&str>) -> Result<()> {
+        self.click("host-button").await?;
+        self.type_into("host-name", name).await?;
+        if let Some(p) = passcode {
+            self.type_into("host-passcode", p).await?;
+        }
+        Ok(())
+    }
+
+    /// Submits the filled host dialog, closes the invite dialog and waits for the room
+    /// view. Returns the invite link the app showed.
+    pub async fn submit_host_dialog(&self) -> Result<String> {
+        self.click("host-submit").await?;
+        let invite = self
+            .find("invite-link")
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        self.click("hosted-done").await?;
+        self.find("room-view").await?;
+        Ok(invite)
+    }
+
     pub async fn title(&self) -> Result<String> {
         Ok(self.client.title().await?)
     }

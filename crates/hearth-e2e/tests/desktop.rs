@@ -204,23 +204,11 @@ async fn testid_text(ui: &Ui, id: &str) -> Result<String> {
 }
 
 async fn host(who: &Person, name: &str, passcode: &str, shot: Option<&Path>) -> Result<String> {
-    let ui = who.ui();
-    ui.click("host-button").await?;
-    ui.type_into("host-name", name).await?;
-    ui.type_into("host-passcode", passcode).await?;
+    who.ui().fill_host_dialog(name, Some(passcode)).await?;
     if let Some(p) = shot {
         who.x.screenshot(p)?;
     }
-    ui.click("host-submit").await?;
-    let invite = ui
-        .find("invite-link")
-        .await?
-        .prop("value")
-        .await?
-        .unwrap_or_default();
-    ui.click("hosted-done").await?;
-    ui.find("room-view").await?;
-    Ok(invite)
+    who.ui().submit_host_dialog().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

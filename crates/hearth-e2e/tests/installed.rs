@@ -104,23 +104,14 @@ async fn installed_app_renders_and_hosts_a_room() -> Result<()> {
         step!(t0, "main window rendered, title {title:?}");
 
         // Host a room.
-        ui.click("host-button").await?;
-        ui.type_into("host-name", "Installed room").await?;
-        ui.click("host-submit").await?;
-        let invite = ui
-            .find("invite-link")
-            .await?
-            .prop("value")
-            .await?
-            .unwrap_or_default();
+        ui.fill_host_dialog("Installed room", None).await?;
+        let invite = ui.submit_host_dialog().await?;
         let parsed =
             hearth::Invite::parse(&invite).with_context(|| format!("invite link {invite:?}"))?;
         ensure!(
             parsed.fingerprint.is_some(),
             "invite without a certificate fingerprint: {invite}"
         );
-        ui.click("hosted-done").await?;
-        ui.find("room-view").await?;
         let room_title = ui.find("room-title").await?.text().await?;
         ensure!(room_title == "Installed room", "room title: {room_title:?}");
         step!(t0, "hosting {invite}");
