@@ -13,8 +13,11 @@ APT_PACKAGES=(
   procps psmisc                # ps/pkill in test scripts
   python3-zeroconf             # an independent mDNS stack for the discovery interop test
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev  # the desktop app (Tauri 2 on WebKitGTK)
+  libayatana-appindicator3-1   # the tray icon (loaded at run time)
   librsvg2-bin                 # renders icons/icon.svg (scripts/icons.py)
   xvfb xauth dbus dbus-x11 fonts-dejavu-core  # the app under a virtual display
+  fonts-noto-color-emoji       # emoji in the test rooms' screenshots
+  openbox xdotool x11-utils    # a window manager (focus), window sizes, another window to focus
   rpm desktop-file-utils       # inspecting the built .rpm and .desktop file (scripts/package-test.sh)
   webkit2gtk-driver            # WebKitWebDriver: the end-to-end tests drive the real app
   imagemagick                  # import: screenshots of the app's virtual screen

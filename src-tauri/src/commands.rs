@@ -8,10 +8,12 @@ use hearth_app::{
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, State};
+#[cfg(not(all(unix, not(target_os = "macos"))))]
 use tauri_plugin_notification::NotificationExt;
 use uuid::Uuid;
 
-use crate::{Shell, STARTED};
+use crate::{Shell, TrayState, STARTED};
+use tauri_plugin_autostart::ManagerExt;
 
 type Res<T> = Result<T, AppError>;
 
@@ -41,24 +43,40 @@ pub fn ui_mark(name: String, ms: f64) {
     eprintln!("hearth-desktop: perf {name} {ms:.1} ms");
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn profile(shell: State<'_, Shell>) -> Res<Profile> {
     shell.app.profile()
 }
 
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command(rename_all = "snake_case", async)]
 pub fn set_name(shell: State<'_, Shell>, name: String) -> Res<Profile> {
     shell.app.set_name(&name)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn settings(shell: State<'_, Shell>) -> Res<Settings> {
     shell.app.settings()
 }
 
-#[tauri::command(rename_all = "snake_case")]
-pub fn set_settings(shell: State<'_, Shell>, settings: Settings) -> Res<Settings> {
-    shell.app.set_settings(&settings)
+/// Saves the settings and applies those that belong to the system: the background
+/// mode, and starting at login.
+#[tauri::command(rename_all = "snake_case", async)]
+pub fn set_settings(app: AppHandle, shell: State<'_, Shell>, settings: Settings) -> Res<Settings> {
+    let autostart = app.autolaunch();
+    let registered = autostart.is_enabled().unwrap_or(false);
+    if settings.start_at_login != registered {
+        let done = if settings.start_at_login {
+            autostart.enable()
+        } else {
+            autostart.disable()
+        };
+        done.map_err(|e| AppError::Invalid(format!("Cannot change starting at login: {e}")))?;
+    }
+    let saved = shell.app.set_settings(&settings)?;
+    shell
+        .background
+        .store(saved.background, std::sync::atomic::Ordering::Relaxed);
+    Ok(saved)
 }
 
 #[tauri::command]
@@ -66,12 +84,12 @@ pub async fn rooms(shell: State<'_, Shell>) -> Res<Vec<RoomView>> {
     shell.app.rooms().await
 }
 
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command(rename_all = "snake_case", async)]
 pub fn members(shell: State<'_, Shell>, room_id: Uuid) -> Vec<Member> {
     shell.app.members(room_id)
 }
 
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command(rename_all = "snake_case", async)]
 pub fn messages(
     shell: State<'_, Shell>,
     room_id: Uuid,
@@ -81,28 +99,45 @@ pub fn messages(
     shell.app.messages(room_id, before_seq, limit)
 }
 
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command(rename_all = "snake_case", async)]
 pub fn send(shell: State<'_, Shell>, room_id: Uuid, text: String) -> Res<PendingView> {
     shell.app.send(room_id, &text)
 }
 
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command(rename_all = "snake_case", async)]
 pub fn typing(shell: State<'_, Shell>, room_id: Uuid, active: bool) {
     shell.app.typing(room_id, active)
 }
 
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command(rename_all = "snake_case", async)]
 pub fn mark_read(shell: State<'_, Shell>, room_id: Uuid, seq: u64) -> Res<()> {
     shell.app.mark_read(room_id, seq)
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn join_link(
+pub async fn join_link(
     shell: State<'_, Shell>,
     link: String,
     passcode: Option<String>,
 ) -> Res<Option<Uuid>> {
-    shell.app.join_link(&link, passcode)
+    shell.app.join_link(&link, passcode).await
+}
+
+/// Joins a room of "Your rooms" again with a passcode (its host changed it).
+#[tauri::command(rename_all = "snake_case", async)]
+pub fn rejoin(shell: State<'_, Shell>, room_id: Uuid, passcode: String) -> Res<()> {
+    shell.app.rejoin(room_id, passcode)
+}
+
+/// Reconnects a room now (also after "Stay disconnected" on a certificate warning).
+#[tauri::command(rename_all = "snake_case", async)]
+pub fn retry_room(shell: State<'_, Shell>, room_id: Uuid) -> Res<()> {
+    shell.app.retry_room(room_id)
+}
+
+#[tauri::command(rename_all = "snake_case", async)]
+pub fn set_draft(shell: State<'_, Shell>, room_id: Uuid, text: String) -> Res<()> {
+    shell.app.set_draft(room_id, &text)
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -114,7 +149,7 @@ pub async fn join_discovered(
     shell.app.join_discovered(room_id, passcode).await
 }
 
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command(rename_all = "snake_case", async)]
 pub fn leave(shell: State<'_, Shell>, room_id: Uuid) -> Res<()> {
     shell.app.leave(room_id)
 }
@@ -124,8 +159,12 @@ pub async fn host_room(
     shell: State<'_, Shell>,
     name: String,
     passcode: Option<String>,
+    keep_passcode: Option<bool>,
 ) -> Res<HostedView> {
-    shell.app.host_room(&name, passcode).await
+    shell
+        .app
+        .host_room(&name, passcode, keep_passcode.unwrap_or(false))
+        .await
 }
 
 #[tauri::command]
@@ -138,21 +177,38 @@ pub async fn stop_hosting(shell: State<'_, Shell>, room_id: Uuid) -> Res<()> {
     shell.app.stop_hosting(room_id).await
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn discovered(shell: State<'_, Shell>) -> Vec<DiscoveredView> {
     shell.app.discovered()
 }
 
 /// Trusts a host's new certificate for a room after the user compared fingerprints.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command(rename_all = "snake_case", async)]
 pub fn trust_fingerprint(shell: State<'_, Shell>, room_id: Uuid, fingerprint: String) -> Res<()> {
     shell.app.trust_fingerprint(room_id, &fingerprint)
 }
 
 /// Shows a desktop notification. The UI decides when (room not in view, window
 /// unfocused, notifications on); a missing notification daemon is not an error.
-#[tauri::command(rename_all = "snake_case")]
+#[tauri::command(rename_all = "snake_case", async)]
 pub fn notify(app: AppHandle, title: String, body: String) {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    {
+        let _ = app;
+        // A D-Bus round trip: off the runtime's workers.
+        tauri::async_runtime::spawn_blocking(move || {
+            let shown = notify_rust::Notification::new()
+                .appname("Hearth")
+                .icon("hearth-desktop")
+                .summary(&title)
+                .body(&body)
+                .show();
+            if let Err(e) = shown {
+                tracing::debug!(error = %e, "cannot show a notification");
+            }
+        });
+    }
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
     if let Err(e) = app.notification().builder().title(title).body(body).show() {
         tracing::debug!(error = %e, "cannot show a notification");
     }
@@ -168,6 +224,11 @@ pub fn set_unread(app: AppHandle, total: u32) {
     if let Some(w) = app.get_webview_window("main") {
         if let Err(e) = w.set_title(&title) {
             tracing::debug!(error = %e, "cannot set the window title");
+        }
+    }
+    if let Some(tray) = app.try_state::<TrayState>() {
+        if let Some(t) = &tray.0 {
+            t.set_unread(total);
         }
     }
 }

@@ -5,9 +5,11 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod tray;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -27,7 +29,12 @@ pub(crate) struct Shell {
     pub subscribe: mpsc::UnboundedSender<Channel<AppEvent>>,
     /// `HEARTH_PERF=1`: the UI reports render timings through `ui_mark`.
     pub perf: bool,
+    /// Closing the window hides it (Hearth keeps hosting) when there is a tray icon.
+    pub background: AtomicBool,
 }
+
+/// The tray icon, if the system has one (set up once the app runs).
+pub(crate) struct TrayState(pub Option<tray::Tray>);
 
 struct Options {
     data_dir: Option<PathBuf>,
@@ -123,6 +130,7 @@ fn main() {
 
 fn run() -> anyhow::Result<()> {
     let opts = parse_args()?;
+    let opts_data_dir = opts.data_dir.clone();
     let dir = data_dir(opts.data_dir)?;
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
@@ -140,15 +148,43 @@ fn run() -> anyhow::Result<()> {
 
     let (sub_tx, sub_rx) = mpsc::unbounded_channel();
     tauri::async_runtime::spawn(forward(events, sub_rx));
+    let settings = app.settings()?;
     let shell = Shell {
         app: app.clone(),
         subscribe: sub_tx,
         perf: std::env::var_os("HEARTH_PERF").is_some_and(|v| v == "1"),
+        background: AtomicBool::new(settings.background),
+    };
+    // Started at login with the same data directory as this run, if one was given.
+    let login_args: Vec<String> = match &opts_data_dir {
+        Some(d) => vec!["--data-dir".into(), d.display().to_string()],
+        None => Vec::new(),
     };
 
     let tauri_app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .app_name("Hearth")
+                .args(login_args)
+                .build(),
+        )
         .manage(shell)
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                let tray = window
+                    .try_state::<TrayState>()
+                    .is_some_and(|t| t.0.is_some());
+                let background = window.state::<Shell>().background.load(Ordering::Relaxed);
+                if tray && background {
+                    api.prevent_close();
+                    if let Err(e) = window.hide() {
+                        tracing::warn!(error = %e, "cannot hide the window");
+                    }
+                    tracing::info!("window closed; Hearth keeps running in the tray");
+                }
+            }
+        })
         .invoke_handler(tauri::generate_handler![
             commands::subscribe,
             commands::ui_ready,
@@ -164,6 +200,9 @@ fn run() -> anyhow::Result<()> {
             commands::typing,
             commands::mark_read,
             commands::join_link,
+            commands::rejoin,
+            commands::retry_room,
+            commands::set_draft,
             commands::join_discovered,
             commands::leave,
             commands::host_room,
@@ -175,6 +214,8 @@ fn run() -> anyhow::Result<()> {
             commands::set_unread,
         ])
         .setup(|app| {
+            let tray = tray::create(app.handle());
+            app.manage(TrayState(tray));
             // SIGINT/SIGTERM quit like closing the window: goodbyes and close frames first.
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {

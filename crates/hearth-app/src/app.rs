@@ -46,10 +46,19 @@ impl AppConfig {
 }
 
 struct Session {
+    /// Tells this session from a later one at the same address.
+    id: u64,
     client: Client,
     rooms: HashSet<Uuid>,
     connection: Connection,
+    /// The host's text limit, from its `welcome`.
+    max_text_chars: usize,
 }
+
+/// Until a host says otherwise (its `welcome`), the protocol's default.
+const DEFAULT_MAX_TEXT_CHARS: usize = 4000;
+/// How often rooms whose host is not hosting them are asked for again.
+const NOT_HOSTED_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct RoomLive {
@@ -69,6 +78,11 @@ struct Inner {
     live: Mutex<HashMap<Uuid, RoomLive>>,
     discovered: Mutex<HashMap<Uuid, DiscoveredRoom>>,
     hosting: tokio::sync::Mutex<Option<Hosting>>,
+    /// Rooms that cannot be chatted in for a reason other than the connection.
+    access: Mutex<HashMap<Uuid, RoomAccess>>,
+    /// Joins the user asked for and that have not been answered yet: their failure is
+    /// the user's to see (wrong passcode...), not a room to keep trying.
+    user_joins: Mutex<HashSet<Uuid>>,
     browser_stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     /// The runtime the app was started on. Sync methods (the desktop shell calls them
     /// on its UI thread) enter it before they start clients or tasks.
@@ -88,6 +102,12 @@ pub struct App {
 const NAME_KEY: &str = "display_name";
 const NAME_CONFIRMED_KEY: &str = "display_name_confirmed";
 const SETTINGS_KEY: &str = "app_settings";
+/// The rooms being hosted (JSON list of ids): hosted again at start.
+const HOSTING_KEY: &str = "hosting_rooms";
+
+fn draft_key(room_id: Uuid) -> String {
+    format!("draft:{room_id}")
+}
 
 fn os_user_name() -> String {
     std::env::var("USER")
@@ -125,6 +145,8 @@ impl App {
                 live: Mutex::new(HashMap::new()),
                 discovered: Mutex::new(HashMap::new()),
                 hosting: tokio::sync::Mutex::new(None),
+                access: Mutex::new(HashMap::new()),
+                user_joins: Mutex::new(HashSet::new()),
                 browser_stop: Mutex::new(None),
                 runtime: tokio::runtime::Handle::current(),
             }),
@@ -133,7 +155,99 @@ impl App {
             app.attach(room.room_id, &room.address, None, None);
         }
         app.start_browsing();
+        app.spawn_not_hosted_retry();
+        if app.settings()?.resume_hosting {
+            let app = app.clone();
+            tokio::spawn(async move { app.resume_hosting().await });
+        }
         Ok((app, rx))
+    }
+
+    /// Hosts again the rooms that were hosted when the app last quit.
+    async fn resume_hosting(&self) {
+        let ids = self.hosting_list();
+        let Ok(hosted) = self.inner.store.hosted_rooms() else {
+            return;
+        };
+        for room in hosted.iter().filter(|r| ids.contains(&r.room_id)) {
+            if let Err(e) = self.host_room(&room.name, None, true).await {
+                tracing::warn!(room = %room.name, error = %e, "cannot host the room again");
+                self.emit(AppEvent::Error {
+                    room_id: Some(room.room_id),
+                    code: None,
+                    message: format!("Could not host {} again: {}", room.name, e.message()),
+                });
+            }
+        }
+    }
+
+    fn hosting_list(&self) -> Vec<Uuid> {
+        self.inner
+            .store
+            .setting(HOSTING_KEY)
+            .ok()
+            .flatten()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default()
+    }
+
+    fn set_hosting_list(&self, ids: &[Uuid]) -> Result<(), AppError> {
+        let json = serde_json::to_string(ids).map_err(|e| AppError::Invalid(e.to_string()))?;
+        Ok(self.inner.store.set_setting(HOSTING_KEY, &json)?)
+    }
+
+    /// Asks again, every few seconds, for rooms whose host runs but does not host them
+    /// (it stopped hosting): they come back by themselves when it hosts them again,
+    /// even where no LAN announcement reaches us.
+    fn spawn_not_hosted_retry(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(NOT_HOSTED_RETRY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                App { inner }.retry_not_hosted(None);
+            }
+        });
+    }
+
+    /// Sends a join again for rooms marked not hosted (all, or only `only`).
+    fn retry_not_hosted(&self, only: Option<Uuid>) {
+        let rooms: Vec<Uuid> = lock(&self.inner.access)
+            .iter()
+            .filter(|(id, a)| **a == RoomAccess::NotHosted && only.is_none_or(|o| o == **id))
+            .map(|(id, _)| *id)
+            .collect();
+        for room_id in rooms {
+            if let Some(c) = self.client_for(room_id) {
+                let _ = c.join(room_id, None);
+            }
+        }
+    }
+
+    fn access(&self, room_id: Uuid) -> RoomAccess {
+        lock(&self.inner.access)
+            .get(&room_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Records and announces a room's access, if it changed.
+    fn set_access(&self, room_id: Uuid, access: RoomAccess) {
+        let changed = {
+            let mut map = lock(&self.inner.access);
+            let old = map.get(&room_id).cloned().unwrap_or_default();
+            if access == RoomAccess::Ok {
+                map.remove(&room_id);
+            } else {
+                map.insert(room_id, access.clone());
+            }
+            old != access
+        };
+        if changed {
+            self.emit(AppEvent::RoomAccess { room_id, access });
+        }
     }
 
     fn emit(&self, e: AppEvent) {
@@ -194,9 +308,14 @@ impl App {
         &self,
         room: &hearth::store::JoinedRoom,
         hosted: &HashSet<Uuid>,
+        hostable: &HashSet<Uuid>,
     ) -> Result<RoomView, AppError> {
         let store = &self.inner.store;
         let connection = self.connection_of(room.room_id);
+        let max_text_chars = lock(&self.inner.sessions)
+            .values()
+            .find(|s| s.rooms.contains(&room.room_id))
+            .map_or(DEFAULT_MAX_TEXT_CHARS, |s| s.max_text_chars);
         let online = match connection {
             Connection::Connected => lock(&self.inner.live)
                 .get(&room.room_id)
@@ -215,13 +334,23 @@ impl App {
             connection,
             online,
             hosted_by_me: hosted.contains(&room.room_id),
-            hostable: store
-                .hosted_rooms()?
-                .iter()
-                .any(|h| h.room_id == room.room_id),
+            hostable: hostable.contains(&room.room_id),
             read_seq: room.read_seq,
             fingerprint: store.pinned(&hearth::client::pin_key_room(room.room_id))?,
+            draft: store.setting(&draft_key(room.room_id))?.unwrap_or_default(),
+            access: self.access(room.room_id),
+            max_text_chars,
         })
+    }
+
+    fn hostable_ids(&self) -> Result<HashSet<Uuid>, AppError> {
+        Ok(self
+            .inner
+            .store
+            .hosted_rooms()?
+            .into_iter()
+            .map(|h| h.room_id)
+            .collect())
     }
 
     async fn hosted_ids(&self) -> HashSet<Uuid> {
@@ -234,11 +363,12 @@ impl App {
     /// "Your rooms": every room joined, with unread counts and reachability.
     pub async fn rooms(&self) -> Result<Vec<RoomView>, AppError> {
         let hosted = self.hosted_ids().await;
+        let hostable = self.hostable_ids()?;
         self.inner
             .store
             .joined_rooms()?
             .iter()
-            .map(|r| self.room_view(r, &hosted))
+            .map(|r| self.room_view(r, &hosted, &hostable))
             .collect()
     }
 
@@ -314,6 +444,17 @@ impl App {
         })
     }
 
+    /// Saves the composer's draft for a room ("" clears it); it survives a restart.
+    pub fn set_draft(&self, room_id: Uuid, text: &str) -> Result<(), AppError> {
+        let key = draft_key(room_id);
+        if text.is_empty() {
+            self.inner.store.delete_setting(&key)?;
+        } else {
+            self.inner.store.set_setting(&key, text)?;
+        }
+        Ok(())
+    }
+
     pub fn typing(&self, room_id: Uuid, active: bool) {
         if let Some(c) = self.client_for(room_id) {
             let _ = c.typing(room_id, active);
@@ -324,15 +465,28 @@ impl App {
         Ok(self.inner.store.set_read_seq(room_id, seq)?)
     }
 
-    /// Joins by invite link or `host:port`. The outcome arrives as [`AppEvent::Joined`]
-    /// or [`AppEvent::JoinFailed`].
-    pub fn join_link(
+    /// Joins by invite link or `host:port`. A malformed link, or an address where nothing
+    /// answers within a few seconds, fails at once; otherwise the outcome arrives as
+    /// [`AppEvent::Joined`] or [`AppEvent::JoinFailed`].
+    pub async fn join_link(
         &self,
         link: &str,
         passcode: Option<String>,
     ) -> Result<Option<Uuid>, AppError> {
         let invite = Invite::parse(link)?;
         let address = invite.authority();
+        let resolved = tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::lookup_host(address.clone()),
+        )
+        .await;
+        let addrs: Vec<SocketAddr> = match resolved {
+            Ok(Ok(a)) => a.collect(),
+            _ => Vec::new(),
+        };
+        first_reachable(&addrs, Duration::from_millis(250), Duration::from_secs(3))
+            .await
+            .ok_or_else(|| AppError::Unreachable(address.clone()))?;
         match invite.room_id {
             Some(room_id) => {
                 self.attach(
@@ -381,7 +535,7 @@ impl App {
         let addrs = room.joinable_addresses();
         let addr = first_reachable(&addrs, Duration::from_millis(250), Duration::from_secs(3))
             .await
-            .ok_or(AppError::Unreachable)?;
+            .ok_or_else(|| AppError::Unreachable(room.name.clone()))?;
         self.attach(
             room_id,
             &room.invite_for(addr).authority(),
@@ -391,28 +545,65 @@ impl App {
         Ok(())
     }
 
-    /// Trusts a host's new certificate for a room (after the user compared it), and
-    /// reconnects.
-    pub fn trust_fingerprint(&self, room_id: Uuid, fingerprint: &str) -> Result<(), AppError> {
-        let fp = hearth::tls::normalize_fingerprint(fingerprint)
-            .ok_or_else(|| AppError::Invalid("not a SHA-256 fingerprint".into()))?;
-        let address = lock(&self.inner.sessions)
+    /// Tries a room again now: a fresh client after a certificate warning or a closed
+    /// session (it insists on the pinned certificate), else a reconnect and a new join.
+    pub fn retry_room(&self, room_id: Uuid) -> Result<(), AppError> {
+        let address = self.address_of(room_id).ok_or(AppError::NotFound)?;
+        let stopped = {
+            let sessions = lock(&self.inner.sessions);
+            sessions
+                .get(&address)
+                .is_none_or(|s| matches!(s.connection, Connection::Closed { .. }))
+        };
+        if stopped || matches!(self.access(room_id), RoomAccess::IdentityChanged { .. }) {
+            let rooms = self
+                .end_session(&address, false)
+                .unwrap_or_else(|| vec![room_id]);
+            for r in rooms {
+                self.attach(r, &address, None, None);
+            }
+        } else if let Some(c) = self.client_for(room_id) {
+            let _ = c.reconnect_now();
+            if self.access(room_id) == RoomAccess::NotHosted {
+                let _ = c.join(room_id, None);
+            }
+        }
+        Ok(())
+    }
+
+    /// Joins a room of "Your rooms" again with a passcode (its host changed it). The
+    /// outcome arrives as [`AppEvent::Joined`] or [`AppEvent::JoinFailed`].
+    pub fn rejoin(&self, room_id: Uuid, passcode: String) -> Result<(), AppError> {
+        let address = self.address_of(room_id).ok_or(AppError::NotFound)?;
+        self.attach(room_id, &address, Some(Some(passcode)), None);
+        Ok(())
+    }
+
+    /// The address a joined room is reached at: its session's, else the stored one.
+    fn address_of(&self, room_id: Uuid) -> Option<String> {
+        lock(&self.inner.sessions)
             .iter()
             .find(|(_, s)| s.rooms.contains(&room_id))
             .map(|(a, _)| a.clone())
             .or_else(|| {
                 let joined = self.inner.store.joined_room(room_id).ok().flatten();
                 joined.map(|r| r.address)
-            });
-        let Some(address) = address else {
-            return Err(AppError::NotFound);
-        };
+            })
+    }
+
+    /// Trusts a host's new certificate for a room (after the user compared it), and
+    /// reconnects.
+    pub fn trust_fingerprint(&self, room_id: Uuid, fingerprint: &str) -> Result<(), AppError> {
+        let fp = hearth::tls::normalize_fingerprint(fingerprint)
+            .ok_or_else(|| AppError::Invalid("not a SHA-256 fingerprint".into()))?;
+        let address = self.address_of(room_id).ok_or(AppError::NotFound)?;
         self.pin_host(room_id, &address, &fp)?;
         // The old client stopped at the mismatch; a new one picks up the new pin.
         let rooms = self
             .end_session(&address, false)
             .unwrap_or_else(|| vec![room_id]);
         for r in rooms {
+            self.set_access(r, RoomAccess::Ok);
             self.attach(r, &address, None, None);
         }
         Ok(())
@@ -426,14 +617,15 @@ impl App {
         Ok(())
     }
 
-    /// Stops the client of `address` (only if it is not connected, with `only_if_down`)
-    /// and returns the rooms it held, to be attached again to a fresh client.
+    /// Stops the client of `address` (with `only_if_down`, only if it is neither
+    /// connected nor trying right now: a join in flight may carry a passcode that a fresh
+    /// client would not have) and returns the rooms it held, to be attached again.
     fn end_session(&self, address: &str, only_if_down: bool) -> Option<Vec<Uuid>> {
         let old = {
             let mut sessions = lock(&self.inner.sessions);
-            let up = sessions
-                .get(address)
-                .is_some_and(|s| matches!(s.connection, Connection::Connected));
+            let up = sessions.get(address).is_some_and(|s| {
+                matches!(s.connection, Connection::Connected | Connection::Connecting)
+            });
             if only_if_down && up {
                 return None;
             }
@@ -461,6 +653,9 @@ impl App {
             }
         }
         drop(sessions);
+        lock(&self.inner.access).remove(&room_id);
+        lock(&self.inner.user_joins).remove(&room_id);
+        self.inner.store.delete_setting(&draft_key(room_id))?;
         self.inner.store.forget_room(room_id)?;
         Ok(())
     }
@@ -508,6 +703,9 @@ impl App {
         }
         if let Some(s) = sessions.get_mut(address) {
             let fresh = s.rooms.insert(room_id);
+            if passcode.is_some() {
+                lock(&self.inner.user_joins).insert(room_id);
+            }
             if fresh || passcode.is_some() {
                 let _ = s.client.join(room_id, passcode.flatten());
             }
@@ -578,25 +776,32 @@ impl App {
         cfg.backoff_max = self.inner.config.backoff_max;
         let _rt = self.inner.runtime.enter();
         let (client, events) = Client::start(cfg)?;
-        tokio::spawn(pump(self.clone(), address.to_string(), events));
+        static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(pump(self.clone(), address.to_string(), id, events));
         Ok(Session {
+            id,
             client,
             rooms: HashSet::new(),
             connection: Connection::Connecting,
+            max_text_chars: DEFAULT_MAX_TEXT_CHARS,
         })
     }
 
     // ----- hosting -----
 
     /// Hosts a room (reopening it, with its history, if one of that name was hosted
-    /// here before) and joins it. Returns its invite link.
+    /// here before) and joins it. Returns its invite link. `keep_passcode` reopens a
+    /// room with the passcode it had (`passcode` is then ignored); otherwise `passcode`
+    /// replaces it (`None`: no passcode).
     pub async fn host_room(
         &self,
         name: &str,
         passcode: Option<String>,
+        keep_passcode: bool,
     ) -> Result<HostedView, AppError> {
         let name = normalize_name(name).ok_or(AppError::InvalidName)?;
-        let passcode = passcode.filter(|p| !p.is_empty());
+        let passcode = passcode.filter(|p| !p.is_empty() && !keep_passcode);
         let mut hosting = self.inner.hosting.lock().await;
         if hosting.is_none() {
             let host_name = lock(&self.inner.name).clone();
@@ -612,7 +817,7 @@ impl App {
             );
         }
         let h = hosting.as_ref().ok_or(AppError::NotFound)?;
-        let summary = h.open(&name, passcode.as_deref())?;
+        let summary = h.open(&name, passcode.clone(), keep_passcode).await?;
         let view = HostedView {
             room_id: summary.room_id,
             name: summary.name.clone(),
@@ -635,7 +840,31 @@ impl App {
         for r in stale.into_iter().filter(|r| *r != summary.room_id) {
             self.attach(r, &local, None, fingerprint.clone());
         }
+        if keep_passcode && summary.has_passcode {
+            // We kept the hash, not the passcode: our own client gets in by a token the
+            // host issues to us (host and client share this store).
+            let token = hearth::passcode::new_token();
+            let store = &self.inner.store;
+            store.put_room_token(
+                summary.room_id,
+                self.inner.user_id,
+                &hearth::passcode::token_hash(&token),
+            )?;
+            store.set_resume_token(summary.room_id, Some(&token))?;
+        }
+        self.set_access(summary.room_id, RoomAccess::Ok);
+        // Our own client joins with the passcode typed, or (kept) with its token.
         self.attach(summary.room_id, &local, Some(passcode), fingerprint);
+        if let Some(c) = lock(&self.inner.sessions).get(&local) {
+            // A try in progress that fails (the host only just bound) must not wait out
+            // a backoff.
+            let _ = c.client.reconnect_now();
+        }
+        let mut ids = self.hosting_list();
+        if !ids.contains(&summary.room_id) {
+            ids.push(summary.room_id);
+            self.set_hosting_list(&ids)?;
+        }
         self.emit(AppEvent::Hosting { rooms: views });
         Ok(view)
     }
@@ -663,6 +892,11 @@ impl App {
             }
         }
         drop(hosting);
+        let mut ids = self.hosting_list();
+        ids.retain(|r| *r != room_id);
+        self.set_hosting_list(&ids)?;
+        // Said at once: our own client learns it only after its reconnect.
+        self.set_access(room_id, RoomAccess::NotHosted);
         self.emit(AppEvent::Hosting { rooms: views });
         Ok(())
     }
@@ -738,6 +972,7 @@ impl App {
             BrowseEvent::Added(r) | BrowseEvent::Updated(r) => {
                 lock(&self.inner.discovered).insert(r.room_id, r.clone());
                 self.follow_moved_host(r);
+                self.follow_announcement(r);
             }
             BrowseEvent::Removed(r) => {
                 lock(&self.inner.discovered).remove(&r.room_id);
@@ -777,6 +1012,22 @@ impl App {
         } else if let Some(s) = lock(&self.inner.sessions).get(&addr) {
             // The host is back where it was: no need to wait out the backoff.
             let _ = s.client.reconnect_now();
+        }
+    }
+
+    /// A room announced again is asked for at once if its host was not hosting it, and
+    /// tried again after a certificate warning if the announcement carries the pinned
+    /// certificate (the genuine host is back).
+    fn follow_announcement(&self, r: &DiscoveredRoom) {
+        match self.access(r.room_id) {
+            RoomAccess::NotHosted => self.retry_not_hosted(Some(r.room_id)),
+            RoomAccess::IdentityChanged { expected, .. } => {
+                if r.fingerprint.as_deref() == Some(expected.as_str()) {
+                    tracing::info!(room = %r.name, "the host with the pinned certificate is back");
+                    let _ = self.retry_room(r.room_id);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -825,9 +1076,23 @@ fn connection_view(s: &ConnectionState) -> Connection {
 }
 
 /// Turns one client's events into app events, keeping the live room state current.
-async fn pump(app: App, address: String, mut events: mpsc::Receiver<ClientEvent>) {
+async fn pump(app: App, address: String, id: u64, mut events: mpsc::Receiver<ClientEvent>) {
     while let Some(ev) = events.recv().await {
         let inner = &app.inner;
+        // A replaced session's last words ("closed", a stale member list) must not
+        // overwrite the state of the session that replaced it at the same address; the
+        // messages it stored are still news.
+        let current = lock(&inner.sessions)
+            .get(&address)
+            .is_some_and(|s| s.id == id);
+        if !current
+            && !matches!(
+                ev,
+                ClientEvent::Message(_) | ClientEvent::Ack { .. } | ClientEvent::SendFailed { .. }
+            )
+        {
+            continue;
+        }
         match ev {
             ClientEvent::State(s) => {
                 let connection = connection_view(&s);
@@ -838,7 +1103,6 @@ async fn pump(app: App, address: String, mut events: mpsc::Receiver<ClientEvent>
                             sess.connection = connection.clone();
                             sess.rooms.iter().copied().collect()
                         }
-                        // A replaced session's last words.
                         None => continue,
                     }
                 };
@@ -848,16 +1112,31 @@ async fn pump(app: App, address: String, mut events: mpsc::Receiver<ClientEvent>
                     connection,
                 });
             }
-            ClientEvent::Welcome(_) | ClientEvent::Secured { .. } => {}
+            ClientEvent::Welcome(w) => {
+                if let Some(s) = lock(&inner.sessions).get_mut(&address) {
+                    s.max_text_chars = w.limits.max_text_chars;
+                }
+            }
+            ClientEvent::Secured { .. } => {}
             ClientEvent::FingerprintMismatch {
                 address: addr,
                 expected,
                 presented,
             } => {
-                let rooms = lock(&inner.sessions)
+                let rooms: Vec<Uuid> = lock(&inner.sessions)
                     .get(&address)
                     .map(|s| s.rooms.iter().copied().collect())
                     .unwrap_or_default();
+                for r in &rooms {
+                    app.set_access(
+                        *r,
+                        RoomAccess::IdentityChanged {
+                            address: addr.clone(),
+                            expected: expected.clone(),
+                            presented: presented.clone(),
+                        },
+                    );
+                }
                 app.emit(AppEvent::FingerprintMismatch {
                     address: addr,
                     rooms,
@@ -873,10 +1152,13 @@ async fn pump(app: App, address: String, mut events: mpsc::Receiver<ClientEvent>
                         online: room.online,
                     },
                 );
+                lock(&inner.user_joins).remove(&room.room_id);
+                app.set_access(room.room_id, RoomAccess::Ok);
                 let hosted = app.hosted_ids().await;
+                let hostable = app.hostable_ids().unwrap_or_default();
                 let joined = inner.store.joined_room(room.room_id).ok().flatten();
                 if let Some(j) = joined {
-                    if let Ok(view) = app.room_view(&j, &hosted) {
+                    if let Ok(view) = app.room_view(&j, &hosted, &hostable) {
                         app.emit(AppEvent::Joined {
                             room: view,
                             members,
@@ -940,18 +1222,39 @@ async fn pump(app: App, address: String, mut events: mpsc::Receiver<ClientEvent>
                 has_more: p.has_more,
             }),
             ClientEvent::JoinFailed { room_id, error } => {
-                // A refused room is not ours to keep trying.
-                if let Some(s) = lock(&inner.sessions).get_mut(&address) {
+                let asked = lock(&inner.user_joins).remove(&room_id);
+                let known = inner.store.joined_room(room_id).ok().flatten().is_some();
+                if known {
+                    // A room of "Your rooms" stays there, saying what it needs.
+                    let access = match error.code {
+                        ErrorCode::UnknownRoom => Some(RoomAccess::NotHosted),
+                        ErrorCode::PasscodeRequired
+                        | ErrorCode::WrongPasscode
+                        | ErrorCode::Throttled => Some(RoomAccess::NeedsPasscode {
+                            message: error.message.clone(),
+                        }),
+                        _ => None,
+                    };
+                    if let Some(a) = access {
+                        app.set_access(room_id, a);
+                    }
+                } else if let Some(s) = lock(&inner.sessions).get_mut(&address) {
+                    // A refused new room is not ours to keep trying.
                     s.rooms.remove(&room_id);
                 }
-                app.emit(AppEvent::JoinFailed {
-                    room_id: Some(room_id),
-                    code: error.code,
-                    message: error.message,
-                    retry_after_ms: error.retry_after_ms,
-                });
+                if asked || !known {
+                    app.emit(AppEvent::JoinFailed {
+                        room_id: Some(room_id),
+                        code: error.code,
+                        message: error.message,
+                        retry_after_ms: error.retry_after_ms,
+                    });
+                }
             }
             ClientEvent::Left { .. } => {}
+            // A rate-limited send is retried by the client and loses nothing: not news.
+            ClientEvent::Error(e)
+                if e.code == ErrorCode::RateLimited && e.request.as_deref() == Some("send") => {}
             ClientEvent::Error(e) => app.emit(AppEvent::Error {
                 room_id: e.room_id,
                 code: Some(e.code),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hearth::discovery::{AdvertisedRoom, Advertiser, AdvertiserConfig, MdnsConfig};
 use hearth::invite::advertised_ip;
 use hearth::protocol::RoomSummary;
-use hearth::{Host, HostConfig, Invite, Limits, Store, Transport};
+use hearth::{Host, HostConfig, Invite, Limits, PasscodeSetting, Store, Transport};
 use uuid::Uuid;
 
 use crate::views::HostedView;
@@ -111,8 +111,25 @@ impl Hosting {
         format!("{ip}:{}", self.bound.port())
     }
 
-    pub fn open(&self, name: &str, passcode: Option<&str>) -> Result<RoomSummary, AppError> {
-        let summary = self.host.open_room(name, passcode)?;
+    /// Opens (or reopens) a room and announces it. `passcode: None` with `keep` keeps a
+    /// reopened room's stored passcode. Argon2id hashing runs on a blocking thread.
+    pub async fn open(
+        &self,
+        name: &str,
+        passcode: Option<String>,
+        keep: bool,
+    ) -> Result<RoomSummary, AppError> {
+        let (host, name) = (self.host.clone(), name.to_string());
+        let summary = tokio::task::spawn_blocking(move || {
+            let setting = match (&passcode, keep) {
+                (Some(p), _) => PasscodeSetting::Set(p),
+                (None, true) => PasscodeSetting::Keep,
+                (None, false) => PasscodeSetting::Open,
+            };
+            host.open_room_with(&name, setting)
+        })
+        .await
+        .map_err(|e| AppError::Invalid(format!("hosting stopped: {e}")))??;
         self.announce(&summary);
         Ok(summary)
     }

@@ -27,10 +27,17 @@ pub enum Theme {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(default)]
 #[ts(export)]
 pub struct Settings {
     pub notifications: bool,
     pub theme: Theme,
+    /// Rooms hosted when Hearth quit are hosted again when it starts.
+    pub resume_hosting: bool,
+    /// Closing the window keeps Hearth running (and hosting) in the tray.
+    pub background: bool,
+    /// Start Hearth when the user logs in.
+    pub start_at_login: bool,
 }
 
 impl Default for Settings {
@@ -38,8 +45,34 @@ impl Default for Settings {
         Settings {
             notifications: true,
             theme: Theme::System,
+            resume_hosting: true,
+            // Where closing to the tray is what people expect. On Linux many desktops
+            // show no tray icons, and a hidden window could not be brought back.
+            background: cfg!(any(windows, target_os = "macos")),
+            start_at_login: false,
         }
     }
+}
+
+/// Whether this install can chat in a joined room right now, apart from the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[ts(export)]
+pub enum RoomAccess {
+    #[default]
+    Ok,
+    /// The host refused our rejoin (its passcode changed, or our resume token is no
+    /// longer valid): the user has to type the passcode.
+    NeedsPasscode { message: String },
+    /// The host runs but does not host this room now; rejoined when it does again.
+    NotHosted,
+    /// The host presented another certificate than the pinned one: nothing is sent
+    /// until the user trusts it (or the genuine host is back).
+    IdentityChanged {
+        address: String,
+        expected: String,
+        presented: String,
+    },
 }
 
 /// The state of the connection to one room's host.
@@ -89,6 +122,12 @@ pub struct RoomView {
     pub read_seq: u64,
     /// SHA-256 of the host's certificate, pinned on the first visit (hex).
     pub fingerprint: Option<String>,
+    /// The composer's saved draft ("" if none).
+    pub draft: String,
+    pub access: RoomAccess,
+    /// The host's limit for a message's text, in Unicode code points.
+    #[ts(type = "number")]
+    pub max_text_chars: usize,
 }
 
 /// A room announced on the LAN.
@@ -218,6 +257,8 @@ pub enum AppEvent {
     },
     /// The rooms hosted here changed.
     Hosting { rooms: Vec<HostedView> },
+    /// Whether a room can be chatted in changed (see [`RoomAccess`]).
+    RoomAccess { room_id: Uuid, access: RoomAccess },
     /// Anything else worth showing.
     Error {
         room_id: Option<Uuid>,

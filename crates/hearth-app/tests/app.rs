@@ -2,91 +2,13 @@
 //! directories host, discover, join with a passcode, chat, restart, and survive the
 //! host going away, all over real sockets and real mDNS on loopback.
 
+mod common;
+
 use std::time::Duration;
 
-use hearth::discovery::{Interfaces, MdnsConfig};
+use common::*;
 use hearth::protocol::ErrorCode;
-use hearth_app::{App, AppConfig, AppEvent, Connection};
-use tokio::sync::mpsc::UnboundedReceiver;
-
-/// mDNS restricted to loopback on a private port; inside a fresh network namespace when
-/// root, so nothing leaves this test.
-fn isolate() -> MdnsConfig {
-    if nix::unistd::geteuid().is_root()
-        && nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).is_ok()
-    {
-        let ok = std::process::Command::new("ip")
-            .args(["link", "set", "lo", "up"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "cannot bring lo up in the test namespace");
-    }
-    MdnsConfig {
-        port: 20_000 + rand::random::<u16>() % 20_000,
-        interfaces: Interfaces::LoopbackOnly,
-    }
-}
-
-fn config(dir: &std::path::Path, mdns: &MdnsConfig) -> AppConfig {
-    let mut c = AppConfig::new(dir.to_path_buf());
-    c.bind = "127.0.0.1:0".parse().unwrap();
-    c.mdns = Some(mdns.clone());
-    c.backoff_min = Duration::from_millis(100);
-    c.backoff_max = Duration::from_millis(500);
-    c
-}
-
-async fn wait_for<T>(
-    rx: &mut UnboundedReceiver<AppEvent>,
-    what: &str,
-    mut f: impl FnMut(&AppEvent) -> Option<T>,
-) -> T {
-    let r = tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(e) = rx.recv().await {
-            if let Some(t) = f(&e) {
-                return Some(t);
-            }
-        }
-        None
-    })
-    .await;
-    match r {
-        Ok(Some(t)) => t,
-        _ => panic!("timed out waiting for {what}"),
-    }
-}
-
-/// Waits for `joined` of `room`.
-async fn wait_joined(rx: &mut UnboundedReceiver<AppEvent>, what: &str, room: uuid::Uuid) {
-    wait_for(rx, what, |e| {
-        matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == room).then_some(())
-    })
-    .await
-}
-
-/// Waits until some connection reports it is reconnecting (the host is unreachable).
-async fn wait_reconnecting(rx: &mut UnboundedReceiver<AppEvent>, what: &str) {
-    wait_for(rx, what, |e| {
-        matches!(
-            e,
-            AppEvent::Connection {
-                connection: Connection::Reconnecting { .. },
-                ..
-            }
-        )
-        .then_some(())
-    })
-    .await
-}
-
-fn run(f: impl std::future::Future<Output = ()>) {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
+use hearth_app::{App, AppEvent};
 
 #[test]
 fn host_discover_join_chat_restart_and_outage() {
@@ -98,7 +20,10 @@ fn host_discover_join_chat_restart_and_outage() {
         a.set_name("Alice").unwrap();
         b.set_name("Bob").unwrap();
 
-        let hosted = a.host_room("E2E Room", Some("pw".into())).await.unwrap();
+        let hosted = a
+            .host_room("E2E Room", Some("pw".into()), false)
+            .await
+            .unwrap();
         assert!(hosted.invite.starts_with("hearth://127.0.0.1:"));
         let room = hosted.room_id;
         wait_for(&mut ea, "A joined its own room", |e| {
@@ -188,7 +113,10 @@ fn host_discover_join_chat_restart_and_outage() {
         // A comes back (on another port) and hosts the same room: B follows it there and
         // its message arrives exactly once.
         let (a, mut ea) = App::start(config(dir_a.path(), &mdns)).await.unwrap();
-        let again = a.host_room("E2E Room", Some("pw".into())).await.unwrap();
+        let again = a
+            .host_room("E2E Room", Some("pw".into()), false)
+            .await
+            .unwrap();
         assert_eq!(again.room_id, room, "same room, same id");
         wait_for(&mut eb, "ack after the host returned", |e| matches!(e, AppEvent::Ack { client_msg_id, .. } if *client_msg_id == pending.client_msg_id).then_some(())).await;
         wait_for(&mut ea, "the queued message at A", |e| matches!(e, AppEvent::Message { message } if message.text == "sent while Alice was away").then_some(())).await;
@@ -236,7 +164,7 @@ fn a_returning_host_is_rejoined_without_waiting_out_the_backoff() {
         };
         let (a, ea) = App::start(slow(dir_a.path())).await.unwrap();
         let (b, mut eb) = App::start(slow(dir_b.path())).await.unwrap();
-        let room = a.host_room("Back soon", None).await.unwrap().room_id;
+        let room = a.host_room("Back soon", None, false).await.unwrap().room_id;
         wait_for(&mut eb, "discovery", |e| match e {
             AppEvent::Discovery { rooms } => rooms.iter().any(|r| r.room_id == room).then_some(()),
             _ => None,
@@ -252,7 +180,10 @@ fn a_returning_host_is_rejoined_without_waiting_out_the_backoff() {
         let (a, mut ea) = App::start(slow(dir_a.path())).await.unwrap();
         // A's own client already tried its host (down until now) and is waiting.
         wait_reconnecting(&mut ea, "A's client waiting").await;
-        assert_eq!(a.host_room("Back soon", None).await.unwrap().room_id, room);
+        assert_eq!(
+            a.host_room("Back soon", None, false).await.unwrap().room_id,
+            room
+        );
         wait_joined(&mut ea, "A rejoined its own room", room).await;
         wait_joined(&mut eb, "B rejoined on the announcement", room).await;
         a.shutdown().await;
@@ -260,8 +191,8 @@ fn a_returning_host_is_rejoined_without_waiting_out_the_backoff() {
     });
 }
 
-/// The desktop shell calls the sync methods on its UI thread, outside any runtime: they
-/// must still be able to start clients there (this used to abort the app).
+/// The desktop shell may call the sync methods outside any runtime: they must still be
+/// able to start clients there (this used to abort the app).
 #[test]
 fn sync_methods_work_from_a_thread_outside_the_runtime() {
     let mdns = isolate();
@@ -269,12 +200,8 @@ fn sync_methods_work_from_a_thread_outside_the_runtime() {
         let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (a, _ea) = App::start(config(dir_a.path(), &mdns)).await.unwrap();
         let (b, mut eb) = App::start(config(dir_b.path(), &mdns)).await.unwrap();
-        let hosted = a.host_room("By link", None).await.unwrap();
-        let (b2, link) = (b.clone(), hosted.invite.clone());
-        std::thread::spawn(move || b2.join_link(&link, None))
-            .join()
-            .expect("join_link panicked outside the runtime")
-            .unwrap();
+        let hosted = a.host_room("By link", None, false).await.unwrap();
+        b.join_link(&hosted.invite, None).await.unwrap();
         wait_joined(&mut eb, "join by link", hosted.room_id).await;
         let (b2, fp) = (b.clone(), a_fingerprint(&hosted.invite));
         std::thread::spawn(move || b2.trust_fingerprint(hosted.room_id, &fp))
@@ -282,6 +209,17 @@ fn sync_methods_work_from_a_thread_outside_the_runtime() {
             .expect("trust_fingerprint panicked outside the runtime")
             .unwrap();
         wait_joined(&mut eb, "rejoin after trusting", hosted.room_id).await;
+        // The replaced client's last words ("closed") must not overwrite the state of the
+        // session that replaced it at the same address (the member list went blank).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let rooms = b.rooms().await.unwrap();
+        assert_eq!(rooms[0].connection, hearth_app::Connection::Connected);
+        let members: Vec<String> = b
+            .members(hosted.room_id)
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert!(!members.is_empty(), "the member list went blank");
         a.shutdown().await;
         b.shutdown().await;
     });
@@ -306,7 +244,7 @@ fn the_announced_online_count_catches_up() {
         let (a, _ea) = App::start(config(dir_a.path(), &mdns)).await.unwrap();
         let (_b, mut eb) = App::start(config(dir_b.path(), &mdns)).await.unwrap();
         // Announced with 0 online; A's own client joins a moment later.
-        let room = a.host_room("Counted", None).await.unwrap().room_id;
+        let room = a.host_room("Counted", None, false).await.unwrap().room_id;
         let seen = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(e) = eb.recv().await {
                 if let AppEvent::Discovery { rooms } = e {

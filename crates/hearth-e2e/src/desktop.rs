@@ -13,35 +13,63 @@ use serde_json::json;
 
 use crate::netns::Netns;
 
-/// A virtual X server, one per app so that a screenshot of its screen is that app's
-/// window alone. Its unix socket is reachable from inside network namespaces.
+/// A virtual X server with a small window manager (openbox), one per app so that a
+/// screenshot of its screen is that app's window alone. With a window manager, focus
+/// moves between windows as on a desktop (without one, every window counts as focused).
+/// Its unix socket is reachable from inside network namespaces.
 pub struct Xvfb {
     child: Child,
+    wm: Option<Child>,
     pub display: String,
 }
 
 impl Xvfb {
-    /// `slot` tells the displays of one test apart (0, 1, ...). The screen has the app
-    /// window's default size, so the centered window fills it.
+    /// `slot` tells the displays of one test apart (0, 1, ...). The screen is as large
+    /// as the largest window size the tests use.
     pub fn start(slot: u32) -> Result<Xvfb> {
         let n = 100 + (std::process::id() % 300) * 4 + slot;
         let display = format!(":{n}");
         let child = Command::new("Xvfb")
-            .args([&display, "-screen", "0", "1180x760x24", "-nolisten", "tcp"])
+            .args([&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start Xvfb (install xvfb)")?;
         let sock = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        let mut x = Xvfb {
+            child,
+            wm: None,
+            display,
+        };
         wait_until(Duration::from_secs(10), || sock.exists()).context("Xvfb did not come up")?;
-        Ok(Xvfb { child, display })
+        x.wm = Some(
+            Command::new("openbox")
+                .args(["--sm-disable"])
+                .env("DISPLAY", &x.display)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("cannot start openbox (install openbox)")?,
+        );
+        Ok(x)
     }
 
     /// A PNG of the whole screen, as a person would see it (ImageMagick's `import`).
     /// WebKitWebDriver's own screenshot does not answer under Xvfb without compositing.
     pub fn screenshot(&self, path: &Path) -> Result<()> {
+        self.import(&["-window", "root"], path)
+    }
+
+    /// A PNG of the app's window alone (its content, without the frame).
+    pub fn screenshot_window(&self, path: &Path) -> Result<()> {
+        let id = self.app_window()?;
+        self.import(&["-window", &id], path)
+    }
+
+    fn import(&self, args: &[&str], path: &Path) -> Result<()> {
         let out = Command::new("import")
-            .args(["-display", &self.display, "-window", "root"])
+            .args(["-display", &self.display])
+            .args(args)
             .arg(path)
             .output()
             .context("cannot run import (install imagemagick)")?;
@@ -50,10 +78,75 @@ impl Xvfb {
         }
         Ok(())
     }
+
+    fn xdotool(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .output()
+            .context("cannot run xdotool (install xdotool)")?;
+        if !out.status.success() {
+            bail!(
+                "xdotool {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The X id of the app's main window.
+    pub fn app_window(&self) -> Result<String> {
+        let ids = self.xdotool(&["search", "--onlyvisible", "--name", "^Hearth"])?;
+        ids.lines()
+            .last()
+            .map(str::to_string)
+            .context("no Hearth window on the screen")
+    }
+
+    /// Resizes the app's window (its content area) to `w`×`h` at the top left corner, as a
+    /// person dragging its edge would; waits until the window has that size.
+    pub fn resize_app(&self, w: u32, h: u32) -> Result<()> {
+        let id = self.app_window()?;
+        self.xdotool(&["windowmove", &id, "0", "0"])?;
+        self.xdotool(&["windowsize", "--sync", &id, &w.to_string(), &h.to_string()])?;
+        Ok(())
+    }
+
+    /// Gives the keyboard focus to another window (a person switching to another app).
+    pub fn focus_elsewhere(&self) -> Result<Child> {
+        let other = Command::new("xmessage")
+            .args(["-geometry", "200x60+1000+700", "another app"])
+            .env("DISPLAY", &self.display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot run xmessage (install x11-utils)")?;
+        wait_until(Duration::from_secs(5), || {
+            self.xdotool(&["search", "--onlyvisible", "--name", "^xmessage$"])
+                .is_ok_and(|s| !s.is_empty())
+        })?;
+        let id = self.xdotool(&["search", "--onlyvisible", "--name", "^xmessage$"])?;
+        if let Some(id) = id.lines().last() {
+            self.xdotool(&["windowactivate", "--sync", id])?;
+        }
+        Ok(other)
+    }
+
+    /// Gives the keyboard focus back to the app.
+    pub fn focus_app(&self) -> Result<()> {
+        let id = self.app_window()?;
+        self.xdotool(&["windowactivate", "--sync", &id])?;
+        Ok(())
+    }
 }
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        if let Some(wm) = &mut self.wm {
+            let _ = wm.kill();
+            let _ = wm.wait();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -6,3 +6,5 @@
 
 pub mod desktop;
 pub mod netns;
+pub mod person;
+pub mod seed;

@@ -6,210 +6,14 @@
 //! `target/debug/hearth-desktop` (scripts/test.sh builds it first). Without them the test
 //! fails with what is missing, unless HEARTH_SKIP_E2E=1 is set (then it says so loudly).
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use fantoccini::key::Key;
 use fantoccini::Locator;
-use hearth_e2e::desktop::{testid, Driver, Ui, Xvfb};
+use hearth_e2e::desktop::testid;
 use hearth_e2e::netns::{link, require_root, Netns};
-
-/// Prints a checkpoint with the time since the test started, so a stalled run shows where.
-macro_rules! step {
-    ($t0:expr, $($arg:tt)*) => {
-        eprintln!("[{:>7.2}s] {}", $t0.elapsed().as_secs_f64(), format!($($arg)*))
-    };
-}
-
-/// The desktop binary of the same build as this test: the test runs from
-/// `<target>/debug/deps/`, the app is `<target>/debug/hearth-desktop`, wherever the
-/// target directory is.
-fn app_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("where is this test binary?")?;
-    let Some(profile_dir) = exe.parent().and_then(Path::parent) else {
-        bail!("unexpected test binary location {}", exe.display());
-    };
-    let bin = profile_dir.join("hearth-desktop");
-    if !bin.exists() {
-        bail!(
-            "{} is missing: run `cargo build -p hearth-desktop` first (scripts/test.sh does)",
-            bin.display()
-        );
-    }
-    Ok(bin.canonicalize()?)
-}
-
-fn screenshots_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
-}
-
-fn missing_tools() -> Option<String> {
-    for tool in [
-        "Xvfb",
-        "tauri-driver",
-        "WebKitWebDriver",
-        "dbus-run-session",
-    ] {
-        let found = std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            return Some(format!(
-                "{tool} is not installed (scripts/setup.sh installs it)"
-            ));
-        }
-    }
-    None
-}
-
-struct Person {
-    ns: Netns,
-    x: Xvfb,
-    log: PathBuf,
-    driver: Option<Driver>,
-    ui: Option<Ui>,
-    data: tempfile::TempDir,
-}
-
-impl Person {
-    fn ui(&self) -> &Ui {
-        self.ui.as_ref().expect("app running")
-    }
-
-    fn new(ns: Netns, slot: u32, log: PathBuf) -> Result<Person> {
-        Ok(Person {
-            ns,
-            x: Xvfb::start(slot)?,
-            log,
-            driver: None,
-            ui: None,
-            data: tempfile::tempdir()?,
-        })
-    }
-
-    async fn start(&mut self, app: &Path) -> Result<()> {
-        if self.driver.is_none() {
-            let driver = Driver::start(Some(&self.ns), 4444, &self.x.display, &self.log, &[]);
-            self.driver = Some(driver.await?);
-        }
-        let client = self
-            .driver
-            .as_ref()
-            .expect("driver")
-            .launch(app, self.data.path())
-            .await?;
-        let ui = Ui { client };
-        ui.find("joined-list")
-            .await
-            .context("the main window did not render")?;
-        self.ui = Some(ui);
-        Ok(())
-    }
-
-    /// Quits the app (the WebDriver session owns the process).
-    async fn quit(&mut self) -> Result<()> {
-        if let Some(ui) = self.ui.take() {
-            ui.client.close().await.context("close session")?;
-        }
-        Ok(())
-    }
-}
-
-async fn set_name(ui: &Ui, name: &str) -> Result<()> {
-    let input = ui.find("first-run-name").await?;
-    input.clear().await?;
-    input.send_keys(name).await?;
-    ui.click("first-run-save").await?;
-    Ok(())
-}
-
-async fn room_button(
-    ui: &Ui,
-    list: &str,
-    name: &str,
-    limit: Duration,
-) -> Result<fantoccini::elements::Element> {
-    let css = format!("{} [data-room-name=\"{name}\"]", testid(list));
-    ui.client
-        .wait()
-        .at_most(limit)
-        .for_element(Locator::Css(&css))
-        .await
-        .with_context(|| format!("{name} did not appear in {list} within {limit:?}"))
-}
-
-async fn send(ui: &Ui, text: &str) -> Result<()> {
-    let composer = ui.find("composer").await?;
-    composer.send_keys(text).await?;
-    composer
-        .send_keys(&char::from(Key::Enter).to_string())
-        .await?;
-    Ok(())
-}
-
-/// Texts of the stored messages in the open room, in order.
-async fn message_texts(ui: &Ui) -> Result<Vec<String>> {
-    let v = ui
-        .client
-        .execute(
-            "return [...document.querySelectorAll('[data-testid=\"message\"] [data-testid=\"message-text\"]')].map(e => e.textContent)",
-            vec![],
-        )
-        .await?;
-    Ok(v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
-async fn wait_messages(ui: &Ui, what: &str, f: impl Fn(&[String]) -> bool) -> Result<Vec<String>> {
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        let texts = message_texts(ui).await?;
-        if f(&texts) {
-            return Ok(texts);
-        }
-        if Instant::now() > end {
-            bail!("timed out waiting for {what}; messages: {texts:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
-/// Waits until the open room shows no message in the sending state.
-async fn wait_no_pending(ui: &Ui) -> Result<()> {
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let pending = ui
-            .client
-            .find_all(Locator::Css(&testid("pending-message")))
-            .await?;
-        if pending.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() > end {
-            bail!("{} message(s) still pending after 10 s", pending.len());
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
-async fn testid_text(ui: &Ui, id: &str) -> Result<String> {
-    Ok(ui.find(id).await?.text().await?)
-}
-
-async fn host(who: &Person, name: &str, passcode: &str, shot: Option<&Path>) -> Result<String> {
-    who.ui().fill_host_dialog(name, Some(passcode)).await?;
-    if let Some(p) = shot {
-        who.x.screenshot(p)?;
-    }
-    who.ui().submit_host_dialog().await
-}
+use hearth_e2e::person::*;
+use hearth_e2e::step;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Result<()> {
@@ -222,8 +26,7 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
         bail!(why);
     }
     let app = app_binary()?;
-    let shots = screenshots_dir();
-    std::fs::create_dir_all(&shots)?;
+    std::fs::create_dir_all(screenshots_dir())?;
     let logs = tempfile::tempdir()?;
     let t0 = Instant::now();
     step!(t0, "driver logs in {}", logs.path().display());
@@ -245,13 +48,7 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
 
         // 1. Alice hosts "E2E Room" with a passcode; Bob sees it on the network within 5 s.
         let hosted_at = Instant::now();
-        let invite = host(
-            &alice,
-            "E2E Room",
-            "pw-e2e",
-            Some(&shots.join("host-dialog.png")),
-        )
-        .await?;
+        let invite = host(&alice, "E2E Room", "pw-e2e", Some("host-dialog.png")).await?;
         assert!(
             invite.starts_with("hearth://") && invite.contains("#fp="),
             "invite link: {invite}"
@@ -268,7 +65,7 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
             "E2E Room appeared on Bob's network list {:?} after hosting",
             hosted_at.elapsed()
         );
-        bob.x.screenshot(&shots.join("room-list.png"))?;
+        bob.shot("room-list.png")?;
 
         // 2. A wrong passcode: an inline error, and Bob is not in the room.
         found.click().await?;
@@ -368,7 +165,7 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
             let imgs = ui.client.find_all(Locator::Css(".messages img")).await?;
             assert!(imgs.is_empty(), "{who}: message text became an <img>");
         }
-        bob.x.screenshot(&shots.join("room.png"))?;
+        bob.shot("room.png")?;
 
         step!(t0, "injection shown literally");
         // 4a. Bob quits and restarts: the history shows from his cache at once.
@@ -412,9 +209,18 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
         );
 
         step!(t0, "Bob offline with a pending message");
-        // 4c. Alice starts again and hosts the same room: the message arrives exactly once.
+        // 4c. Alice starts again: her room is hosted again by itself (with its passcode)
+        // and the message arrives exactly once.
         alice.start(&app).await?;
-        host(&alice, "E2E Room", "pw-e2e", None).await?;
+        room_button(
+            alice.ui(),
+            "joined-list",
+            "E2E Room",
+            Duration::from_secs(10),
+        )
+        .await?
+        .click()
+        .await?;
         let a_texts = wait_messages(alice.ui(), "the queued message at Alice", |t| {
             t.iter().any(|m| m == "sent while Alice was away")
         })
@@ -448,7 +254,7 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
         theme.select_by_value("dark").await?;
         bob.ui().click("settings-save").await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        bob.x.screenshot(&shots.join("dark.png"))?;
+        bob.shot("dark.png")?;
 
         // 5. Alice's certificate changes (a new install, or an impostor): Bob refuses
         // it with the warning, sends nothing, and connects only when he trusts it.
@@ -458,7 +264,6 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
                 .with_context(|| format!("remove {f}"))?;
         }
         alice.start(&app).await?;
-        host(&alice, "E2E Room", "pw-e2e", None).await?;
         bob.ui()
             .find("mismatch-dialog")
             .await
@@ -471,7 +276,7 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
             !state.contains("Connected"),
             "not connected before trusting: {state}"
         );
-        bob.x.screenshot(&shots.join("fingerprint-mismatch.png"))?;
+        bob.shot("fingerprint-mismatch.png")?;
         step!(t0, "certificate change refused with a warning");
         bob.ui().click("mismatch-trust").await?;
         bob.ui()
@@ -493,15 +298,7 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
     .await;
     if outcome.is_err() {
         // What the apps logged (they run with HEARTH_LOG=info,hearth=debug).
-        for name in ["alice.log", "bob.log"] {
-            let log = std::fs::read_to_string(logs.path().join(name)).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(60).collect();
-            eprintln!("----- last lines of {name}");
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
-            }
-        }
-        eprintln!("----- the whole logs are kept in {}", logs.keep().display());
+        report_logs(logs, &["alice.log", "bob.log"]);
     }
     outcome
 }

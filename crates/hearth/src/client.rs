@@ -39,6 +39,9 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     /// Reconnect when nothing at all arrives for this long (the host pings).
     pub silence_timeout: Duration,
+    /// A send unanswered this long makes the client ping the host, and a ping
+    /// unanswered this long ends the connection (then it reconnects and resends).
+    pub probe_after: Duration,
     /// Speak unencrypted `ws://`. Only for hosts started with `--insecure-plaintext`;
     /// never chosen automatically, so nobody can downgrade a connection.
     pub plaintext: bool,
@@ -53,6 +56,7 @@ impl ClientConfig {
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(15),
             silence_timeout: Duration::from_secs(45),
+            probe_after: Duration::from_secs(3),
             plaintext: false,
         }
     }
@@ -207,7 +211,9 @@ impl Client {
             // Time-ordered ids (UUIDv7) land at the end of the host's idempotency index
             // instead of all over it: 1M-message logs insert ~10x faster (docs/performance.md).
             .outbox_push(room_id, &Uuid::now_v7().to_string(), text)?;
-        self.cmd(Command::Flush(room_id))?;
+        // A stopped client (say, at a certificate warning) leaves it queued: the outbox
+        // is on disk, and the next client for this room sends it.
+        let _ = self.cmd(Command::Flush(room_id));
         Ok(entry)
     }
 
@@ -494,15 +500,21 @@ impl Task {
         }
         let mut silence = self.config.silence_timeout;
         let mut last_rx = Instant::now();
+        // A send unanswered for a moment makes us ping, and a ping unanswered ends the
+        // connection: a dead link is found in seconds, not at the heartbeat timeout.
+        let mut probe = Probe::default();
         loop {
             let next_retry = self.rooms.values().filter_map(|r| r.retry_at).min();
-            let wake = next_retry
-                .unwrap_or_else(|| last_rx + silence)
-                .min(last_rx + silence);
+            let wake = [next_retry, probe.next_wake(), Some(last_rx + silence)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(last_rx + silence);
             let mut out: Vec<ClientFrame> = Vec::new();
             tokio::select! {
                 m = ws.next() => {
                     last_rx = Instant::now();
+                    probe.heard(last_rx, self.awaiting_ack(), self.config.probe_after);
                     match m {
                         None => return End::Lost("connection closed".into()),
                         Some(Err(e)) => return End::Lost(format!("connection error: {e}")),
@@ -551,6 +563,18 @@ impl Task {
                         return End::Lost("host stopped answering".into());
                     }
                     let now = Instant::now();
+                    match probe.due(now, self.awaiting_ack(), self.config.probe_after) {
+                        ProbeStep::Wait => {}
+                        ProbeStep::Ping => {
+                            tracing::debug!("a send is unanswered; probing the connection");
+                            if ws.send(Message::Ping(Vec::new().into())).await.is_err() {
+                                return End::Lost("connection lost while probing".into());
+                            }
+                        }
+                        ProbeStep::Dead => {
+                            return End::Lost("host stopped answering (no reply to a probe)".into());
+                        }
+                    }
                     let due: Vec<Uuid> = self.rooms.iter()
                         .filter(|(_, r)| r.retry_at.is_some_and(|t| t <= now))
                         .map(|(id, _)| *id).collect();
@@ -561,6 +585,9 @@ impl Task {
                 }
             }
             if *greeted && !out.is_empty() {
+                if out.iter().any(|f| matches!(f, ClientFrame::Send(_))) {
+                    probe.sent(Instant::now(), self.config.probe_after);
+                }
                 for f in out {
                     if ws.feed(Message::Text(encode(&f).into())).await.is_err() {
                         return End::Lost("connection lost while sending".into());
@@ -571,6 +598,11 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// A send of ours is out and not acknowledged yet.
+    fn awaiting_ack(&self) -> bool {
+        self.rooms.values().any(|r| r.inflight.is_some())
     }
 
     fn join_frame(&self, room_id: Uuid) -> ClientFrame {
@@ -862,6 +894,56 @@ impl Task {
             _ => self.emit(ClientEvent::Error(e)).await,
         }
         Ok(())
+    }
+}
+
+/// The dead-link probe: after a send, silence for `probe_after` sends a ping; silence
+/// for `probe_after` more means the link is dead.
+#[derive(Default)]
+struct Probe {
+    ping_at: Option<Instant>,
+    dead_at: Option<Instant>,
+}
+
+enum ProbeStep {
+    Wait,
+    Ping,
+    Dead,
+}
+
+impl Probe {
+    fn next_wake(&self) -> Option<Instant> {
+        self.dead_at.or(self.ping_at)
+    }
+
+    fn sent(&mut self, now: Instant, after: Duration) {
+        if self.ping_at.is_none() && self.dead_at.is_none() {
+            self.ping_at = Some(now + after);
+        }
+    }
+
+    /// Anything from the host shows the link works.
+    fn heard(&mut self, now: Instant, awaiting: bool, after: Duration) {
+        self.dead_at = None;
+        self.ping_at = awaiting.then(|| now + after);
+    }
+
+    fn due(&mut self, now: Instant, awaiting: bool, after: Duration) -> ProbeStep {
+        if self.dead_at.is_some_and(|t| now >= t) {
+            return ProbeStep::Dead;
+        }
+        match self.ping_at {
+            Some(t) if now >= t && awaiting => {
+                self.ping_at = None;
+                self.dead_at = Some(now + after);
+                ProbeStep::Ping
+            }
+            Some(t) if now >= t => {
+                self.ping_at = None;
+                ProbeStep::Wait
+            }
+            _ => ProbeStep::Wait,
+        }
     }
 }
 

@@ -27,5 +27,5 @@ pub fn log_filter(user_spec: Option<&str>, default: &str) -> String {
 }
 pub use invite::Invite;
 pub use limits::Limits;
-pub use server::{Host, HostConfig, HostError, Transport, DEFAULT_PORT};
+pub use server::{Host, HostConfig, HostError, PasscodeSetting, Transport, DEFAULT_PORT};
 pub use store::{Store, StoreError};

@@ -106,6 +106,16 @@ pub(crate) enum WriteReq {
     Stop(oneshot::Sender<()>),
 }
 
+/// What a (re)opened room's passcode becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasscodeSetting<'a> {
+    /// Whatever the room had when it was last hosted (none for a new room).
+    Keep,
+    /// No passcode: anyone who reaches the host may join.
+    Open,
+    Set(&'a str),
+}
+
 impl Host {
     /// Starts the host's writer. Rooms are added with [`Host::open_room`], and
     /// connections are served once [`Host::serve`] is given a listener.
@@ -152,14 +162,29 @@ impl Host {
     /// Hosts the room called `name` (reopening it if this store already hosts one by
     /// that name). `passcode` replaces any earlier passcode; `None` makes it open.
     pub fn open_room(&self, name: &str, passcode: Option<&str>) -> Result<RoomSummary, HostError> {
+        let setting = match passcode.filter(|p| !p.is_empty()) {
+            Some(p) => PasscodeSetting::Set(p),
+            None => PasscodeSetting::Open,
+        };
+        self.open_room_with(name, setting)
+    }
+
+    /// [`Host::open_room`] with the choice to keep a reopened room's stored passcode.
+    /// Hashing a new passcode is Argon2id: call this off the async runtime.
+    pub fn open_room_with(
+        &self,
+        name: &str,
+        passcode: PasscodeSetting<'_>,
+    ) -> Result<RoomSummary, HostError> {
         let existing = self.shared.store.find_hosted_room(name)?;
-        let hash = match passcode.filter(|p| !p.is_empty()) {
+        let hash = match passcode {
+            PasscodeSetting::Keep => existing.and_then(|r| r.pass_hash),
             // The same passcode keeps its hash, so resume tokens stay valid.
-            Some(p) => match existing.and_then(|r| r.pass_hash) {
+            PasscodeSetting::Set(p) => match existing.and_then(|r| r.pass_hash) {
                 Some(old) if passcode::verify(&old, p) => Some(old),
                 _ => Some(passcode::hash(p)?),
             },
-            None => None,
+            PasscodeSetting::Open => None,
         };
         let stored = self.shared.store.open_hosted_room(name, hash.as_deref())?;
         let room = Arc::new(Room::new(

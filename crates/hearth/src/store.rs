@@ -279,6 +279,13 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    pub fn delete_setting(&self, key: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM settings WHERE key = ?1", [key])
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
     // ----- host side -----
 
     /// Finds the hosted room called `name`, or creates it. The passcode hash given

@@ -326,3 +326,56 @@ async fn resume_tokens_stand_in_for_the_passcode_until_it_changes() {
         Err(hearth::protocol::ErrorCode::PasscodeRequired)
     );
 }
+
+/// A name cannot borrow another's look with bidirectional controls or invisible
+/// characters: the host strips them before anyone sees the name (protocol.md §1).
+#[tokio::test]
+async fn names_lose_bidi_controls_and_invisible_characters_on_the_host() {
+    let h = start_host(fast_limits()).await;
+    let room = h.host.open_room("Design team", None).unwrap().room_id;
+    let mut alice = member(h.addr, room, "Alice").await;
+    // Displays as "Alice" if the override survives.
+    let mut spoof = Raw::connect(h.addr).await;
+    spoof.hello("\u{202E}ecilA").await;
+    let joined = spoof.join(room, None, None).await;
+    let names: Vec<&str> = joined.members.iter().map(|m| m.name.as_str()).collect();
+    assert!(names.contains(&"ecilA"), "{names:?}");
+    assert!(!joined
+        .members
+        .iter()
+        .any(|m| m.name.chars().any(hearth::protocol::is_invisible_format)));
+    let seen = alice
+        .until(|f| match f {
+            HostFrame::Presence(p) if p.event == PresenceEvent::Join => Some(p.member.name.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(seen, "ecilA");
+    // Renames are held to the same rule; a name of nothing but controls is refused.
+    spoof
+        .text(json!({"type":"rename","payload":{"name":"Bo\u{200B}b\u{2067}"}}).to_string())
+        .await;
+    let renamed = alice
+        .until(|f| match f {
+            HostFrame::Presence(p) if p.event == PresenceEvent::Rename => {
+                Some(p.member.name.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(renamed, "Bob");
+    spoof
+        .text(json!({"type":"rename","payload":{"name":"\u{202E}\u{200F}"}}).to_string())
+        .await;
+    let code = spoof
+        .until(|f| match f {
+            HostFrame::Error(e) => Some(e.code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, hearth::protocol::ErrorCode::InvalidName);
+    // Messages are stored under the cleaned name.
+    spoof.send(room, "s1", "hi").await;
+    let m = alice.messages(1).await;
+    assert_eq!(m[0].author, "Bob");
+}

@@ -7,22 +7,24 @@ import type { DiscoveredView } from "../bindings/DiscoveredView";
 import type { HostedView } from "../bindings/HostedView";
 import type { Member } from "../bindings/Member";
 import type { Profile } from "../bindings/Profile";
+import type { RoomAccess } from "../bindings/RoomAccess";
 import type { RoomView } from "../bindings/RoomView";
 import type { Settings } from "../bindings/Settings";
 import { tick } from "svelte";
 import { errorText, ipc } from "./ipc";
+import { DraftSaver, restoreDraft } from "./state/drafts";
+import type { JoinProblem } from "./state/join";
 import { mergeMessages } from "./state/messages";
+import { NotifyCoalescer } from "./state/notify";
 import * as outbox from "./state/outbox";
+import { addPresence, type PresenceMap } from "./state/presence";
+import { adjacentRoom } from "./state/switcher";
 import { setTyping, type TypingMap } from "./state/typing";
 import * as unread from "./state/unread";
 
 export const PAGE = 100;
 
-export interface JoinProblem {
-  message: string;
-  retryAfterMs: number | null;
-  code: string;
-}
+export type { JoinProblem };
 
 export interface MismatchWarning {
   address: string;
@@ -34,7 +36,13 @@ export interface MismatchWarning {
 class AppState {
   ready = $state(false);
   profile = $state<Profile | null>(null);
-  settings = $state<Settings>({ notifications: true, theme: "system" });
+  settings = $state<Settings>({
+    notifications: true,
+    theme: "system",
+    resume_hosting: true,
+    background: false,
+    start_at_login: false,
+  });
   rooms = $state<RoomView[]>([]);
   discovered = $state<DiscoveredView[]>([]);
   hosted = $state<HostedView[]>([]);
@@ -59,6 +67,17 @@ class AppState {
   focused = $state(true);
   /** Set when a new message arrives for the open room while scrolled up. */
   newBelow = $state(false);
+  /** The open room's message list is scrolled to its end (part of "in view"). */
+  atBottom = $state(true);
+  /** Composer text per room; saved through the core so it survives a restart. */
+  drafts = $state<Record<string, string>>({});
+  private draftSaver = new DraftSaver((roomId, text) => void ipc.setDraft(roomId, text).catch(() => {}));
+  /** Live presence lines per room, for the timeline (memory only). */
+  presence = $state<PresenceMap>({});
+  private presenceSeq = 0;
+  /** Bumped when the composer should take the focus (a room was opened or joined). */
+  composerFocus = $state(0);
+  private notifier = new NotifyCoalescer((n) => void ipc.notify(n.title, n.body).catch(() => {}));
 
   private roomsTimer: ReturnType<typeof setTimeout> | null = null;
   /** HEARTH_PERF=1: render timings go to the shell's log (docs/performance.md). */
@@ -94,7 +113,27 @@ class AppState {
 
   private setRooms(rooms: RoomView[]) {
     this.rooms = rooms;
-    for (const r of rooms) this.connections[r.room_id] = r.connection;
+    for (const r of rooms) {
+      this.connections[r.room_id] = r.connection;
+      // The stored draft counts until the user types here; later refreshes lag behind typing.
+      if (!(r.room_id in this.drafts)) this.drafts[r.room_id] = r.draft;
+    }
+  }
+
+  /** One room's view changed (joined): replace it, or add it until the next refresh. */
+  private upsertRoom(room: RoomView) {
+    const known = this.rooms.some((r) => r.room_id === room.room_id);
+    this.setRooms(known ? this.rooms.map((r) => (r.room_id === room.room_id ? room : r)) : [...this.rooms, room]);
+  }
+
+  private setAccess(roomId: string, access: RoomAccess) {
+    const i = this.rooms.findIndex((r) => r.room_id === roomId);
+    const r = this.rooms[i];
+    if (r) this.rooms[i] = { ...r, access };
+  }
+
+  access(roomId: string | null): RoomAccess {
+    return this.room(roomId)?.access ?? { state: "ok" };
   }
 
   /** Several events in a burst cause one refresh of "Your rooms". */
@@ -129,8 +168,11 @@ class AppState {
 
   async open(roomId: string) {
     const started = performance.now();
+    if (this.active && this.active !== roomId) this.draftSaver.flush(this.active);
     this.active = roomId;
     this.newBelow = false;
+    this.atBottom = true;
+    this.composerFocus++;
     await this.reload(roomId);
     this.mark("open-room", started);
     this.members[roomId] = await ipc.members(roomId).catch(() => []);
@@ -155,30 +197,101 @@ class AppState {
     const list = this.messages[roomId] ?? [];
     const oldest = list[0]?.seq ?? null;
     if (this.atStart[roomId] || oldest === null) return false;
-    const page = await ipc.messages(roomId, oldest, PAGE);
-    this.messages[roomId] = mergeMessages(list, page.messages);
-    this.atStart[roomId] = page.at_start;
-    return page.messages.length > 0;
+    try {
+      const page = await ipc.messages(roomId, oldest, PAGE);
+      this.messages[roomId] = mergeMessages(this.messages[roomId] ?? [], page.messages);
+      this.atStart[roomId] = page.at_start;
+      return page.messages.length > 0;
+    } catch (e) {
+      this.say(errorText(e));
+      return false;
+    }
   }
 
   readAll(roomId: string) {
     const last = this.messages[roomId]?.at(-1);
+    if (this.active === roomId) this.newBelow = false;
+    this.notifier.clear(roomId);
     this.unread = unread.markRead(this.unread, roomId);
     this.syncTitle();
     if (last) void ipc.markRead(roomId, last.seq).catch(() => {});
   }
 
+  /** The user sees the room's newest messages: it is open, the window has focus, the list is at its end. */
   isInView(roomId: string): boolean {
-    return this.active === roomId && this.focused && !this.newBelow;
+    return this.active === roomId && this.focused && this.atBottom;
   }
 
-  async send(roomId: string, text: string) {
+  /** The list reached (or left) its end; reaching it reads what is there. */
+  setAtBottom(roomId: string, atBottom: boolean) {
+    if (this.active !== roomId || this.atBottom === atBottom) return;
+    this.atBottom = atBottom;
+    if (this.isInView(roomId)) this.readAll(roomId);
+  }
+
+  setFocused(focused: boolean) {
+    this.focused = focused;
+    // Leaving the window (or quitting) must not lose the last keystrokes of a draft.
+    if (!focused) this.draftSaver.flushAll();
+    else if (this.active && this.isInView(this.active) && (this.unread[this.active] ?? 0) > 0) this.readAll(this.active);
+  }
+
+  setDraft(roomId: string, text: string) {
+    this.drafts[roomId] = text;
+    this.draftSaver.change(roomId, text);
+  }
+
+  saveDrafts() {
+    this.draftSaver.flushAll();
+  }
+
+  /**
+   * Sends what the composer holds. The composer clears at once (typing stays snappy);
+   * if the core refuses the message, the text comes back so nothing typed is lost.
+   */
+  async send(roomId: string, text: string): Promise<boolean> {
+    this.drafts[roomId] = "";
+    this.draftSaver.cancel(roomId);
     try {
       const p = await ipc.send(roomId, text);
       this.outbox = outbox.add(this.outbox, p, this.settled);
+      this.draftSaver.saveNow(roomId, this.drafts[roomId] ?? "");
+      return true;
+    } catch (e) {
+      this.setDraft(roomId, restoreDraft(this.drafts[roomId] ?? "", text));
+      this.say(errorText(e));
+      return false;
+    }
+  }
+
+  /** Reconnects a room now (also after "Stay disconnected" on a certificate warning). */
+  async retryRoom(roomId: string) {
+    try {
+      await ipc.retryRoom(roomId);
     } catch (e) {
       this.say(errorText(e));
     }
+  }
+
+  /** Reopens the certificate warning for a room whose host presented another identity. */
+  reviewIdentity(roomId: string) {
+    const a = this.access(roomId);
+    if (a.state !== "identity_changed" || this.mismatches.some((w) => w.rooms.includes(roomId))) return;
+    const rooms = this.rooms
+      .filter((r) => r.access.state === "identity_changed" && r.access.address === a.address)
+      .map((r) => r.room_id);
+    this.mismatches = [...this.mismatches, { address: a.address, rooms, expected: a.expected, presented: a.presented }];
+  }
+
+  /** Stops waiting for a join; a late outcome then neither opens the room nor shows an error. */
+  cancelJoin(key: string) {
+    delete this.joining[key];
+  }
+
+  /** Alt+Arrow: the previous or next room of "Your rooms". */
+  openAdjacent(step: -1 | 1) {
+    const next = adjacentRoom(this.rooms, this.active, step);
+    if (next && next.room_id !== this.active) void this.open(next.room_id);
   }
 
   async retry(item: outbox.OutboxItem) {
@@ -205,10 +318,10 @@ class AppState {
         const readSeq = this.room(m.room_id)?.read_seq ?? 0;
         this.unread = unread.onMessage(this.unread, m, this.profile?.user_id ?? "", readSeq, inView);
         if (inView) this.readAll(m.room_id);
-        else if (this.active === m.room_id && !mine) this.newBelow = true;
+        else if (this.active === m.room_id && !mine && !this.atBottom) this.newBelow = true;
         if (!mine && !inView && this.settings.notifications && m.seq > readSeq) {
           const room = this.room(m.room_id)?.name ?? "Hearth";
-          void ipc.notify(`${m.author} in ${room}`, m.text.slice(0, 200)).catch(() => {});
+          this.notifier.message({ roomId: m.room_id, room, author: m.author, text: m.text });
         }
         this.syncTitle();
         this.refreshRooms(400);
@@ -222,6 +335,11 @@ class AppState {
         this.outbox = outbox.failed(this.outbox, e.client_msg_id, e.message);
         break;
       case "presence": {
+        const before = this.members[e.room_id]?.find((m) => m.user_id === e.member.user_id);
+        if (e.member.user_id !== this.profile?.user_id && (e.event !== "rename" || (before && before.name !== e.member.name))) {
+          const line = { key: `p-${++this.presenceSeq}`, ts: Date.now(), event: e.event, name: e.member.name, oldName: before?.name };
+          this.presence = addPresence(this.presence, e.room_id, line);
+        }
         const list = (this.members[e.room_id] ?? []).filter((m) => m.user_id !== e.member.user_id);
         if (e.event !== "leave" && e.event !== "timeout") list.push(e.member);
         list.sort((a, b) => a.name.localeCompare(b.name));
@@ -238,6 +356,7 @@ class AppState {
         const id = e.room.room_id;
         this.joinedNow[id] = true;
         this.members[id] = e.members;
+        this.upsertRoom(e.room);
         const wasJoining = this.joining[id] === "pending" || this.joining[""] === "pending";
         delete this.joining[id];
         delete this.joining[""];
@@ -252,7 +371,7 @@ class AppState {
         break;
       case "join_failed": {
         const key = e.room_id ?? "";
-        this.joining[key] = { message: e.message, retryAfterMs: e.retry_after_ms, code: e.code };
+        this.joining[key] = { message: e.message, retryAfterMs: e.retry_after_ms, code: e.code, at: Date.now() };
         if (e.room_id && this.joining[""] === "pending") this.joining[""] = this.joining[key];
         break;
       }
@@ -276,8 +395,15 @@ class AppState {
         this.refreshRooms(0);
         break;
       case "fingerprint_mismatch":
-        this.mismatches = [...this.mismatches, e];
-        for (const r of e.rooms) this.joining[r] = { message: "The host's certificate changed", retryAfterMs: null, code: "fingerprint" };
+        if (!this.mismatches.some((w) => w.address === e.address && w.presented === e.presented))
+          this.mismatches = [...this.mismatches, e];
+        for (const r of e.rooms) {
+          this.joining[r] = { message: "The host's certificate changed.", retryAfterMs: null, code: "fingerprint", at: Date.now() };
+          this.setAccess(r, { state: "identity_changed", address: e.address, expected: e.expected, presented: e.presented });
+        }
+        break;
+      case "room_access":
+        this.setAccess(e.room_id, e.access);
         break;
       case "error":
         this.say(e.message);

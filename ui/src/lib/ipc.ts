@@ -34,9 +34,16 @@ export const ipc = {
     invoke<string | null>("join_link", { link, passcode }),
   joinDiscovered: (roomId: string, passcode: string | null) =>
     invoke<void>("join_discovered", { room_id: roomId, passcode }),
+  /** Joins a room of "Your rooms" again with a passcode; the outcome arrives as `joined` / `join_failed`. */
+  rejoin: (roomId: string, passcode: string) => invoke<void>("rejoin", { room_id: roomId, passcode }),
+  /** Reconnects a room now. */
+  retryRoom: (roomId: string) => invoke<void>("retry_room", { room_id: roomId }),
+  /** Saves a room's composer draft ("" removes it). */
+  setDraft: (roomId: string, text: string) => invoke<void>("set_draft", { room_id: roomId, text }),
   leave: (roomId: string) => invoke<void>("leave", { room_id: roomId }),
-  hostRoom: (name: string, passcode: string | null) =>
-    invoke<HostedView>("host_room", { name, passcode }),
+  /** `keepPasscode`: reopen an earlier room with its stored passcode (`passcode` is ignored). */
+  hostRoom: (name: string, passcode: string | null, keepPasscode: boolean) =>
+    invoke<HostedView>("host_room", { name, passcode, keep_passcode: keepPasscode }),
   hosted: () => invoke<HostedView[]>("hosted"),
   stopHosting: (roomId: string) => invoke<void>("stop_hosting", { room_id: roomId }),
   discovered: () => invoke<DiscoveredView[]>("discovered"),
@@ -46,9 +53,4 @@ export const ipc = {
   setUnread: (total: number) => invoke<void>("set_unread", { total }),
 };
 
-/** Errors from commands arrive as strings (AppError serialises to its message). */
-export function errorText(e: unknown): string {
-  if (typeof e === "string") return e;
-  if (e instanceof Error) return e.message;
-  return String(e);
-}
+export { errorCode, errorText } from "./state/errors";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { connectionLabel, fingerprintGroups, isOffline } from "./labels";
+import { connectionLabel, fingerprintBytes, fingerprintGroups, hostedBy, isOffline, othersAre } from "./labels";
 
 describe("connection labels", () => {
   const reconnecting = (attempt: number, host_down: boolean) =>
@@ -27,5 +27,27 @@ describe("connection labels", () => {
 
   it("groups a fingerprint in byte pairs", () => {
     expect(fingerprintGroups("ab12cd")).toBe("ab:12:cd");
+  });
+
+  it("never says not connected twice", () => {
+    expect(connectionLabel({ state: "closed", reason: "not connected" }, 0)).toBe("Not connected");
+    expect(connectionLabel({ state: "closed", reason: "Not connected." }, 0)).toBe("Not connected");
+    expect(connectionLabel({ state: "closed", reason: "" }, 0)).toBe("Not connected");
+    expect(connectionLabel({ state: "closed", reason: "left the room" }, 0)).toBe("Not connected: left the room");
+  });
+
+  it("splits a fingerprint into bytes for wrapping between them", () => {
+    const fp = "0f".repeat(32);
+    expect(fingerprintBytes(fp)).toHaveLength(32);
+    expect(fingerprintBytes(fp).every((b) => b === "0f")).toBe(true);
+  });
+
+  it("counts the others and names the host", () => {
+    expect(othersAre(1)).toBe("1 other person is");
+    expect(othersAre(3)).toBe("3 other people are");
+    expect(othersAre(0)).toBe("0 other people are");
+    expect(hostedBy(true, "Alice")).toEqual(["hosted by you"]);
+    expect(hostedBy(false, "مريم")).toEqual(["hosted by ", { name: "مريم" }]);
+    expect(hostedBy(false, null)).toEqual(["hosted by someone on your network"]);
   });
 });

@@ -1,6 +1,8 @@
-// Message lists: merged by seq (the host's order), never duplicated, and grouped for
-// display by day and by author.
+// Message lists: merged by seq (the host's order), never duplicated, and laid out for
+// display: day separators, runs by the same author, presence lines placed by time.
 import type { ChatMessage } from "../../bindings/ChatMessage";
+import type { OutboxItem } from "./outbox";
+import type { PresenceLine } from "./presence";
 
 /** Merges `incoming` into `existing` (both ascending by seq); a seq appears once. */
 export function mergeMessages(existing: ChatMessage[], incoming: ChatMessage[]): ChatMessage[] {
@@ -25,7 +27,8 @@ export function trimOldest(list: ChatMessage[], max: number): ChatMessage[] {
 
 export type Row =
   | { kind: "day"; key: string; label: string }
-  | { kind: "message"; key: string; message: ChatMessage; first: boolean };
+  | { kind: "message"; key: string; message: ChatMessage; first: boolean }
+  | { kind: "presence"; key: string; line: PresenceLine };
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 
@@ -45,20 +48,100 @@ function dayKey(ts: number): string {
   return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
 }
 
-/** Day separators, and `first` on the message that starts an author's run. */
-export function toRows(messages: ChatMessage[], now: number = Date.now()): Row[] {
+interface Said {
+  user_id: string;
+  author: string;
+  ts: number;
+}
+
+/** Continues a run: same author (id and the name shown), same day, no long pause. */
+function continues(prev: Said | null, next: Said): boolean {
+  return (
+    prev !== null &&
+    prev.user_id === next.user_id &&
+    prev.author === next.author &&
+    dayKey(prev.ts) === dayKey(next.ts) &&
+    next.ts - prev.ts <= GROUP_GAP_MS
+  );
+}
+
+/**
+ * Day separators, `first` on the message that starts a run, and presence lines among the
+ * messages by time. Presence lines older than the first message shown are left out (they
+ * belong to history not shown yet) unless the list starts at the room's beginning.
+ */
+export function toRows(
+  messages: ChatMessage[],
+  now: number = Date.now(),
+  presence: PresenceLine[] = [],
+  fromStart = false,
+): Row[] {
   const rows: Row[] = [];
-  let prev: ChatMessage | undefined;
+  const since = fromStart || messages.length === 0 ? -Infinity : (messages[0]?.ts ?? -Infinity);
+  const lines = presence.filter((l) => l.ts >= since);
+  let li = 0;
+  let prevDay: string | null = null;
+  let prevSaid: Said | null = null;
+  const days = new Set<string>();
+  const day = (ts: number) => {
+    const k = dayKey(ts);
+    if (k === prevDay) return;
+    prevDay = k;
+    // Keys stay unique even if clocks disagree and a day comes round twice.
+    const key = days.has(k) ? `day-${k}-${rows.length}` : `day-${k}`;
+    days.add(k);
+    rows.push({ kind: "day", key, label: dayLabel(ts, now) });
+  };
+  const presenceUntil = (ts: number) => {
+    for (let l = lines[li]; l && l.ts < ts; l = lines[++li]) {
+      day(l.ts);
+      rows.push({ kind: "presence", key: l.key, line: l });
+      prevSaid = null; // a presence line ends a run
+    }
+  };
   for (const m of messages) {
-    const newDay = !prev || dayKey(prev.ts) !== dayKey(m.ts);
-    if (newDay) rows.push({ kind: "day", key: `day-${dayKey(m.ts)}`, label: dayLabel(m.ts, now) });
-    const first = newDay || !prev || prev.user_id !== m.user_id || m.ts - prev.ts > GROUP_GAP_MS;
-    rows.push({ kind: "message", key: `m-${m.seq}`, message: m, first });
-    prev = m;
+    presenceUntil(m.ts);
+    day(m.ts);
+    rows.push({ kind: "message", key: `m-${m.seq}`, message: m, first: !continues(prevSaid, m) });
+    prevSaid = m;
   }
+  presenceUntil(Infinity);
   return rows;
 }
 
+/** The run the last row ends, for pending messages to continue. */
+export function lastSaid(rows: Row[]): Said | null {
+  const last = rows.at(-1);
+  return last?.kind === "message" ? last.message : null;
+}
+
+/**
+ * Our own messages not stored yet: they continue our run (one avatar and name), like
+ * stored ones.
+ */
+export function pendingRows(
+  pending: OutboxItem[],
+  before: Said | null,
+  me: { user_id: string; name: string },
+): { item: OutboxItem; first: boolean }[] {
+  let prev = before;
+  return pending.map((item) => {
+    const said = { user_id: me.user_id, author: me.name, ts: item.created_at };
+    const first = !continues(prev, said);
+    prev = said;
+    return { item, first };
+  });
+}
+
+/** "This is the beginning": only above seq 1 (or an empty room), never above a partial window. */
+export function showsBeginning(shown: ChatMessage[], atStart: boolean | undefined): boolean {
+  const first = shown[0];
+  return first ? first.seq === 1 : atStart === true;
+}
+
+// The system's locale and its 12/24-hour setting.
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+
 export function timeLabel(ts: number): string {
-  return new Date(ts).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  return timeFormat.format(ts);
 }

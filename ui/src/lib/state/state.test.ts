@@ -3,6 +3,7 @@ import type { ChatMessage } from "../../bindings/ChatMessage";
 import { mergeMessages, toRows, trimOldest } from "./messages";
 import * as outbox from "./outbox";
 import * as unread from "./unread";
+import { plain } from "./parts";
 import { setTyping, typingLine, typists, TYPING_TTL_MS } from "./typing";
 
 const R = "room-1";
@@ -40,7 +41,7 @@ describe("merging messages by seq", () => {
   it("groups by author and separates days", () => {
     const day = 86_400_000;
     const rows = toRows([msg(1, "u1"), msg(2, "u1"), msg(3, "u2"), { ...msg(4, "u2"), ts: msg(3).ts + day }]);
-    expect(rows.map((r) => (r.kind === "day" ? "day" : r.first ? "first" : "cont"))).toEqual([
+    expect(rows.map((r) => (r.kind === "message" ? (r.first ? "first" : "cont") : r.kind))).toEqual([
       "day", "first", "cont", "first", "day", "first",
     ]);
   });
@@ -108,11 +109,16 @@ describe("typing expiry", () => {
     const carol = { user_id: "c", name: "Carol" };
     let t = setTyping({}, R, bob, true, 0);
     t = setTyping(t, R, carol, true, 1000);
-    expect(typingLine(typists(t, R, 2000))).toBe("Bob and Carol are typing…");
+    expect(plain(typingLine(typists(t, R, 2000)))).toBe("Bob and Carol are typing…");
     expect(typists(t, R, TYPING_TTL_MS + 1)).toEqual(["Carol"]);
     t = setTyping(t, R, carol, false, 3000);
     expect(typists(t, R, 3000)).toEqual(["Bob"]);
-    expect(typingLine(["A", "B", "C", "D"])).toBe("A, B and 2 others are typing…");
-    expect(typingLine([])).toBe("");
+    expect(plain(typingLine(["A", "B", "C", "D"]))).toBe("A, B and 2 others are typing…");
+    expect(plain(typingLine(["A", "B", "C"]))).toBe("A, B and C are typing…");
+    expect(typingLine([])).toEqual([]);
+  });
+  it("keeps each typist's name a separate part, so it can be isolated", () => {
+    const rtl = "مريم";
+    expect(typingLine([rtl, "Bob"])).toEqual([{ name: rtl }, " and ", { name: "Bob" }, " are typing…"]);
   });
 });

@@ -1,5 +1,7 @@
 // Who is typing, per room. The host ends indicators itself; the UI also expires them
 // so a lost "stopped" never leaves a ghost.
+import type { Part } from "./parts";
+
 export const TYPING_TTL_MS = 6000;
 
 export interface Typist {
@@ -26,10 +28,12 @@ export function typists(map: TypingMap, roomId: string, now: number): string[] {
   return (map[roomId] ?? []).filter((t) => t.until > now).map((t) => t.name);
 }
 
-export function typingLine(names: string[]): string {
-  if (names.length === 0) return "";
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
-  if (names.length === 3) return `${names[0]}, ${names[1]} and ${names[2]} are typing…`;
-  return `${names[0]}, ${names[1]} and ${names.length - 2} others are typing…`;
+export function typingLine(names: string[]): Part[] {
+  const n = names.map((name) => ({ name }));
+  const [a, b, c] = n;
+  if (!a) return [];
+  if (!b) return [a, " is typing…"];
+  if (!c) return [a, " and ", b, " are typing…"];
+  if (n.length === 3) return [a, ", ", b, " and ", c, " are typing…"];
+  return [a, ", ", b, ` and ${n.length - 2} others are typing…`];
 }

@@ -1,0 +1,351 @@
+//! A day of real use of the desktop app (issue 11), two real apps in two network
+//! namespaces: Alice's busy room (1,000 messages from a cast with long and right-to-left
+//! names), Bob scrolling through all of it, new messages while he reads old ones, drafts
+//! in two rooms across a restart, Alice stopping and hosting again and restarting Hearth
+//! with Bob waiting, a bidi-spoofed name, and the layout at three window sizes in both
+//! themes (screenshots in docs/screenshots/).
+//!
+//! Needs what tests/desktop.rs needs, plus openbox and xdotool (scripts/setup.sh).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use fantoccini::key::Key;
+use fantoccini::Locator;
+use hearth_e2e::desktop::{testid, Ui};
+use hearth_e2e::netns::{link, require_root, Netns};
+use hearth_e2e::person::*;
+use hearth_e2e::seed::{busy_room, seed_room};
+use hearth_e2e::step;
+use serde_json::Value;
+
+/// Where the open room's parts are, as the window shows them.
+async fn layout(ui: &Ui) -> Result<Value> {
+    Ok(ui
+        .client
+        .execute(
+            r#"
+            const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+            const rect = (el) => { if (!el) return null; const r = el.getBoundingClientRect();
+              return { left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height }; };
+            const list = q("message-list");
+            const composer = q("composer");
+            let placeholderFits = null;
+            if (composer) {
+              const cs = getComputedStyle(composer);
+              const ctx = document.createElement("canvas").getContext("2d");
+              ctx.font = cs.font;
+              const room = composer.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+              placeholderFits = ctx.measureText(composer.placeholder).width <= room + 1;
+            }
+            const msgs = [...document.querySelectorAll('[data-testid="message"]')];
+            return {
+              inner: { w: innerWidth, h: innerHeight },
+              pageOverflow: document.scrollingElement.scrollHeight - innerHeight,
+              pageOverflowX: document.scrollingElement.scrollWidth - innerWidth,
+              composer: rect(composer),
+              send: rect(q("send-button")),
+              header: rect(q("room-title")),
+              list: list && { scrollTop: list.scrollTop, scrollHeight: list.scrollHeight, clientHeight: list.clientHeight, rect: rect(list) },
+              placeholderFits,
+              firstSeq: msgs.length ? Number(msgs[0].dataset.seq) : null,
+              lastSeq: msgs.length ? Number(msgs[msgs.length - 1].dataset.seq) : null,
+              beginning: !!document.querySelector(".messages .start"),
+            };
+            "#,
+            vec![],
+        )
+        .await?)
+}
+
+fn num(v: &Value, path: &[&str]) -> f64 {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_f64().unwrap_or(f64::NAN)
+}
+
+/// Nothing of the chat is cut off or pushed out of the window, and only the message list
+/// scrolls.
+fn assert_usable(l: &Value, what: &str) -> Result<()> {
+    let (w, h) = (num(l, &["inner", "w"]), num(l, &["inner", "h"]));
+    ensure!(
+        num(l, &["pageOverflow"]) <= 0.5 && num(l, &["pageOverflowX"]) <= 0.5,
+        "{what}: the window itself scrolls: {l}"
+    );
+    for part in ["composer", "send", "header"] {
+        ensure!(!l[part].is_null(), "{what}: no {part}: {l}");
+        ensure!(
+            num(l, &[part, "bottom"]) <= h + 0.5
+                && num(l, &[part, "right"]) <= w + 0.5
+                && num(l, &[part, "left"]) >= -0.5
+                && num(l, &[part, "width"]) > 0.0,
+            "{what}: {part} is outside the {w}x{h} window: {l}"
+        );
+    }
+    ensure!(
+        l["placeholderFits"] == Value::Bool(true),
+        "{what}: the composer's placeholder is cut off: {l}"
+    );
+    Ok(())
+}
+
+fn at_bottom(l: &Value) -> bool {
+    num(l, &["list", "scrollHeight"])
+        - num(l, &["list", "scrollTop"])
+        - num(l, &["list", "clientHeight"])
+        < 60.0
+}
+
+async fn scroll_list(ui: &Ui, to: &str) -> Result<()> {
+    ui.client
+        .execute(
+            &format!("const l = document.querySelector('[data-testid=\"message-list\"]'); l.scrollTop = {to}; l.dispatchEvent(new Event('scroll'));"),
+            vec![],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn open_room(ui: &Ui, name: &str) -> Result<()> {
+    room_button(ui, "joined-list", name, Duration::from_secs(15))
+        .await?
+        .click()
+        .await?;
+    ui.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(&format!(
+            "//*[@data-testid='room-title'][contains(., '{name}')]"
+        )))
+        .await
+        .with_context(|| format!("{name} did not open"))?;
+    Ok(())
+}
+
+async fn composer_value(ui: &Ui) -> Result<String> {
+    Ok(ui
+        .find("composer")
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default())
+}
+
+async fn set_theme(ui: &Ui, theme: &str) -> Result<()> {
+    ui.click("settings-button").await?;
+    ui.find("settings-theme")
+        .await?
+        .select_by_value(theme)
+        .await?;
+    ui.click("settings-save").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(())
+}
+
+async fn wait_state(ui: &Ui, what: &str, f: impl Fn(&str) -> bool) -> Result<String> {
+    ui.wait_text(what, Duration::from_secs(30), f).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()> {
+    if std::env::var("HEARTH_SKIP_E2E").as_deref() == Ok("1") {
+        eprintln!("\n!!!!! SKIPPED: desktop end-to-end test (HEARTH_SKIP_E2E=1) !!!!!\n");
+        return Ok(());
+    }
+    require_root()?;
+    if let Some(why) = missing_tools() {
+        bail!(why);
+    }
+    let app = app_binary()?;
+    std::fs::create_dir_all(screenshots_dir())?;
+    let logs = tempfile::tempdir()?;
+    let t0 = Instant::now();
+    let outcome: Result<()> = async {
+        let a_ns = Netns::new("da")?;
+        let b_ns = Netns::new("db")?;
+        link(Some(&a_ns), "10.231.61.1/24", &b_ns, "10.231.61.2/24", "hd")?;
+        let mut alice = Person::new(a_ns, 0, logs.path().join("alice.log"))?;
+        let mut bob = Person::new(b_ns, 1, logs.path().join("bob.log"))?;
+
+        // Alice's history from before: a busy passcode room and a quiet one.
+        seed_room(alice.data.path(), "Alice", "Design team", Some("pw-day"), &busy_room(1000)).await?;
+        seed_room(alice.data.path(), "Alice", "Random", None, &busy_room(40)).await?;
+        step!(t0, "rooms seeded: 1,000 and 40 messages");
+        alice.start(&app).await?;
+        bob.start(&app).await?;
+        set_name(alice.ui(), "Alice").await?;
+        set_name(bob.ui(), "Bob").await?;
+        step!(t0, "both apps up");
+
+        // Alice opens her busy room: it opens at the newest message, the composer is on
+        // screen, and only the list scrolls.
+        open_room(alice.ui(), "Design team").await?;
+        let l = layout(alice.ui()).await?;
+        assert_usable(&l, "Alice's busy room")?;
+        ensure!(num(&l, &["list", "scrollHeight"]) > num(&l, &["list", "clientHeight"]) * 3.0, "the list holds more than a screenful: {l}");
+        ensure!(at_bottom(&l) && num(&l, &["lastSeq"]) == 1000.0, "opens at the newest message: {l}");
+
+        // "Host again" keeps the passcode unless told otherwise.
+        alice.ui().click("host-again").await?;
+        let keep = alice.ui().find("host-keep-passcode").await?;
+        ensure!(keep.is_selected().await?, "keep the passcode is the default");
+        alice.shot("host-again-dialog.png")?;
+        alice.ui().click("host-submit").await?;
+        alice.ui().click("hosted-done").await?;
+        open_room(alice.ui(), "Random").await?;
+        alice.ui().click("host-again").await?;
+        alice.ui().click("host-submit").await?;
+        alice.ui().click("hosted-done").await?;
+        step!(t0, "Alice hosts both rooms again");
+
+        // Bob joins the busy room from the network list: a passcode is still needed.
+        room_button(bob.ui(), "discovered-list", "Design team", Duration::from_secs(10)).await?.click().await?;
+        bob.ui().type_into("passcode-input", "pw-day").await?;
+        bob.ui().click("passcode-submit").await?;
+        bob.ui().find("room-view").await?;
+        let l = layout(bob.ui()).await?;
+        assert_usable(&l, "Bob's busy room")?;
+        ensure!(!l["beginning"].as_bool().unwrap_or(true), "no 'beginning of' above a partial history: {l}");
+        let active = bob.ui().client.execute("return document.activeElement?.dataset?.testid ?? null", vec![]).await?;
+        ensure!(active == Value::from("composer"), "focus moves to the composer after joining: {active}");
+        step!(t0, "Bob joined; newest seq shown {}", l["lastSeq"]);
+
+        // Scrolling up pages older history from the host, all the way to the first message.
+        let mut first = num(&l, &["firstSeq"]);
+        let scroll_start = Instant::now();
+        while first > 1.0 {
+            ensure!(scroll_start.elapsed() < Duration::from_secs(90), "scrolled for 90 s and reached only seq {first}");
+            scroll_list(bob.ui(), "0").await?;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let l = layout(bob.ui()).await?;
+            ensure!(l["beginning"] != Value::Bool(true) || num(&l, &["firstSeq"]) == 1.0, "'beginning of' shown above seq {}", l["firstSeq"]);
+            first = num(&l, &["firstSeq"]);
+        }
+        let l = layout(bob.ui()).await?;
+        ensure!(l["beginning"] == Value::Bool(true), "'This is the beginning' at seq 1: {l}");
+        step!(t0, "Bob scrolled to the first of 1,000 messages in {:?}", scroll_start.elapsed());
+
+        // A new message while he reads the past: a button, not a jump, and not read.
+        scroll_list(bob.ui(), "2000").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = layout(bob.ui()).await?;
+        send(alice.ui(), "news while Bob reads the past").await?;
+        bob.ui().find("new-messages-button").await.context("the New messages button")?;
+        let after = layout(bob.ui()).await?;
+        ensure!((num(&after, &["list", "scrollTop"]) - num(&before, &["list", "scrollTop"])).abs() < 5.0, "the reader's place was kept: {before} -> {after}");
+        bob.shot("scrolled-up-new-messages.png")?;
+        bob.ui().click("new-messages-button").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let l = layout(bob.ui()).await?;
+        ensure!(at_bottom(&l), "the button scrolls to the newest: {l}");
+        wait_messages(bob.ui(), "the new message", |t| t.last().is_some_and(|m| m == "news while Bob reads the past")).await?;
+        step!(t0, "new messages while scrolled up");
+
+        // Drafts stay in their room, and survive a restart.
+        room_button(bob.ui(), "discovered-list", "Random", Duration::from_secs(10)).await?.click().await?;
+        bob.ui().find("room-view").await?;
+        open_room(bob.ui(), "Design team").await?;
+        let draft_a = "half a thought for the design team — שלום";
+        bob.ui().find("composer").await?.send_keys(draft_a).await?;
+        open_room(bob.ui(), "Random").await?;
+        ensure!(composer_value(bob.ui()).await?.is_empty(), "the other room's draft followed into Random");
+        bob.ui().find("composer").await?.send_keys("random draft").await?;
+        open_room(bob.ui(), "Design team").await?;
+        ensure!(composer_value(bob.ui()).await? == draft_a, "Design team's draft is back");
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        bob.quit().await?;
+        bob.start(&app).await?;
+        open_room(bob.ui(), "Random").await?;
+        ensure!(composer_value(bob.ui()).await? == "random draft", "Random's draft survived the restart");
+        open_room(bob.ui(), "Design team").await?;
+        ensure!(composer_value(bob.ui()).await? == draft_a, "Design team's draft survived the restart");
+        bob.ui().find("composer").await?.clear().await?;
+        step!(t0, "drafts per room, across a restart");
+
+        // Alice stops hosting with Bob in the room, then hosts it again: Bob is back
+        // without doing anything, and can write.
+        alice.ui().click("stop-hosting").await?;
+        alice.ui().click("stop-confirm").await?;
+        wait_state(bob.ui(), "not hosted", |t| t.contains("is not hosting this room right now")).await?;
+        bob.shot("not-hosted.png")?;
+        open_room(alice.ui(), "Design team").await?;
+        alice.ui().click("host-again").await?;
+        alice.ui().click("host-submit").await?;
+        alice.ui().click("hosted-done").await?;
+        wait_state(bob.ui(), "back after Host again", |t| t.contains("Connected") && !t.contains("is not hosting")).await?;
+        send(bob.ui(), "back after the re-host").await?;
+        wait_messages(alice.ui(), "Bob's message after the re-host", |t| t.iter().any(|m| m == "back after the re-host")).await?;
+        wait_no_pending(bob.ui()).await?;
+        step!(t0, "stop hosting + host again with Bob waiting");
+
+        // Alice quits Hearth and starts it again: her rooms are hosted by themselves.
+        alice.quit().await?;
+        wait_state(bob.ui(), "host offline", |t| t.contains("Host offline")).await?;
+        send(bob.ui(), "while Alice restarts").await?;
+        alice.start(&app).await?;
+        open_room(alice.ui(), "Design team").await?;
+        wait_messages(alice.ui(), "Bob's queued message after Alice's restart", |t| t.iter().any(|m| m == "while Alice restarts")).await?;
+        wait_no_pending(bob.ui()).await?;
+        step!(t0, "Alice restarted Hearth; rooms resumed");
+
+        // A name that borrows another's look with a bidi override.
+        bob.ui().click("settings-button").await?;
+        let name = bob.ui().find("settings-name").await?;
+        name.clear().await?;
+        name.send_keys("\u{202E}ecilA").await?;
+        bob.ui().click("settings-save").await?;
+        let members = alice
+            .ui()
+            .wait_text("the renamed member", Duration::from_secs(15), |t| t.contains("ecilA"))
+            .await?;
+        ensure!(!members.contains('\u{202E}'), "the override reached Alice's screen");
+        let shown: Value = alice.ui().client.execute(
+            "return [...document.querySelectorAll('[data-testid=\"member\"]')].map(e => e.textContent)", vec![]).await?;
+        ensure!(shown.as_array().is_some_and(|a| a.iter().any(|m| m.as_str().is_some_and(|s| s.starts_with("ecilA")))), "members: {shown}");
+        step!(t0, "bidi-spoofed name neutralised: {shown}");
+
+        // Three window sizes, light and dark: nothing cut off; screenshots of each.
+        for theme in ["light", "dark"] {
+            set_theme(bob.ui(), theme).await?;
+            for (w, h) in [(1280u32, 800u32), (1024, 700), (800, 600)] {
+                bob.x.resize_app(w, h)?;
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                let tag = format!("{w}x{h}-{theme}");
+                let l = layout(bob.ui()).await?;
+                ensure!((num(&l, &["inner", "w"]) - w as f64).abs() < 2.0, "{tag}: window is {l}");
+                assert_usable(&l, &tag)?;
+                bob.shot(&format!("{tag}-busy-room.png"))?;
+                scroll_list(bob.ui(), "0").await?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                bob.shot(&format!("{tag}-scrolled-up.png"))?;
+                scroll_list(bob.ui(), "1e9").await?;
+                if w < 900 {
+                    // The sidebar is a drawer here: open it for the room list.
+                    bob.ui().click("toggle-sidebar").await?;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    bob.shot(&format!("{tag}-room-list.png"))?;
+                    bob.ui().client.active_element().await?.send_keys(&char::from(Key::Escape).to_string()).await?;
+                } else {
+                    bob.shot(&format!("{tag}-room-list.png"))?;
+                }
+                bob.ui().click("join-link-button").await?;
+                bob.ui().find("join-dialog").await?;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                bob.shot(&format!("{tag}-dialog.png"))?;
+                bob.ui().client.active_element().await?.send_keys(&char::from(Key::Escape).to_string()).await?;
+            }
+        }
+        step!(t0, "three sizes x two themes checked and captured");
+
+        alice.quit().await?;
+        bob.quit().await?;
+        Ok(())
+    }
+    .await;
+    if outcome.is_err() {
+        report_logs(logs, &["alice.log", "bob.log"]);
+    }
+    outcome
+}
