@@ -83,6 +83,8 @@ fn host_discover_join_chat_restart_and_outage() {
 
         // Unread counting: B has one unread message from Alice until it marks it read.
         let rb = b.rooms().await.unwrap();
+        // The host's name is kept with the room, for when it is away.
+        assert_eq!(rb[0].host_name.as_deref(), Some("Alice"));
         assert_eq!(rb[0].unread, 1);
         b.mark_read(room, 2).unwrap();
         assert_eq!(b.rooms().await.unwrap()[0].unread, 0);

@@ -24,13 +24,14 @@ pub struct Xvfb {
 }
 
 impl Xvfb {
-    /// `slot` tells the displays of one test apart (0, 1, ...). The screen is as large
-    /// as the largest window size the tests use.
+    /// `slot` tells the displays of one test apart (0, 1, ...). The screen holds the
+    /// largest window size the tests use.
     pub fn start(slot: u32) -> Result<Xvfb> {
         let n = 100 + (std::process::id() % 300) * 4 + slot;
         let display = format!(":{n}");
         let child = Command::new("Xvfb")
-            .args([&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            // Room for a 1280x800 window and its frame.
+            .args([&display, "-screen", "0", "1400x900x24", "-nolisten", "tcp"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -133,6 +134,14 @@ impl Xvfb {
         Ok(other)
     }
 
+    /// Closes the app's window as a person would (Alt+F4, through the window manager).
+    pub fn close_app_window(&self) -> Result<()> {
+        let id = self.app_window()?;
+        self.xdotool(&["windowactivate", "--sync", &id])?;
+        self.xdotool(&["key", "--clearmodifiers", "alt+F4"])?;
+        Ok(())
+    }
+
     /// Gives the keyboard focus back to the app.
     pub fn focus_app(&self) -> Result<()> {
         let id = self.app_window()?;
@@ -215,6 +224,12 @@ impl tower_service::Service<http::Uri> for NetnsConnector {
     }
 }
 
+/// Where [`Driver::start`] records the notifications the app sends (dbus-monitor's
+/// output), beside the driver's log.
+pub fn notifications_log(log: &Path) -> PathBuf {
+    log.with_extension("notifications")
+}
+
 /// `tauri-driver`, in a namespace or in this one.
 pub struct Driver {
     driver: Child,
@@ -250,12 +265,14 @@ impl Driver {
                 "HEARTH_LOG=info,hearth=debug",
                 "dbus-run-session",
                 "--",
-                "tauri-driver",
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &(port + 1).to_string(),
+                "sh",
+                "-c",
+                // Desktop notifications are method calls on the session bus: record them
+                // (there is no notification server, so each one fails after it is seen).
+                "dbus-monitor --session \"type='method_call',interface='org.freedesktop.Notifications',member='Notify'\" > \"$0\" 2>&1 & exec tauri-driver --port \"$1\" --native-port \"$2\"",
             ])
+            .arg(notifications_log(log))
+            .args([port.to_string(), (port + 1).to_string()])
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .spawn()

@@ -63,6 +63,8 @@ pub struct Person {
     driver: Option<Driver>,
     ui: Option<Ui>,
     pub data: tempfile::TempDir,
+    /// The app's `$HOME` (where "start at login" registers itself).
+    pub home: tempfile::TempDir,
 }
 
 impl Person {
@@ -74,6 +76,7 @@ impl Person {
             driver: None,
             ui: None,
             data: tempfile::tempdir()?,
+            home: tempfile::tempdir()?,
         })
     }
 
@@ -83,7 +86,9 @@ impl Person {
 
     pub async fn start(&mut self, app: &Path) -> Result<()> {
         if self.driver.is_none() {
-            let driver = Driver::start(Some(&self.ns), 4444, &self.x.display, &self.log, &[]);
+            let home = format!("HOME={}", self.home.path().display());
+            let env = [home.as_str()];
+            let driver = Driver::start(Some(&self.ns), 4444, &self.x.display, &self.log, &env);
             self.driver = Some(driver.await?);
         }
         let client = self
@@ -106,6 +111,30 @@ impl Person {
             ui.client.close().await.context("close session")?;
         }
         Ok(())
+    }
+
+    /// The desktop notifications the app sent so far, as (app name, title, body).
+    pub fn notifications(&self) -> Vec<(String, String, String)> {
+        let text = std::fs::read_to_string(crate::desktop::notifications_log(&self.log))
+            .unwrap_or_default();
+        // dbus-monitor prints each call's string arguments in order: app name, icon,
+        // summary, body (the first string of each `member=Notify` block).
+        text.split("member=Notify")
+            .skip(1)
+            .filter_map(|call| {
+                let strings: Vec<String> = call
+                    .lines()
+                    .filter_map(|l| l.trim().strip_prefix("string \""))
+                    .map(|s| s.strip_suffix('"').unwrap_or(s).to_string())
+                    .collect();
+                match strings.as_slice() {
+                    [app, _icon, title, body, ..] => {
+                        Some((app.clone(), title.clone(), body.clone()))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
     }
 
     /// A screenshot of this person's app window alone.

@@ -225,12 +225,17 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
         }
         let l = layout(bob.ui()).await?;
         ensure!(l["beginning"] == Value::Bool(true), "'This is the beginning' at seq 1: {l}");
+        // Older pages are history: no unread badge, no "New messages".
+        let badges = bob.ui().client.find_all(Locator::Css(&testid("unread-badge"))).await?;
+        ensure!(badges.is_empty(), "history counted as unread");
+        ensure!(bob.ui().client.find_all(Locator::Css(&testid("new-messages-button"))).await?.is_empty(), "history shown as new messages");
         step!(t0, "Bob scrolled to the first of 1,000 messages in {:?}", scroll_start.elapsed());
 
         // A new message while he reads the past: a button, not a jump, and not read.
         scroll_list(bob.ui(), "2000").await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let before = layout(bob.ui()).await?;
+        open_room(alice.ui(), "Design team").await?;
         send(alice.ui(), "news while Bob reads the past").await?;
         bob.ui().find("new-messages-button").await.context("the New messages button")?;
         let after = layout(bob.ui()).await?;
@@ -306,11 +311,58 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
         ensure!(shown.as_array().is_some_and(|a| a.iter().any(|m| m.as_str().is_some_and(|s| s.starts_with("ecilA")))), "members: {shown}");
         step!(t0, "bidi-spoofed name neutralised: {shown}");
 
+        // With Bob's window in the background (another window has the focus), a burst of
+        // messages notifies him once at first and once for the rest, as "Hearth".
+        let other = bob.x.focus_elsewhere()?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = bob.notifications().len();
+        for i in 1..=12 {
+            send(alice.ui(), &format!("burst {i} of 12")).await?;
+        }
+        wait_messages(bob.ui(), "the burst at Bob", |t| t.iter().any(|m| m == "burst 12 of 12")).await?;
+        // The summary comes when the 4 s window closes.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let got: Vec<_> = bob.notifications().into_iter().skip(before).collect();
+        ensure!((2..=4).contains(&got.len()), "12 messages gave {} notifications: {got:?}", got.len());
+        ensure!(got.iter().all(|(app, _, _)| app == "Hearth"), "notifications not named Hearth: {got:?}");
+        ensure!(got.iter().any(|(_, title, _)| title.contains("new messages in")), "no summary: {got:?}");
+        drop(other);
+        bob.x.focus_app()?;
+        step!(t0, "12 messages in the background: {} notifications {:?}", got.len(), got.iter().map(|g| &g.1).collect::<Vec<_>>());
+
+        // Alice keeps Hearth running in the background and starts it at login; closing
+        // her window then leaves her rooms hosted.
+        alice.ui().click("settings-button").await?;
+        for id in ["settings-background", "settings-start-at-login"] {
+            let b = alice.ui().find(id).await?;
+            if !b.is_selected().await? {
+                b.click().await?;
+            }
+        }
+        alice.ui().click("settings-save").await?;
+        let entry = alice.home.path().join(".config/autostart/Hearth.desktop");
+        hearth_e2e::desktop::wait_until(Duration::from_secs(10), || entry.exists())
+            .with_context(|| format!("{} was not written", entry.display()))?;
+        let desktop_entry = std::fs::read_to_string(&entry)?;
+        ensure!(
+            desktop_entry.contains("hearth-desktop") && desktop_entry.contains(&alice.data.path().display().to_string()),
+            "the login entry starts another app or data folder: {desktop_entry}"
+        );
+        alice.x.close_app_window()?;
+        hearth_e2e::desktop::wait_until(Duration::from_secs(10), || alice.x.app_window().is_err())
+            .context("Alice's window did not close")?;
+        send(bob.ui(), "while Alice's window is closed").await?;
+        wait_no_pending(bob.ui()).await.context("Alice's rooms stopped with her window")?;
+        step!(t0, "window closed, Hearth still hosting; login entry written");
+
         // Three window sizes, light and dark: nothing cut off; screenshots of each.
         for theme in ["light", "dark"] {
-            set_theme(bob.ui(), theme).await?;
+            // Settings is in the sidebar, docked at this size.
+            bob.x.resize_app(1280, 800)?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            set_theme(bob.ui(), theme).await.with_context(|| format!("theme {theme}"))?;
             for (w, h) in [(1280u32, 800u32), (1024, 700), (800, 600)] {
-                bob.x.resize_app(w, h)?;
+                bob.x.resize_app(w, h).with_context(|| format!("resize to {w}x{h}"))?;
                 tokio::time::sleep(Duration::from_millis(400)).await;
                 let tag = format!("{w}x{h}-{theme}");
                 let l = layout(bob.ui()).await?;
@@ -323,14 +375,17 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
                 scroll_list(bob.ui(), "1e9").await?;
                 if w < 900 {
                     // The sidebar is a drawer here: open it for the room list.
-                    bob.ui().click("toggle-sidebar").await?;
+                    bob.ui().click("toggle-sidebar").await.context("open the drawer")?;
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     bob.shot(&format!("{tag}-room-list.png"))?;
                     bob.ui().client.active_element().await?.send_keys(&char::from(Key::Escape).to_string()).await?;
                 } else {
                     bob.shot(&format!("{tag}-room-list.png"))?;
                 }
-                bob.ui().click("join-link-button").await?;
+                if w < 900 {
+                    bob.ui().click("toggle-sidebar").await?;
+                }
+                bob.ui().click("join-link-button").await.context("open the join dialog")?;
                 bob.ui().find("join-dialog").await?;
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 bob.shot(&format!("{tag}-dialog.png"))?;

@@ -264,6 +264,15 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
                 .with_context(|| format!("remove {f}"))?;
         }
         alice.start(&app).await?;
+        room_button(
+            alice.ui(),
+            "joined-list",
+            "E2E Room",
+            Duration::from_secs(10),
+        )
+        .await?
+        .click()
+        .await?;
         bob.ui()
             .find("mismatch-dialog")
             .await

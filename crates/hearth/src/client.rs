@@ -185,6 +185,7 @@ impl Client {
             cmds: rx,
             rooms: HashMap::new(),
             fingerprint: None,
+            host: None,
         };
         tokio::spawn(task.run());
         Ok((Client { tx, store }, erx))
@@ -266,6 +267,9 @@ struct Task {
     rooms: HashMap<Uuid, RoomIntent>,
     /// Fingerprint of the current connection (None: plaintext or not connected).
     fingerprint: Option<String>,
+    /// Who the host said it is in its last `welcome`: kept with each joined room, so
+    /// the app can name the host while it is away.
+    host: Option<(Uuid, String)>,
 }
 
 type WsStream = tokio_tungstenite::WebSocketStream<Box<dyn crate::connection::Io>>;
@@ -719,6 +723,7 @@ impl Task {
                 if let Some(fp) = &self.fingerprint {
                     let _ = self.config.store.pin(&pin_key_host(w.host_id), fp);
                 }
+                self.host = Some((w.host_id, w.host_name.clone()));
                 self.emit(ClientEvent::Welcome(w.clone())).await;
                 // Rooms named by id only (manual join of a single-room host) resolve here.
                 let ids: Vec<Uuid> = self.rooms.keys().copied().collect();
@@ -738,8 +743,8 @@ impl Task {
                     room_id,
                     name: j.room.name.clone(),
                     address,
-                    host_id: None,
-                    host_name: None,
+                    host_id: self.host.as_ref().map(|h| h.0),
+                    host_name: self.host.as_ref().map(|h| h.1.clone()),
                     has_passcode: j.room.has_passcode,
                     synced_seq: 0,
                     read_seq: 0,

@@ -14,7 +14,7 @@ import { tick } from "svelte";
 import { errorText, ipc } from "./ipc";
 import { DraftSaver, restoreDraft } from "./state/drafts";
 import type { JoinProblem } from "./state/join";
-import { mergeMessages } from "./state/messages";
+import { isHistory, mergeMessages } from "./state/messages";
 import { NotifyCoalescer } from "./state/notify";
 import * as outbox from "./state/outbox";
 import { addPresence, type PresenceMap } from "./state/presence";
@@ -313,6 +313,9 @@ class AppState {
         if (loaded && this.active === m.room_id) this.mark("append-message", started);
         this.settled.add(m.client_msg_id);
         this.outbox = outbox.acked(this.outbox, m.client_msg_id);
+        // An older page arriving (the reader scrolled up) is history, not news: it is
+        // not unread, shows no "New messages" and notifies nobody.
+        if (isHistory(loaded, m)) break;
         const mine = m.user_id === this.profile?.user_id;
         const inView = this.isInView(m.room_id);
         const readSeq = this.room(m.room_id)?.read_seq ?? 0;

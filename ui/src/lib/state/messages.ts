@@ -20,6 +20,12 @@ export function mergeMessages(existing: ChatMessage[], incoming: ChatMessage[]):
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 }
 
+/** A message older than the newest one loaded: a page of history, not a new message. */
+export function isHistory(loaded: ChatMessage[] | undefined, m: ChatMessage): boolean {
+  const newest = loaded?.at(-1)?.seq;
+  return newest !== undefined && m.seq < newest;
+}
+
 /** Keeps the newest `max` messages (the list is windowed for long rooms). */
 export function trimOldest(list: ChatMessage[], max: number): ChatMessage[] {
   return list.length > max ? list.slice(list.length - max) : list;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "../../bindings/ChatMessage";
-import { mergeMessages, toRows, trimOldest } from "./messages";
+import { isHistory, mergeMessages, toRows, trimOldest } from "./messages";
 import * as outbox from "./outbox";
 import * as unread from "./unread";
 import { plain } from "./parts";
@@ -15,6 +15,16 @@ const msg = (seq: number, user = "u1", ts = 1_700_000_000_000 + seq * 1000): Cha
   author: user === "u1" ? "Ann" : "Ben",
   client_msg_id: `c${seq}`,
   text: `text ${seq}`,
+});
+
+describe("history pages are not news", () => {
+  it("tells an older page from a new message", () => {
+    const loaded = Array.from({ length: 100 }, (_, i) => msg(901 + i));
+    expect(isHistory(loaded, msg(850))).toBe(true);
+    expect(isHistory(loaded, msg(1001))).toBe(false);
+    // A room not loaded yet: its catch-up messages are news.
+    expect(isHistory(undefined, msg(5))).toBe(false);
+  });
 });
 
 describe("merging messages by seq", () => {
