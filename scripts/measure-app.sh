@@ -2,7 +2,8 @@
 # Measures the desktop app as the README reports it, without WebDriver:
 #   - process start -> first paint of the UI with its data (median of 5 launches);
 #   - RSS of hearth-desktop plus its WebKit processes, idle with one room open;
-#   - opening a room with 10,000 cached messages, and appending a new message to it.
+#   - opening a room with 10,000 cached messages, appending a new message to it, and
+#     scrolling from its newest message to its first (then the RSS again).
 # Everything stays on loopback (the host does not announce, the app does not browse) and
 # runs under its own Xvfb; the timings come from the app's own log (HEARTH_PERF=1, see
 # src-tauri/src/commands.rs).
@@ -84,7 +85,17 @@ for i in 1 2 3 4 5; do
 done
 echo "append a message (ms): $(sed -n 's/.*perf append-message \([0-9.]*\) ms.*/\1/p' "$work/app.log" | tr '\n' ' ')"
 
-echo "== memory, idle 10 s with that room open"
+echo "== scroll from the newest message to the first of the 10,000"
+# Home in the focused list jumps to the top; each jump loads older rows above (the cache,
+# 100 at a time). The UI logs how long it took from leaving the end to seq 1 on screen.
+xdotool mousemove 640 400 click 1
+for _ in $(seq 600); do
+  grep -q "perf scroll-to-start" "$work/app.log" && break
+  xdotool key Home; sleep 0.1
+done
+grep "perf scroll-to-start" "$work/app.log" | tail -1 || echo "did not reach the first message"
+
+echo "== memory, idle 10 s with that room open (scrolled to the top)"
 sleep 10
 python3 - "$p" <<'PY'
 import os, sys

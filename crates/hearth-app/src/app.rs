@@ -1021,11 +1021,11 @@ impl App {
     fn follow_announcement(&self, r: &DiscoveredRoom) {
         match self.access(r.room_id) {
             RoomAccess::NotHosted => self.retry_not_hosted(Some(r.room_id)),
-            RoomAccess::IdentityChanged { expected, .. } => {
-                if r.fingerprint.as_deref() == Some(expected.as_str()) {
-                    tracing::info!(room = %r.name, "the host with the pinned certificate is back");
-                    let _ = self.retry_room(r.room_id);
-                }
+            RoomAccess::IdentityChanged { expected, .. }
+                if r.fingerprint.as_deref() == Some(expected.as_str()) =>
+            {
+                tracing::info!(room = %r.name, "the host with the pinned certificate is back");
+                let _ = self.retry_room(r.room_id);
             }
             _ => {}
         }
@@ -1160,7 +1160,7 @@ async fn pump(app: App, address: String, id: u64, mut events: mpsc::Receiver<Cli
                 if let Some(j) = joined {
                     if let Ok(view) = app.room_view(&j, &hosted, &hostable) {
                         app.emit(AppEvent::Joined {
-                            room: view,
+                            room: Box::new(view),
                             members,
                         });
                     }

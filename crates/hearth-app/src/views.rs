@@ -220,7 +220,8 @@ pub enum AppEvent {
     },
     /// A room was joined (or rejoined after a reconnect).
     Joined {
-        room: RoomView,
+        // Boxed: a RoomView is several times the size of every other event.
+        room: Box<RoomView>,
         members: Vec<Member>,
     },
     /// The cache is complete up to the host's head.

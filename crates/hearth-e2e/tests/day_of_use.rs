@@ -125,12 +125,11 @@ async fn open_room(ui: &Ui, name: &str) -> Result<()> {
 }
 
 async fn composer_value(ui: &Ui) -> Result<String> {
-    Ok(ui
-        .find("composer")
-        .await?
-        .prop("value")
-        .await?
-        .unwrap_or_default())
+    field_value(ui, "composer").await
+}
+
+async fn field_value(ui: &Ui, id: &str) -> Result<String> {
+    Ok(ui.find(id).await?.prop("value").await?.unwrap_or_default())
 }
 
 async fn set_theme(ui: &Ui, theme: &str) -> Result<()> {
@@ -209,7 +208,7 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
         assert_usable(&l, "Bob's busy room")?;
         ensure!(!l["beginning"].as_bool().unwrap_or(true), "no 'beginning of' above a partial history: {l}");
         let active = bob.ui().client.execute("return document.activeElement?.dataset?.testid ?? null", vec![]).await?;
-        ensure!(active == Value::from("composer"), "focus moves to the composer after joining: {active}");
+        ensure!(active == "composer", "focus moves to the composer after joining: {active}");
         step!(t0, "Bob joined; newest seq shown {}", l["lastSeq"]);
 
         // Scrolling up pages older history from the host, all the way to the first message.
@@ -284,6 +283,38 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
         wait_messages(alice.ui(), "Bob's message after the re-host", |t| t.iter().any(|m| m == "back after the re-host")).await?;
         wait_no_pending(bob.ui()).await?;
         step!(t0, "stop hosting + host again with Bob waiting");
+
+        // Alice hosts it again with a new passcode: Bob keeps the room, is asked for the
+        // passcode, and is back with it.
+        alice.ui().click("stop-hosting").await?;
+        alice.ui().click("stop-confirm").await?;
+        open_room(alice.ui(), "Design team").await?;
+        alice.ui().click("host-again").await?;
+        alice.ui().click("host-keep-passcode").await?;
+        alice.ui().type_into("host-passcode", "pw-new").await?;
+        alice.ui().click("host-submit").await?;
+        alice.ui().click("hosted-done").await?;
+        wait_state(bob.ui(), "asked for the new passcode", |t| t.contains("passcode changed")).await?;
+        bob.shot("passcode-changed.png")?;
+        bob.ui().click("rejoin-button").await?;
+        bob.ui().type_into("rejoin-passcode", "pw-old").await?;
+        bob.ui().click("rejoin-submit").await?;
+        let err = testid_text(bob.ui(), "rejoin-error").await?;
+        ensure!(err.contains("Wrong passcode"), "a wrong passcode said so: {err}");
+        // After a wrong try the host may make him wait a moment (the button counts down).
+        let submit = bob.ui().find("rejoin-submit").await?;
+        let wait_end = Instant::now() + Duration::from_secs(15);
+        while !submit.is_enabled().await? {
+            ensure!(Instant::now() < wait_end, "Join stayed disabled");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        ensure!(field_value(bob.ui(), "rejoin-passcode").await?.is_empty(), "the wrong passcode stayed in the field");
+        bob.ui().type_into("rejoin-passcode", "pw-new").await?;
+        bob.ui().click("rejoin-submit").await?;
+        wait_state(bob.ui(), "back with the new passcode", |t| t.contains("Connected") && !t.contains("passcode changed")).await?;
+        send(bob.ui(), "in with the new passcode").await?;
+        wait_messages(alice.ui(), "Bob's message with the new passcode", |t| t.iter().any(|m| m == "in with the new passcode")).await?;
+        step!(t0, "a changed passcode asked for and accepted");
 
         // Alice quits Hearth and starts it again: her rooms are hosted by themselves.
         alice.quit().await?;

@@ -287,6 +287,25 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
         );
         bob.shot("fingerprint-mismatch.png")?;
         step!(t0, "certificate change refused with a warning");
+        // "Stay disconnected" leaves a short state with a way back to the warning, not
+        // the raw error with two fingerprints, and not "the host is not reachable".
+        bob.ui().click("mismatch-stay").await?;
+        let header = testid_text(bob.ui(), "connection-state").await?;
+        assert!(
+            header.contains("Host identity changed") && header.len() < 60,
+            "header after staying disconnected: {header}"
+        );
+        let page = bob.ui().body_text().await?;
+        assert!(
+            !page.contains("not reachable") && !page.contains(&presented),
+            "raw error or a wrong banner after staying disconnected:\n{page}"
+        );
+        bob.shot("identity-changed.png")?;
+        bob.ui().click("review-identity").await?;
+        bob.ui()
+            .find("mismatch-dialog")
+            .await
+            .context("Review reopens the warning")?;
         bob.ui().click("mismatch-trust").await?;
         bob.ui()
             .wait_text("connected after trusting", Duration::from_secs(20), |t| {
