@@ -48,6 +48,7 @@ async fn layout(ui: &Ui) -> Result<Value> {
               header: rect(q("room-title")),
               list: list && { scrollTop: list.scrollTop, scrollHeight: list.scrollHeight, clientHeight: list.clientHeight, rect: rect(list) },
               placeholderFits,
+              rendered: msgs.length,
               firstSeq: msgs.length ? Number(msgs[0].dataset.seq) : null,
               lastSeq: msgs.length ? Number(msgs[msgs.length - 1].dataset.seq) : null,
               beginning: !!document.querySelector(".messages .start"),
@@ -224,6 +225,8 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
         }
         let l = layout(bob.ui()).await?;
         ensure!(l["beginning"] == Value::Bool(true), "'This is the beginning' at seq 1: {l}");
+        // The DOM holds a bounded window of the room, not all 1,000 rows.
+        ensure!(num(&l, &["rendered"]) <= 900.0, "rows in the DOM: {}", l["rendered"]);
         // Older pages are history: no unread badge, no "New messages".
         let badges = bob.ui().client.find_all(Locator::Css(&testid("unread-badge"))).await?;
         ensure!(badges.is_empty(), "history counted as unread");

@@ -23,6 +23,8 @@ import { setTyping, type TypingMap } from "./state/typing";
 import * as unread from "./state/unread";
 
 export const PAGE = 100;
+/** Older history is read from the cache a rendered step at a time. */
+const OLDER_PAGE = 300;
 
 export type { JoinProblem };
 
@@ -82,12 +84,6 @@ class AppState {
   private roomsTimer: ReturnType<typeof setTimeout> | null = null;
   /** HEARTH_PERF=1: render timings go to the shell's log (docs/performance.md). */
   perf = false;
-
-  /** The open room's first message is on screen: how long the scroll up took. */
-  reachedStart() {
-    if (this.scrolledUpAt !== null) this.mark("scroll-to-start", this.scrolledUpAt);
-    this.scrolledUpAt = null;
-  }
 
   private mark(name: string, started: number) {
     if (!this.perf) return;
@@ -204,7 +200,7 @@ class AppState {
     const oldest = list[0]?.seq ?? null;
     if (this.atStart[roomId] || oldest === null) return false;
     try {
-      const page = await ipc.messages(roomId, oldest, PAGE);
+      const page = await ipc.messages(roomId, oldest, OLDER_PAGE);
       this.messages[roomId] = mergeMessages(this.messages[roomId] ?? [], page.messages);
       this.atStart[roomId] = page.at_start;
       return page.messages.length > 0;
@@ -229,13 +225,9 @@ class AppState {
   }
 
   /** The list reached (or left) its end; reaching it reads what is there. */
-  /** When the reader left the end of the open room (HEARTH_PERF: "scroll-to-start"). */
-  private scrolledUpAt: number | null = null;
-
   setAtBottom(roomId: string, atBottom: boolean) {
     if (this.active !== roomId || this.atBottom === atBottom) return;
     this.atBottom = atBottom;
-    this.scrolledUpAt = atBottom ? null : performance.now();
     if (this.isInView(roomId)) this.readAll(roomId);
   }
 
