@@ -85,6 +85,12 @@ class AppState {
   /** HEARTH_PERF=1: render timings go to the shell's log (docs/performance.md). */
   perf = false;
 
+  /** The open room's first message is on screen: how long the scroll up took. */
+  reachedStart() {
+    if (this.scrolledUpAt !== null) this.mark("scroll-to-start", this.scrolledUpAt);
+    this.scrolledUpAt = null;
+  }
+
   private mark(name: string, started: number) {
     if (!this.perf) return;
     // After the DOM update and the next frame: what the user actually sees.
@@ -225,9 +231,13 @@ class AppState {
   }
 
   /** The list reached (or left) its end; reaching it reads what is there. */
+  /** When the reader left the end of the open room (HEARTH_PERF: "scroll-to-start"). */
+  private scrolledUpAt: number | null = null;
+
   setAtBottom(roomId: string, atBottom: boolean) {
     if (this.active !== roomId || this.atBottom === atBottom) return;
     this.atBottom = atBottom;
+    this.scrolledUpAt = atBottom ? null : performance.now();
     if (this.isInView(roomId)) this.readAll(roomId);
   }
 
