@@ -117,7 +117,7 @@ async fn installed_app_renders_and_hosts_a_room() -> Result<()> {
         step!(t0, "hosting {invite}");
         let shot =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots/installed.png");
-        x.screenshot(&shot)?;
+        x.screenshot_window(&shot)?;
         step!(t0, "screenshot {}", shot.display());
 
         // The room really listens, and the process behind it is the installed binary.
