@@ -33,6 +33,39 @@ pub fn screenshots_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
 }
 
+/// Everything a desktop scenario needs before it starts: the app binary, a folder for
+/// the app logs, and the screenshots folder. `None` when HEARTH_SKIP_E2E=1 (said loudly).
+pub fn prepare() -> Result<Option<(PathBuf, tempfile::TempDir)>> {
+    if std::env::var("HEARTH_SKIP_E2E").as_deref() == Ok("1") {
+        eprintln!("\n!!!!! SKIPPED: desktop end-to-end test (HEARTH_SKIP_E2E=1) !!!!!\n");
+        return Ok(None);
+    }
+    crate::netns::require_root()?;
+    if let Some(why) = missing_tools() {
+        bail!(why);
+    }
+    let app = app_binary()?;
+    std::fs::create_dir_all(screenshots_dir())?;
+    Ok(Some((app, tempfile::tempdir()?)))
+}
+
+/// Opens a room of "Your rooms" and waits until it is the one shown.
+pub async fn open_room(ui: &Ui, name: &str) -> Result<()> {
+    room_button(ui, "joined-list", name, Duration::from_secs(15))
+        .await?
+        .click()
+        .await?;
+    ui.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::XPath(&format!(
+            "//*[@data-testid='room-title'][contains(., '{name}')]"
+        )))
+        .await
+        .with_context(|| format!("{name} did not open"))?;
+    Ok(())
+}
+
 /// What the desktop tests need that is not installed, if anything.
 pub fn missing_tools() -> Option<String> {
     for tool in [

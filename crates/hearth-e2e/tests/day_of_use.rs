@@ -9,11 +9,11 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use fantoccini::key::Key;
 use fantoccini::Locator;
 use hearth_e2e::desktop::{testid, Ui};
-use hearth_e2e::netns::{link, require_root, Netns};
+use hearth_e2e::netns::{link, Netns};
 use hearth_e2e::person::*;
 use hearth_e2e::seed::{busy_room, seed_room};
 use hearth_e2e::step;
@@ -109,22 +109,6 @@ async fn scroll_list(ui: &Ui, to: &str) -> Result<()> {
     Ok(())
 }
 
-async fn open_room(ui: &Ui, name: &str) -> Result<()> {
-    room_button(ui, "joined-list", name, Duration::from_secs(15))
-        .await?
-        .click()
-        .await?;
-    ui.client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::XPath(&format!(
-            "//*[@data-testid='room-title'][contains(., '{name}')]"
-        )))
-        .await
-        .with_context(|| format!("{name} did not open"))?;
-    Ok(())
-}
-
 async fn composer_value(ui: &Ui) -> Result<String> {
     field_value(ui, "composer").await
 }
@@ -150,17 +134,9 @@ async fn wait_state(ui: &Ui, what: &str, f: impl Fn(&str) -> bool) -> Result<Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()> {
-    if std::env::var("HEARTH_SKIP_E2E").as_deref() == Ok("1") {
-        eprintln!("\n!!!!! SKIPPED: desktop end-to-end test (HEARTH_SKIP_E2E=1) !!!!!\n");
+    let Some((app, logs)) = prepare()? else {
         return Ok(());
-    }
-    require_root()?;
-    if let Some(why) = missing_tools() {
-        bail!(why);
-    }
-    let app = app_binary()?;
-    std::fs::create_dir_all(screenshots_dir())?;
-    let logs = tempfile::tempdir()?;
+    };
     let t0 = Instant::now();
     let outcome: Result<()> = async {
         let a_ns = Netns::new("da")?;

@@ -8,26 +8,18 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use fantoccini::Locator;
 use hearth_e2e::desktop::testid;
-use hearth_e2e::netns::{link, require_root, Netns};
+use hearth_e2e::netns::{link, Netns};
 use hearth_e2e::person::*;
 use hearth_e2e::step;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Result<()> {
-    if std::env::var("HEARTH_SKIP_E2E").as_deref() == Ok("1") {
-        eprintln!("\n!!!!! SKIPPED: desktop end-to-end test (HEARTH_SKIP_E2E=1) !!!!!\n");
+    let Some((app, logs)) = prepare()? else {
         return Ok(());
-    }
-    require_root()?;
-    if let Some(why) = missing_tools() {
-        bail!(why);
-    }
-    let app = app_binary()?;
-    std::fs::create_dir_all(screenshots_dir())?;
-    let logs = tempfile::tempdir()?;
+    };
     let t0 = Instant::now();
     step!(t0, "driver logs in {}", logs.path().display());
     let outcome: Result<()> = async {
@@ -212,15 +204,7 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
         // 4c. Alice starts again: her room is hosted again by itself (with its passcode)
         // and the message arrives exactly once.
         alice.start(&app).await?;
-        room_button(
-            alice.ui(),
-            "joined-list",
-            "E2E Room",
-            Duration::from_secs(10),
-        )
-        .await?
-        .click()
-        .await?;
+        open_room(alice.ui(), "E2E Room").await?;
         let a_texts = wait_messages(alice.ui(), "the queued message at Alice", |t| {
             t.iter().any(|m| m == "sent while Alice was away")
         })
@@ -264,15 +248,7 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
                 .with_context(|| format!("remove {f}"))?;
         }
         alice.start(&app).await?;
-        room_button(
-            alice.ui(),
-            "joined-list",
-            "E2E Room",
-            Duration::from_secs(10),
-        )
-        .await?
-        .click()
-        .await?;
+        open_room(alice.ui(), "E2E Room").await?;
         bob.ui()
             .find("mismatch-dialog")
             .await
