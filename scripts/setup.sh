@@ -18,6 +18,7 @@ APT_PACKAGES=(
   xvfb xauth dbus dbus-x11 fonts-dejavu-core  # the app under a virtual display
   fonts-noto-color-emoji       # emoji in the test rooms' screenshots
   openbox xdotool x11-utils    # a window manager (focus), window sizes, another window to focus
+  libglib2.0-bin               # gdbus: the tests click the tray icon's menu over D-Bus
   rpm desktop-file-utils       # inspecting the built .rpm and .desktop file (scripts/package-test.sh)
   webkit2gtk-driver            # WebKitWebDriver: the end-to-end tests drive the real app
   imagemagick                  # import: screenshots of the app's virtual screen

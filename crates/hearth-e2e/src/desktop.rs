@@ -269,7 +269,8 @@ impl Driver {
                 "-c",
                 // Desktop notifications are method calls on the session bus: record them
                 // (there is no notification server, so each one fails after it is seen).
-                "dbus-monitor --session \"type='method_call',interface='org.freedesktop.Notifications',member='Notify'\" > \"$0\" 2>&1 & exec tauri-driver --port \"$1\" --native-port \"$2\"",
+                // The bus address is kept too, so a test can reach the tray icon's menu.
+                "echo \"$DBUS_SESSION_BUS_ADDRESS\" > \"$0.bus\"; dbus-monitor --session \"type='method_call',interface='org.freedesktop.Notifications',member='Notify'\" > \"$0\" 2>&1 & exec tauri-driver --port \"$1\" --native-port \"$2\"",
             ])
             .arg(notifications_log(log))
             .args([port.to_string(), (port + 1).to_string()])

@@ -55,6 +55,12 @@ pub async fn open_room(ui: &Ui, name: &str) -> Result<()> {
         .await?
         .click()
         .await?;
+    wait_room_shown(ui, name).await
+}
+
+/// Waits until the room view shows `name` (the view is made anew for each room, so an
+/// element found a moment before may already be gone).
+pub async fn wait_room_shown(ui: &Ui, name: &str) -> Result<()> {
     ui.client
         .wait()
         .at_most(Duration::from_secs(10))
@@ -88,6 +94,9 @@ pub fn missing_tools() -> Option<String> {
     }
     None
 }
+
+/// Where the tray icon (tray-icon on libayatana-appindicator) exports its menu.
+const TRAY_MENU: &str = "/org/ayatana/NotificationItem/tray_icon_tray_app_main/Menu";
 
 pub struct Person {
     pub ns: Netns,
@@ -168,6 +177,88 @@ impl Person {
                 }
             })
             .collect()
+    }
+
+    /// `gdbus ARGS` on the app's session bus, inside this person's namespace.
+    fn gdbus(&self, args: &[&str]) -> Result<String> {
+        let bus_file =
+            crate::desktop::notifications_log(&self.log).with_extension("notifications.bus");
+        let bus = std::fs::read_to_string(&bus_file)
+            .with_context(|| format!("no bus address in {}", bus_file.display()))?;
+        let out = self
+            .ns
+            .command("gdbus")
+            .args(["call", "--address", bus.trim()])
+            .args(args)
+            .output()
+            .context("cannot run gdbus (install libglib2.0-bin)")?;
+        if !out.status.success() {
+            bail!(
+                "gdbus {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The tray icon's menu as the system's tray would read it (StatusNotifierItem and
+    /// dbusmenu on the session bus): the bus name holding it and its layout.
+    pub fn tray_menu(&self) -> Result<(String, String)> {
+        let names = self.gdbus(&[
+            "--dest",
+            "org.freedesktop.DBus",
+            "--object-path",
+            "/org/freedesktop/DBus",
+            "--method",
+            "org.freedesktop.DBus.ListNames",
+        ])?;
+        for name in names.split('\'').filter(|n| n.starts_with(":1.")) {
+            let layout = self.gdbus(&[
+                "--dest",
+                name,
+                "--object-path",
+                TRAY_MENU,
+                "--method",
+                "com.canonical.dbusmenu.GetLayout",
+                "--",
+                "0",
+                "-1",
+                "['label']",
+            ]);
+            if let Ok(l) = layout {
+                return Ok((name.to_string(), l));
+            }
+        }
+        bail!("no tray icon menu on the app's bus")
+    }
+
+    /// Clicks the tray menu item labelled `label`.
+    pub fn tray_click(&self, label: &str) -> Result<()> {
+        let (name, layout) = self.tray_menu()?;
+        // Items read `(ID, {'label': <'LABEL'>}, ...)`.
+        let needle = format!("{{'label': <'{label}'>}}");
+        let at = layout
+            .find(&needle)
+            .with_context(|| format!("no {label:?} in {layout}"))?;
+        let before = &layout[..at];
+        let id = before[before.rfind('(').context("menu layout")? + 1..]
+            .trim_end_matches([',', ' '])
+            .to_string();
+        self.gdbus(&[
+            "--dest",
+            &name,
+            "--object-path",
+            TRAY_MENU,
+            "--method",
+            "com.canonical.dbusmenu.Event",
+            "--",
+            &id,
+            "clicked",
+            "<0>",
+            "0",
+        ])?;
+        Ok(())
     }
 
     /// A screenshot of this person's app window alone.

@@ -180,7 +180,7 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
         room_button(bob.ui(), "discovered-list", "Design team", Duration::from_secs(10)).await?.click().await?;
         bob.ui().type_into("passcode-input", "pw-day").await?;
         bob.ui().click("passcode-submit").await?;
-        bob.ui().find("room-view").await?;
+        wait_room_shown(bob.ui(), "Design team").await?;
         let l = layout(bob.ui()).await?;
         assert_usable(&l, "Bob's busy room")?;
         ensure!(!l["beginning"].as_bool().unwrap_or(true), "no 'beginning of' above a partial history: {l}");
@@ -228,7 +228,7 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
 
         // Drafts stay in their room, and survive a restart.
         room_button(bob.ui(), "discovered-list", "Random", Duration::from_secs(10)).await?.click().await?;
-        bob.ui().find("room-view").await?;
+        wait_room_shown(bob.ui(), "Random").await?;
         open_room(bob.ui(), "Design team").await?;
         let draft_a = "half a thought for the design team — שלום";
         bob.ui().find("composer").await?.send_keys(draft_a).await?;
@@ -363,7 +363,22 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
             .context("Alice's window did not close")?;
         send(bob.ui(), "while Alice's window is closed").await?;
         wait_no_pending(bob.ui()).await.context("Alice's rooms stopped with her window")?;
-        step!(t0, "window closed, Hearth still hosting; login entry written");
+        // The tray (read and clicked as the desktop's tray would, over D-Bus): the unread
+        // count, then "Open Hearth" brings the window back.
+        let end = Instant::now() + Duration::from_secs(15);
+        let menu = loop {
+            let (_, menu) = alice.tray_menu()?;
+            if menu.contains("unread message") && !menu.contains("No unread") {
+                break menu;
+            }
+            ensure!(Instant::now() < end, "the tray never showed the unread count: {menu}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        ensure!(menu.contains("Open Hearth") && menu.contains("Quit Hearth"), "tray menu: {menu}");
+        alice.tray_click("Open Hearth")?;
+        hearth_e2e::desktop::wait_until(Duration::from_secs(10), || alice.x.app_window().is_ok())
+            .context("Open Hearth did not bring the window back")?;
+        step!(t0, "window closed, Hearth still hosting; tray unread count and Open; login entry written");
 
         // Three window sizes, light and dark: nothing cut off; screenshots of each.
         for theme in ["light", "dark"] {
@@ -404,7 +419,10 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
         }
         step!(t0, "three sizes x two themes checked and captured");
 
-        alice.quit().await?;
+        // "Quit Hearth" in the tray really quits: Bob sees the host go.
+        alice.tray_click("Quit Hearth")?;
+        wait_state(bob.ui(), "host offline after Quit in the tray", |t| t.contains("Host offline")).await?;
+        alice.quit().await.ok();
         bob.quit().await?;
         Ok(())
     }
