@@ -81,6 +81,9 @@ pub fn missing_tools() -> Option<String> {
         "dbus-run-session",
         "xdotool",
         "openbox",
+        "xmessage",
+        "dbus-monitor",
+        "gdbus",
     ] {
         let found = std::process::Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
