@@ -13,7 +13,8 @@ APT_PACKAGES=(
   procps psmisc                # ps/pkill in test scripts
   python3-zeroconf             # an independent mDNS stack for the discovery interop test
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev  # the desktop app (Tauri 2 on WebKitGTK)
-  libayatana-appindicator3-1   # the tray icon (loaded at run time)
+  libayatana-appindicator3-dev # the tray icon (loaded at run time; the bundler needs the -dev
+                               # package to name it in the .deb's Depends)
   librsvg2-bin                 # renders icons/icon.svg (scripts/icons.py)
   xvfb xauth dbus dbus-x11 fonts-dejavu-core  # the app under a virtual display
   fonts-noto-color-emoji       # emoji in the test rooms' screenshots
