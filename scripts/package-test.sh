@@ -137,7 +137,8 @@ done
 [ -f "$work/deb/usr/share/icons/hicolor/scalable/apps/$icon.svg" ] || fail "no scalable icon named $icon"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "  Depends: $depends"
-for d in libwebkit2gtk-4.1-0 libgtk-3-0; do
+# The tray library is loaded at run time, so the linked-library check below cannot see it.
+for d in libwebkit2gtk-4.1-0 libgtk-3-0 libayatana-appindicator3-1; do
   [[ ", $depends," == *", $d"[\ ,]* ]] || fail "Depends lacks $d"
 done
 # Every library the binary links must come from a declared dependency or one of theirs
