@@ -311,11 +311,17 @@ impl App {
         hostable: &HashSet<Uuid>,
     ) -> Result<RoomView, AppError> {
         let store = &self.inner.store;
-        let connection = self.connection_of(room.room_id);
-        let max_text_chars = lock(&self.inner.sessions)
+        // One look at the room's session for both its connection and its host's limit.
+        let (connection, max_text_chars) = lock(&self.inner.sessions)
             .values()
             .find(|s| s.rooms.contains(&room.room_id))
-            .map_or(DEFAULT_MAX_TEXT_CHARS, |s| s.max_text_chars);
+            .map(|s| (s.connection.clone(), s.max_text_chars))
+            .unwrap_or((
+                Connection::Closed {
+                    reason: "not connected".into(),
+                },
+                DEFAULT_MAX_TEXT_CHARS,
+            ));
         let online = match connection {
             Connection::Connected => lock(&self.inner.live)
                 .get(&room.room_id)

@@ -112,14 +112,16 @@ fn host_discover_join_chat_restart_and_outage() {
         let pending = b.send(room, "sent while Alice was away").unwrap();
         assert_eq!(b.messages(room, None, 50).unwrap().pending.len(), 1);
 
-        // A comes back (on another port) and hosts the same room: B follows it there and
-        // its message arrives exactly once.
+        // A comes back (on another port): its room is hosted again by itself, with the
+        // same id and passcode; B follows it there and its message arrives exactly once.
         let (a, mut ea) = App::start(config(dir_a.path(), &mdns)).await.unwrap();
-        let again = a
-            .host_room("E2E Room", Some("pw".into()), false)
-            .await
-            .unwrap();
+        let again = wait_for(&mut ea, "the room hosted again at start", |e| match e {
+            AppEvent::Hosting { rooms } => rooms.first().cloned(),
+            _ => None,
+        })
+        .await;
         assert_eq!(again.room_id, room, "same room, same id");
+        assert!(again.has_passcode);
         wait_for(&mut eb, "ack after the host returned", |e| matches!(e, AppEvent::Ack { client_msg_id, .. } if *client_msg_id == pending.client_msg_id).then_some(())).await;
         wait_for(&mut ea, "the queued message at A", |e| matches!(e, AppEvent::Message { message } if message.text == "sent while Alice was away").then_some(())).await;
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -247,8 +247,18 @@ fn drafts_are_per_room_and_survive_a_restart() {
         let (a, mut ea) = App::start(config(dir.path(), &mdns)).await.unwrap();
         let one = a.host_room("One", None, false).await.unwrap().room_id;
         let two = a.host_room("Two", None, false).await.unwrap().room_id;
-        wait_joined(&mut ea, "one", one).await;
-        wait_joined(&mut ea, "two", two).await;
+        // The two joins may come in either order.
+        let mut joined = std::collections::HashSet::new();
+        while joined.len() < 2 {
+            let r = wait_for(&mut ea, "both rooms joined", |e| match e {
+                AppEvent::Joined { room, .. } if room.room_id == one || room.room_id == two => {
+                    Some(room.room_id)
+                }
+                _ => None,
+            })
+            .await;
+            joined.insert(r);
+        }
         let long = "שלום 👋 ".repeat(300);
         a.set_draft(one, &long).unwrap();
         a.set_draft(two, "only in two").unwrap();
