@@ -4,7 +4,10 @@
 #  1. the macOS Info.plist and entitlements named by tauri.conf.json carry the local
 #     network keys, and the Windows firewall hooks are wired in (config checks; they work
 #     on Linux too);
-#  2. `tauri build --bundles deb,rpm` (release profile of the root Cargo.toml);
+#  2. `tauri build --bundles deb,rpm` (release profile of the root Cargo.toml), or with
+#     HEARTH_PACKAGE_PROFILE=debug (CI, scripts/test.sh) `tauri bundle --debug` of the
+#     debug binary that the test build already made: the same packaging, installing and
+#     installed-app checks without a second, fat-LTO build of everything;
 #  3. the .deb's contents (binary, .desktop file, icons) and declared dependencies, which
 #     must cover every shared library the binary links (so `apt install ./…deb` works on
 #     a fresh Debian 12); the .rpm's contents and requirements;
@@ -12,7 +15,8 @@
 #     a fresh data directory, driven by WebDriver (crates/hearth-e2e/tests/installed.rs):
 #     the main window renders and hosts a room; screenshot docs/screenshots/installed.png;
 #  5. `apt-get remove`, and nothing of the package is left;
-#  6. sizes: .deb (at most 15 MB), .rpm, the binary.
+#  6. sizes: .deb (at most 15 MB for the release profile, which is what ships), .rpm,
+#     the binary.
 #
 # Needs root (apt-get, network namespaces). The release build goes to CARGO_TARGET_DIR
 # (default target/). HEARTH_PACKAGE_SKIP_INSTALL=1 stops after step 3 (no root needed).
@@ -38,8 +42,10 @@ fail() {
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+profile="${HEARTH_PACKAGE_PROFILE:-release}"
+case "$profile" in release | debug) ;; *) fail "HEARTH_PACKAGE_PROFILE must be release or debug, not $profile" ;; esac
 version=$(node -p 'require("./tauri.conf.json").version')
-bundle_dir="$target_dir/release/bundle"
+bundle_dir="$target_dir/$profile/bundle"
 deb="$bundle_dir/deb/Hearth_${version}_amd64.deb"
 rpm_file="$bundle_dir/rpm/Hearth-${version}-1.x86_64.rpm"
 bin_path=/usr/bin/hearth-desktop
@@ -104,15 +110,24 @@ EOF
 took "config checks"
 
 # ---------------------------------------------------------------------------------------
-step "2. build the release binary and the .deb and .rpm"
+step "2. build the $profile binary and the .deb and .rpm"
 if [ ! -f ui/dist/index.html ] || [ -n "$(find ui/src ui/index.html ui/package.json -newer ui/dist/index.html -print -quit)" ]; then
   (cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
   took "UI build"
 fi
 [ -d ui/node_modules/@tauri-apps/cli ] || (cd ui && npm ci --no-audit --no-fund)
 rm -f "$deb" "$rpm_file"
-nice packaging/tauri.sh build --ci --bundles deb,rpm
-took "tauri build (release + bundles)"
+if [ "$profile" = release ]; then
+  nice packaging/tauri.sh build --ci --bundles deb,rpm
+  took "tauri build (release + bundles)"
+else
+  # The debug binary must exist and embed the current UI (scripts/test.sh builds both).
+  built="$target_dir/debug/hearth-desktop"
+  [ -x "$built" ] || fail "no $built: run \`cargo build --workspace --all-targets\` first"
+  [ "$built" -nt ui/dist/index.html ] || fail "$built is older than ui/dist: build it again"
+  packaging/tauri.sh bundle --debug --ci --bundles deb,rpm
+  took "tauri bundle (debug binary)"
+fi
 [ -f "$deb" ] || fail "no $deb"
 [ -f "$rpm_file" ] || fail "no $rpm_file"
 
@@ -224,8 +239,9 @@ if [ "${HEARTH_PACKAGE_SKIP_INSTALL:-0}" != 1 ]; then
   for tool in Xvfb tauri-driver WebKitWebDriver dbus-run-session; do
     command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/setup.sh installs it)"
   done
-  HEARTH_INSTALLED_APP="$bin_path" cargo nextest run --locked -p hearth-e2e --test installed \
-    --run-ignored only --no-capture
+  # --workspace: the same feature set as the test build, so nothing is compiled again.
+  HEARTH_INSTALLED_APP="$bin_path" cargo nextest run --workspace --locked \
+    -E 'package(hearth-e2e) & binary(installed)' --run-ignored only --no-capture
   took "installed-app WebDriver test"
 
   step "5. apt-get remove $pkg"
@@ -244,7 +260,11 @@ step "6. sizes"
 echo "  .deb    $(basename "$deb")  $(mb "$deb_size")"
 echo "  .rpm    $(basename "$rpm_file")  $(mb "$rpm_size")"
 echo "  binary  $bin_path (in the .deb)  $(mb "$bin_size")"
-[ "$deb_size" -le 15000000 ] || fail "the .deb is larger than 15 MB"
+if [ "$profile" = release ]; then
+  [ "$deb_size" -le 15000000 ] || fail "the .deb is larger than 15 MB"
+else
+  echo "  (the 15 MB limit is for the release profile; this .deb holds the debug binary)"
+fi
 
 echo "== package: timings"
 printf '  %s\n' "${timings[@]}"

@@ -618,8 +618,8 @@ impl App {
     /// Pins `fp` for a room and for its host's address: later clients insist on it.
     fn pin_host(&self, room_id: Uuid, address: &str, fp: &str) -> Result<(), AppError> {
         let store = &self.inner.store;
-        store.pin(&hearth::client::pin_key_room(room_id), fp)?;
-        store.pin(&hearth::client::pin_key_addr(address), fp)?;
+        store.replace_pin(&hearth::client::pin_key_room(room_id), fp)?;
+        store.replace_pin(&hearth::client::pin_key_addr(address), fp)?;
         Ok(())
     }
 

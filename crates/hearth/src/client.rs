@@ -470,13 +470,14 @@ impl Task {
         }
     }
 
-    /// Records the fingerprint of a successful handshake: pinned on first use.
+    /// Records the fingerprint of a successful handshake: pinned on first use, for the
+    /// address we dialled and the rooms we asked for. Existing pins stay as they are.
     async fn secured(&mut self, first_use: bool, fingerprint: String) {
         let store = &self.config.store;
         if first_use || self.config.invite.fingerprint.is_some() {
-            let _ = store.pin(&pin_key_addr(&self.config.invite.authority()), &fingerprint);
+            let _ = store.pin_first(&pin_key_addr(&self.config.invite.authority()), &fingerprint);
             for r in self.rooms.keys() {
-                let _ = store.pin(&pin_key_room(*r), &fingerprint);
+                let _ = store.pin_first(&pin_key_room(*r), &fingerprint);
             }
         }
         self.fingerprint = Some(fingerprint.clone());
@@ -721,7 +722,15 @@ impl Task {
         match frame {
             HostFrame::Welcome(w) => {
                 if let Some(fp) = &self.fingerprint {
-                    let _ = self.config.store.pin(&pin_key_host(w.host_id), fp);
+                    // The host id is the host's own claim: it pins only a host id that
+                    // has no pin yet, and one whose pin differs is named in the log.
+                    match self.config.store.pin_first(&pin_key_host(w.host_id), fp) {
+                        Ok(pinned) if pinned != *fp => tracing::warn!(
+                            host_id = %w.host_id,
+                            "this host claims the id of a host pinned with another certificate"
+                        ),
+                        _ => {}
+                    }
                 }
                 self.host = Some((w.host_id, w.host_name.clone()));
                 self.emit(ClientEvent::Welcome(w.clone())).await;
@@ -733,8 +742,24 @@ impl Task {
             }
             HostFrame::Joined(j) => {
                 let room_id = j.room.room_id;
-                if let Some(fp) = &self.fingerprint {
-                    let _ = self.config.store.pin(&pin_key_room(room_id), fp);
+                if let Some(fp) = self.fingerprint.clone() {
+                    // A room pinned with another certificate belongs to another host: this
+                    // one claims it (a hijack, or a copied database). Refuse the room
+                    // rather than let it take the room's address and history.
+                    match self.config.store.pin_first(&pin_key_room(room_id), &fp) {
+                        Ok(pinned) if pinned != fp => {
+                            tracing::warn!(%room_id, "a host claims a room pinned with another certificate");
+                            self.rooms.remove(&room_id);
+                            self.emit(ClientEvent::FingerprintMismatch {
+                                address: self.config.invite.authority(),
+                                expected: pinned,
+                                presented: fp,
+                            })
+                            .await;
+                            return Ok(());
+                        }
+                        _ => {}
+                    }
                 }
                 let store = &self.config.store;
                 let address = self.config.invite.authority();

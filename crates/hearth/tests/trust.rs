@@ -109,3 +109,134 @@ async fn a_spoofed_announcement_does_not_replace_a_pin() {
     );
     host.shutdown().await;
 }
+
+/// Waits for the first event that `f` picks, for at most 10 s.
+async fn wait_for<T>(
+    events: &mut tokio::sync::mpsc::Receiver<ClientEvent>,
+    mut f: impl FnMut(&ClientEvent) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let e = events.recv().await.expect("the client stopped");
+            if let Some(t) = f(&e) {
+                return t;
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for a client event")
+}
+
+fn start_tls_host(dir: &std::path::Path) -> (Host, String) {
+    let cert = HostCert::load_or_create(dir).unwrap();
+    let fp = cert.fingerprint().to_string();
+    let host = Host::start(
+        Arc::new(Store::open(dir).unwrap()),
+        HostConfig {
+            host_name: "Alice".into(),
+            limits: Limits::default(),
+            transport: Transport::Tls(cert),
+        },
+    )
+    .unwrap();
+    (host, fp)
+}
+
+/// Ids in `welcome` and `joined` are what a host says about itself. A second host with
+/// a copy of the first one's database (so the same host id and room ids) but its own
+/// certificate, reached by trust on first use, must not replace the pins of the first:
+/// the client still expects the first host's certificate for its rooms, refuses the
+/// claimed room, and keeps the room's address.
+#[tokio::test]
+async fn a_host_claiming_another_hosts_ids_cannot_replace_its_pins() {
+    let a_dir = tempfile::tempdir().unwrap();
+    let (a, a_fp) = start_tls_host(a_dir.path());
+    let room = a.open_room("General", None).unwrap().room_id;
+    let a_id = a.host_id();
+    let a_addr = a.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+
+    let client_dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(client_dir.path()).unwrap());
+    let invite = Invite {
+        host: a_addr.ip().to_string(),
+        port: a_addr.port(),
+        room_id: Some(room),
+        fingerprint: None,
+    };
+    let (client, mut events) =
+        Client::start(ClientConfig::new(invite, "Bob", Arc::clone(&store))).unwrap();
+    client.join(room, None).unwrap();
+    wait_for(&mut events, |e| matches!(e, ClientEvent::Joined { .. }).then_some(())).await;
+    client.shutdown();
+    a.shutdown().await;
+    let pins = |s: &Store| {
+        (
+            s.pinned(&hearth::client::pin_key_host(a_id)).unwrap(),
+            s.pinned(&hearth::client::pin_key_room(room)).unwrap(),
+        )
+    };
+    assert_eq!(pins(&store), (Some(a_fp.clone()), Some(a_fp.clone())));
+    let a_address = store.joined_room(room).unwrap().unwrap().address;
+
+    // Mallory copies Alice's database (host id and room ids come with it) and hosts it
+    // with her own certificate on another port.
+    let m_dir = tempfile::tempdir().unwrap();
+    for f in ["hearth.db", "hearth.db-wal", "hearth.db-shm"] {
+        let from = a_dir.path().join(f);
+        if from.exists() {
+            std::fs::copy(&from, m_dir.path().join(f)).unwrap();
+        }
+    }
+    let (m, m_fp) = start_tls_host(m_dir.path());
+    assert_ne!(m_fp, a_fp);
+    assert_eq!(m.host_id(), a_id, "the copy claims Alice's host id");
+    let m_room = m.open_room("General", None).unwrap().room_id;
+    assert_eq!(m_room, room, "and her room id");
+    let m_addr = m.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+
+    // Bob follows a link without a fingerprint to Mallory (trust on first use of her
+    // address) that names only her address, then asks for Alice's room by its id.
+    let invite = Invite {
+        host: m_addr.ip().to_string(),
+        port: m_addr.port(),
+        room_id: None,
+        fingerprint: None,
+    };
+    let (client, mut events) =
+        Client::start(ClientConfig::new(invite, "Bob", Arc::clone(&store))).unwrap();
+    wait_for(&mut events, |e| match e {
+        ClientEvent::Welcome(w) => Some(assert_eq!(w.host_id, a_id)),
+        _ => None,
+    })
+    .await;
+    client.join(room, None).unwrap();
+    let (expected, presented) = wait_for(&mut events, |e| match e {
+        ClientEvent::FingerprintMismatch {
+            expected,
+            presented,
+            ..
+        } => Some((expected.clone(), presented.clone())),
+        ClientEvent::Joined { .. } => panic!("the claimed room was accepted"),
+        _ => None,
+    })
+    .await;
+    assert_eq!((expected, presented), (a_fp.clone(), m_fp.clone()));
+    client.shutdown();
+    m.shutdown().await;
+
+    assert_eq!(
+        pins(&store),
+        (Some(a_fp.clone()), Some(a_fp.clone())),
+        "Alice's pins are unchanged"
+    );
+    assert_eq!(
+        expected_for_announced(&store, Uuid::new_v4(), Some(a_id), Some(&m_fp)).unwrap(),
+        Some(a_fp.clone()),
+        "Alice's other rooms still expect her certificate"
+    );
+    assert_eq!(
+        store.joined_room(room).unwrap().unwrap().address,
+        a_address,
+        "the room still lives at Alice's address"
+    );
+}
