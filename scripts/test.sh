@@ -38,7 +38,7 @@ table() {
   printf '  %s\n' "${timings[@]}"
   printf '  %-58s %5d s\n' "total" $(($(date +%s) - t_start))
 }
-trap 'rc=$?; if [ $rc -ne 0 ]; then table; echo "test.sh: FAILED in step: ${current:-?}" >&2; fi' EXIT
+trap 'rc=$?; if [ $rc -ne 0 ]; then failed="$current"; table; echo "test.sh: FAILED in step: ${failed:-?}" >&2; fi' EXIT
 
 step "setup: system packages and tools (scripts/setup.sh)"
 scripts/setup.sh

@@ -166,7 +166,10 @@ async fn a_host_claiming_another_hosts_ids_cannot_replace_its_pins() {
     let (client, mut events) =
         Client::start(ClientConfig::new(invite, "Bob", Arc::clone(&store))).unwrap();
     client.join(room, None).unwrap();
-    wait_for(&mut events, |e| matches!(e, ClientEvent::Joined { .. }).then_some(())).await;
+    wait_for(&mut events, |e| {
+        matches!(e, ClientEvent::Joined { .. }).then_some(())
+    })
+    .await;
     client.shutdown();
     a.shutdown().await;
     let pins = |s: &Store| {
