@@ -169,7 +169,7 @@ async fn pick_room(
                 many => {
                     let list: Vec<String> = many
                         .iter()
-                        .map(|r| format!("  {} ({})", r.name, r.room_id))
+                        .map(|r| format!("  {} ({})", output::term(&r.name), r.room_id))
                         .collect();
                     bail!(
                         "that host has several rooms; use a full invite link:\n{}",
@@ -212,7 +212,8 @@ fn mismatch(address: &str, expected: &str, presented: &str) -> anyhow::Error {
 fn refused(error: &hearth::protocol::ErrorFrame) -> anyhow::Error {
     let mut msg = format!(
         "the host refused to let you in: {} ({})",
-        error.message, error.code
+        output::term(&error.message),
+        error.code
     );
     if let Some(ms) = error.retry_after_ms {
         msg.push_str(&format!("; retry in {:.1} s", ms as f64 / 1000.0));
@@ -350,14 +351,14 @@ async fn interactive(
                         ConnectionState::Connected => eprintln!("* connected"),
                         ConnectionState::Reconnecting { reason, retry_in, host_down, .. } => {
                             let state = if host_down { "host offline" } else { "disconnected" };
-                            eprintln!("* {state} ({reason}); reconnecting in {:.1} s (messages you type are queued)", retry_in.as_secs_f64())
+                            eprintln!("* {state} ({}); reconnecting in {:.1} s (messages you type are queued)", output::term(&reason), retry_in.as_secs_f64())
                         }
-                        ConnectionState::Closed { reason } => bail!("connection closed: {reason}"),
+                        ConnectionState::Closed { reason } => bail!("connection closed: {}", output::term(&reason)),
                         ConnectionState::Connecting => {}
                     },
                     ClientEvent::Joined { room, members } => {
-                        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-                        eprintln!("* in \"{}\" — online: {}", room.name, names.join(", "));
+                        let names: Vec<String> = members.iter().map(|m| output::term(&m.name).into_owned()).collect();
+                        eprintln!("* in \"{}\" — online: {}", output::term(&room.name), names.join(", "));
                     }
                     ClientEvent::Synced { room_id: r, .. } if r == room_id => {
                         let from = printed.unwrap_or(0);
@@ -386,9 +387,9 @@ async fn interactive(
                             PresenceEvent::Timeout => "dropped out (no answer)",
                             PresenceEvent::Rename => "is now called that",
                         };
-                        eprintln!("* {} {what} ({} online)", p.member.name, p.online);
+                        eprintln!("* {} {what} ({} online)", output::term(&p.member.name), p.online);
                     }
-                    ClientEvent::Typing(t) if t.active => eprintln!("* {} is typing…", t.member.name),
+                    ClientEvent::Typing(t) if t.active => eprintln!("* {} is typing…", output::term(&t.member.name)),
                     ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
                     ClientEvent::FingerprintMismatch { address, expected, presented } => {
                         return Err(mismatch(&address, &expected, &presented))
@@ -398,8 +399,8 @@ async fn interactive(
                         hearth::tls::display_fingerprint(&fingerprint),
                         if first_use { " (first visit: now pinned)" } else { " (verified)" }
                     ),
-                    ClientEvent::SendFailed { error, .. } => eprintln!("! not sent: {}", error.message),
-                    ClientEvent::Error(e) => eprintln!("! {} ({})", e.message, e.code),
+                    ClientEvent::SendFailed { error, .. } => eprintln!("! not sent: {}", output::term(&error.message)),
+                    ClientEvent::Error(e) => eprintln!("! {} ({})", output::term(&e.message), e.code),
                     _ => {}
                 }
             }

@@ -1,5 +1,11 @@
 //! How messages are printed: a human line, or one JSON object per line.
+//!
+//! Human output goes to a terminal, and everything in it that came from the network
+//! (text, names, room names, error messages) is passed through [`term`]: another member
+//! must not be able to send escape sequences that retitle the terminal or rewrite
+//! earlier lines. `--json` stays exact (JSON escapes control characters itself).
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use hearth::protocol::ChatMessage;
@@ -17,10 +23,33 @@ fn local(ts_ms: i64) -> OffsetDateTime {
     t.to_offset(*LOCAL.get().unwrap_or(&UtcOffset::UTC))
 }
 
+/// `s` with every control character (C0 but tab, DEL, C1: ESC, CSI, OSC, BEL, CR...)
+/// shown as a visible `\u{1b}` escape instead of being sent to the terminal.
+pub fn term(s: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\t';
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `[2026-11-21 14:05] Alice: hello`, continuation lines indented.
 pub fn human(m: &ChatMessage) -> String {
     let t = local(m.ts);
-    let text = m.text.replace('\n', "\n    ");
+    let text = m
+        .text
+        .split('\n')
+        .map(term)
+        .collect::<Vec<_>>()
+        .join("\n    ");
     format!(
         "[{:04}-{:02}-{:02} {:02}:{:02}] {}: {}",
         t.year(),
@@ -28,7 +57,7 @@ pub fn human(m: &ChatMessage) -> String {
         t.day(),
         t.hour(),
         t.minute(),
-        m.author,
+        term(&m.author),
         text
     )
 }
@@ -45,4 +74,38 @@ pub fn json(m: &ChatMessage) -> String {
         "text": m.text,
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_sent_to_the_terminal() {
+        assert_eq!(term("plain שלום 🙂\tok"), "plain שלום 🙂\tok");
+        assert!(matches!(term("plain"), Cow::Borrowed(_)));
+        // OSC 0 (retitle), CSI (clear line, cursor up), BEL, CR, a C1 CSI, DEL.
+        let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2K\u{1b}[1A\rx\u{9b}31m\u{7f}";
+        let shown = term(hostile);
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert_eq!(
+            shown,
+            "\\u{1b}]0;pwned\\u{7}\\u{1b}[2K\\u{1b}[1A\\u{d}x\\u{9b}31m\\u{7f}"
+        );
+        let m = ChatMessage {
+            room_id: uuid::Uuid::nil(),
+            seq: 1,
+            ts: 0,
+            user_id: uuid::Uuid::nil(),
+            author: "Mal\u{1b}[31mlory".into(),
+            client_msg_id: "c".into(),
+            text: "line one\u{1b}[2J\nline two".into(),
+        };
+        let line = human(&m);
+        assert!(!line.contains('\u{1b}'), "{line:?}");
+        assert!(line.ends_with("Mal\\u{1b}[31mlory: line one\\u{1b}[2J\n    line two"));
+        // JSON keeps the text exact.
+        let v: serde_json::Value = serde_json::from_str(&json(&m)).unwrap();
+        assert_eq!(v["text"], "line one\u{1b}[2J\nline two");
+    }
 }
