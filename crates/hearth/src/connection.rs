@@ -1,6 +1,6 @@
 //! One client connection on the host: the WebSocket upgrade, a reader that decodes and
 //! handles frames, and a writer task that drains the peer's bounded queue, pings, and
-//! sends the close frame.
+//! closes the connection gracefully (close frame, then reading until the client is done).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -100,13 +101,16 @@ pub(crate) async fn run<S: Io + 'static>(
             return;
         }
     };
-    let (sink, stream) = ws.split();
+    let (sink, mut stream) = ws.split();
     let (peer, rx) = Peer::new(limits.outgoing_queue);
+    // The reader hands its half to the writer when it is done, for the graceful close.
+    let (read_half_tx, read_half_rx) = oneshot::channel();
     shared.tasks.spawn(write_loop(
         sink,
         rx,
         Arc::clone(&peer),
         limits.heartbeat_interval,
+        read_half_rx,
     ));
     tracing::debug!(%addr, conn = peer.id, "connected");
     let mut session = Session {
@@ -121,7 +125,7 @@ pub(crate) async fn run<S: Io + 'static>(
         rooms: HashMap::new(),
         limited_streak: 0,
     };
-    let timed_out = session.read_loop(stream, accepted_at).await;
+    let timed_out = session.read_loop(&mut stream, accepted_at).await;
     let event = if timed_out {
         PresenceEvent::Timeout
     } else {
@@ -131,6 +135,7 @@ pub(crate) async fn run<S: Io + 'static>(
         room.remove(peer.id, event);
     }
     peer.kick(close::NORMAL);
+    let _ = read_half_tx.send(stream);
     tracing::debug!(%addr, conn = peer.id, code = peer.close_code(), "disconnected");
 }
 
@@ -161,6 +166,7 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Utf8Bytes>,
     peer: Arc<Peer>,
     heartbeat: Duration,
+    read_half: oneshot::Receiver<SplitStream<Ws>>,
 ) {
     let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     loop {
@@ -211,11 +217,27 @@ async fn write_loop(
         }
         Duration::from_secs(2)
     };
-    let _ = tokio::time::timeout(grace, async {
-        let _ = sink
-            .send(Message::Close(Some(close_frame(code, close_reason(code)))))
-            .await;
-        let _ = sink.close().await;
+    let deadline = Instant::now() + grace;
+    let _ = tokio::time::timeout_at(
+        deadline,
+        sink.send(Message::Close(Some(close_frame(code, close_reason(code))))),
+    )
+    .await;
+    // Closing a socket with unread bytes in it makes the kernel send a reset, which
+    // destroys the close frame and the errors before it on their way: a flooding client
+    // would never learn why it was dropped. So read and discard until the client's own
+    // close or EOF, within the same grace period.
+    let Ok(Ok(stream)) = tokio::time::timeout_at(deadline, read_half).await else {
+        return;
+    };
+    let Ok(mut ws) = sink.reunite(stream) else {
+        return;
+    };
+    let io = ws.get_mut();
+    let _ = tokio::time::timeout_at(deadline, async {
+        let mut buf = [0u8; 4096];
+        while matches!(io.read(&mut buf).await, Ok(n) if n > 0) {}
+        let _ = io.shutdown().await;
     })
     .await;
 }
@@ -267,7 +289,7 @@ struct Session {
 
 impl Session {
     /// Returns true when the connection ended by heartbeat timeout.
-    async fn read_loop(&mut self, mut stream: SplitStream<Ws>, accepted_at: Instant) -> bool {
+    async fn read_loop(&mut self, stream: &mut SplitStream<Ws>, accepted_at: Instant) -> bool {
         let limits = self.shared.limits.clone();
         let shutdown = self.shared.shutdown.clone();
         let kicked = self.peer.kicked().clone();
@@ -299,7 +321,13 @@ impl Session {
                     return false;
                 }
                 Some(Ok(Message::Close(_))) => return false,
-                Some(Ok(_)) => {} // ping, pong: liveness only
+                // Pings and pongs are frames too (§8): over the budget they get no error
+                // frame (that would answer a flood with a flood) but count as a flood.
+                Some(Ok(_)) => {
+                    if self.frame_bucket.take().is_err() && self.limited() {
+                        return false;
+                    }
+                }
                 Some(Err(e)) => {
                     let code = match e {
                         WsError::Utf8(_) => close::INVALID_PAYLOAD,

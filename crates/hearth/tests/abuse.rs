@@ -232,6 +232,99 @@ async fn a_flood_is_rate_limited_then_closed() {
     assert_eq!(got.last().unwrap().text, "still fine");
 }
 
+/// Everything the client still gets, up to the close: (acks, `rate_limited` errors, the
+/// close code). A read error (a TCP reset) instead of a close frame fails the test.
+async fn read_to_close(c: &mut Raw) -> (usize, usize, u16) {
+    use futures_util::StreamExt;
+    let (mut acks, mut limited) = (0, 0);
+    loop {
+        let m = tokio::time::timeout(WAIT, c.ws.next())
+            .await
+            .expect("timed out before the close");
+        match m {
+            Some(Ok(Message::Text(t))) => match hearth::protocol::decode_host(&t).unwrap() {
+                HostFrame::Ack(_) => acks += 1,
+                HostFrame::Error(e) if e.code == ErrorCode::RateLimited => limited += 1,
+                HostFrame::Presence(_) | HostFrame::Typing(_) => {}
+                other => panic!("unexpected frame {other:?}"),
+            },
+            Some(Ok(Message::Close(Some(c)))) => return (acks, limited, u16::from(c.code)),
+            Some(Ok(Message::Close(None))) => panic!("a close frame without a code"),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("read error instead of a close frame (a reset?): {e}"),
+            None => panic!("the connection ended without a close frame"),
+        }
+    }
+}
+
+/// A close for a reason must reach a client that still has unread bytes at the host:
+/// 400 sends in one write, at 1 message/s with a burst of 1, get their ack, every
+/// `rate_limited` error (the one that reaches `flood_close_after` is answered by the
+/// close itself) and the 4008 close, read only after the host closed (a reset would
+/// have destroyed them).
+#[tokio::test]
+async fn a_flood_in_one_write_still_gets_every_error_and_its_close() {
+    let limits = Limits {
+        messages_per_sec: 1,
+        message_burst: 1,
+        ..Limits::default()
+    };
+    let h = start_host(limits).await;
+    let room = h.host.open_room("Flood", None).unwrap().room_id;
+    let mut flood = member(h.addr, room, "Flood").await;
+    for i in 0..400 {
+        let f = json!({"type":"send","payload":{"room_id":room,"client_msg_id":format!("f{i}"),"text":"spam"}});
+        flood.ws.feed(Message::Text(f.to_string().into())).await.unwrap();
+    }
+    flood.ws.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (acks, limited, code) = read_to_close(&mut flood).await;
+    assert_eq!(code, close::FLOOD);
+    let errors = Limits::default().flood_close_after as usize - 1;
+    assert_eq!((acks, limited), (1, errors));
+}
+
+/// A frame over the size limit leaves most of itself unread at the host: the 1009 close
+/// must still arrive when the client reads 0.3 s later.
+#[tokio::test]
+async fn an_oversized_frame_read_later_still_gets_1009() {
+    let h = start_host(fast_limits()).await;
+    let room = h.host.open_room("Big", None).unwrap().room_id;
+    let mut big = member(h.addr, room, "Big").await;
+    let text = "a".repeat(Limits::default().max_frame_bytes + 1);
+    big.ws.send(Message::Text(text.into())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(read_to_close(&mut big).await, (0, 0, close::TOO_BIG));
+}
+
+/// Pings are frames (§8): a ping flood is closed like any other flood, without an error
+/// frame per ping, and the room keeps working for everyone else.
+#[tokio::test]
+async fn a_ping_flood_is_closed_and_others_are_unaffected() {
+    let h = start_host(fast_limits()).await;
+    let room = h.host.open_room("Pings", None).unwrap().room_id;
+    let (mut good, mut watcher) = good_pair(h.addr, room).await;
+    let mut pinger = member(h.addr, room, "Pinger").await;
+    // Without reading: a host that answered every ping could stall this writer, so the
+    // flood stops after 20,000 pings or 5 s, whichever comes first.
+    let mut sent = 0;
+    let flood = async {
+        while sent < 20_000 {
+            for _ in 0..100 {
+                pinger.ws.feed(Message::Ping(Default::default())).await?;
+            }
+            pinger.ws.flush().await?;
+            sent += 100;
+        }
+        Ok::<_, tokio_tungstenite::tungstenite::Error>(())
+    };
+    let closed = !matches!(tokio::time::timeout(Duration::from_secs(5), flood).await, Ok(Ok(())));
+    let (acks, limited, code) = read_to_close(&mut pinger).await;
+    assert_eq!(code, close::FLOOD, "after {sent} pings (writes failed: {closed})");
+    assert_eq!((acks, limited), (0, 0), "no error frame answers a ping");
+    check_room(&mut good, &mut watcher, room, "after the ping flood").await;
+}
+
 #[tokio::test]
 async fn a_slow_reader_is_dropped_with_4001_and_others_are_unaffected() {
     let limits = Limits {
