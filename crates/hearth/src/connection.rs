@@ -395,6 +395,8 @@ impl Session {
             Err(e) => {
                 let mut f = ErrorFrame::new(e.code(), e.to_string());
                 f.request = e.request();
+                f.room_id = e.room_id();
+                f.client_msg_id = e.client_msg_id();
                 self.peer.send(&HostFrame::Error(f));
                 return;
             }

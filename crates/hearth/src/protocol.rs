@@ -369,8 +369,15 @@ pub enum DecodeError {
     BadJson(String),
     #[error("unknown frame type `{0}`")]
     UnknownType(String),
+    /// `room_id` and `client_msg_id` are those of the payload when they could be read
+    /// anyway, so that a client can match the error to its request (§5.10).
     #[error("invalid `{kind}` payload: {detail}")]
-    InvalidPayload { kind: String, detail: String },
+    InvalidPayload {
+        kind: String,
+        detail: String,
+        room_id: Option<Uuid>,
+        client_msg_id: Option<String>,
+    },
 }
 
 impl DecodeError {
@@ -390,6 +397,22 @@ impl DecodeError {
             DecodeError::InvalidPayload { kind, .. } => Some(kind.clone()),
         }
     }
+
+    /// The request's `room_id`, when it could be read from an invalid payload.
+    pub fn room_id(&self) -> Option<Uuid> {
+        match self {
+            DecodeError::InvalidPayload { room_id, .. } => *room_id,
+            _ => None,
+        }
+    }
+
+    /// The request's `client_msg_id`, when it could be read from an invalid payload.
+    pub fn client_msg_id(&self) -> Option<String> {
+        match self {
+            DecodeError::InvalidPayload { client_msg_id, .. } => client_msg_id.clone(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -407,9 +430,22 @@ pub fn decode_client(text: &str) -> Result<ClientFrame, DecodeError> {
     if !CLIENT_TYPES.contains(&env.kind.as_str()) {
         return Err(DecodeError::UnknownType(truncate(&env.kind, 64)));
     }
-    ClientFrame::deserialize(value).map_err(|e| DecodeError::InvalidPayload {
+    let payload = value.get("payload");
+    let room_id = payload
+        .and_then(|p| p.get("room_id"))
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok());
+    // Only a valid id is echoed (1..=64 bytes), so an error never carries junk back.
+    let client_msg_id = payload
+        .and_then(|p| p.get("client_msg_id"))
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty() && s.len() <= MAX_CLIENT_MSG_ID_LEN)
+        .map(str::to_string);
+    ClientFrame::deserialize(&value).map_err(|e| DecodeError::InvalidPayload {
         kind: env.kind,
         detail: e.to_string(),
+        room_id,
+        client_msg_id,
     })
 }
 

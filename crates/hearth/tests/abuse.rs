@@ -81,6 +81,29 @@ async fn frame_level_errors_are_answered_and_the_connection_stays() {
     )
     .await;
     assert_eq!(error_code(&mut bad).await.0, ErrorCode::InvalidPayload);
+    // An invalid send still names its room and client_msg_id when they can be read
+    // (§5.10), so a client can match the error to the send; a junk id is not echoed.
+    bad.text(json!({"type":"send","payload":{"room_id":room,"client_msg_id":"c-7","text":5}}).to_string())
+        .await;
+    let e = bad
+        .until(|f| match f {
+            HostFrame::Error(e) => Some(e.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (e.code, e.request.as_deref(), e.room_id, e.client_msg_id.as_deref()),
+        (ErrorCode::InvalidPayload, Some("send"), Some(room), Some("c-7"))
+    );
+    bad.text(json!({"type":"send","payload":{"room_id":"nope","client_msg_id":"x".repeat(65)}}).to_string())
+        .await;
+    let e = bad
+        .until(|f| match f {
+            HostFrame::Error(e) => Some(e.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!((e.room_id, e.client_msg_id), (None, None));
     bad.send(room, "long", &"é".repeat(4001)).await;
     assert_eq!(
         error_code(&mut bad).await,
