@@ -699,7 +699,7 @@ impl Task {
             .iter()
             .filter(|m| {
                 store
-                    .cached_messages(room_id, Some(m.seq + 1), 1)
+                    .cached_messages(room_id, Some(m.seq.saturating_add(1)), 1)
                     .map(|v| v.first().map(|c| c.seq) != Some(m.seq))
                     .unwrap_or(true)
             })
@@ -718,7 +718,14 @@ impl Task {
         synced
     }
 
-    async fn on_frame(&mut self, frame: HostFrame, out: &mut Vec<ClientFrame>) -> Result<(), End> {
+    async fn on_frame(
+        &mut self,
+        mut frame: HostFrame,
+        out: &mut Vec<ClientFrame>,
+    ) -> Result<(), End> {
+        if !drop_impossible_seqs(&mut frame) {
+            return Ok(());
+        }
         match frame {
             HostFrame::Welcome(w) => {
                 if let Some(fp) = &self.fingerprint {
@@ -789,7 +796,12 @@ impl Task {
                 let floor = if resumed {
                     None
                 } else {
-                    Some(j.messages.first().map(|m| m.seq - 1).unwrap_or(j.head_seq))
+                    Some(
+                        j.messages
+                            .first()
+                            .map(|m| m.seq.saturating_sub(1))
+                            .unwrap_or(j.head_seq),
+                    )
                 };
                 self.emit(ClientEvent::Joined {
                     room: j.room.clone(),
@@ -975,6 +987,43 @@ impl Probe {
             _ => ProbeStep::Wait,
         }
     }
+}
+
+/// The largest seq a host can really have: SQLite integers are signed 64-bit (and the
+/// client asks for `seq + 1`).
+const MAX_SEQ: u64 = i64::MAX as u64 - 1;
+
+/// Seqs are the host's claims: a hostile host can send 0 or `u64::MAX`. Messages whose
+/// seq no host can have are dropped (and logged) before any arithmetic on them, and
+/// head seqs are clamped, so nothing downstream overflows or stores a negative seq.
+/// False when nothing of the frame is left to handle.
+fn drop_impossible_seqs(frame: &mut HostFrame) -> bool {
+    let sane = |m: &ChatMessage| {
+        let ok = (1..=MAX_SEQ).contains(&m.seq);
+        if !ok {
+            tracing::warn!(seq = m.seq, room_id = %m.room_id, "dropped a message with an impossible seq");
+        }
+        ok
+    };
+    match frame {
+        HostFrame::Joined(j) => {
+            j.messages.retain(|m| sane(m) && m.room_id == j.room.room_id);
+            j.head_seq = j.head_seq.min(MAX_SEQ);
+            j.room.head_seq = j.room.head_seq.min(MAX_SEQ);
+        }
+        HostFrame::HistoryPage(p) => {
+            let room_id = p.room_id;
+            p.messages.retain(|m| sane(m) && m.room_id == room_id);
+        }
+        HostFrame::Message(m) => return sane(m),
+        HostFrame::Welcome(w) => {
+            for r in &mut w.rooms {
+                r.head_seq = r.head_seq.min(MAX_SEQ);
+            }
+        }
+        _ => {}
+    }
+    true
 }
 
 /// An announced fingerprint that contradicts a pin from an earlier visit.
