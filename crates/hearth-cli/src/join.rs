@@ -197,6 +197,21 @@ fn fatal(ev: &ClientEvent) -> Option<anyhow::Error> {
     }
 }
 
+/// The host could not read its own log for this room (a `storage_error` answering our
+/// join or history request): say so rather than wait for a page that will not come.
+fn host_storage_error(ev: &ClientEvent, room_id: Uuid) -> Option<&hearth::protocol::ErrorFrame> {
+    match ev {
+        ClientEvent::Error(e)
+            if e.code == ErrorCode::StorageError
+                && e.room_id == Some(room_id)
+                && matches!(e.request.as_deref(), Some("join" | "history")) =>
+        {
+            Some(e)
+        }
+        _ => None,
+    }
+}
+
 fn mismatch(address: &str, expected: &str, presented: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "WARNING: the host at {address} presented a different certificate than expected.\n  \
@@ -239,6 +254,15 @@ async fn send_one(
         };
         if let Some(e) = fatal(&ev) {
             return Err(e);
+        }
+        if let Some(e) = host_storage_error(&ev, room_id) {
+            bail!(
+                "the host cannot read this room's log ({}: {}); your message stays queued in the \
+                 outbox and will be delivered by the next `hearth join` to this room once the host \
+                 is repaired",
+                e.code,
+                output::term(&e.message)
+            )
         }
         match ev {
             ClientEvent::Ack {
@@ -288,11 +312,22 @@ async fn tail(
     deadline: tokio::time::Instant,
 ) -> anyhow::Result<ExitCode> {
     let store = Arc::clone(client.store());
+    let unreadable = |e: &hearth::protocol::ErrorFrame| {
+        anyhow::anyhow!(
+            "the host cannot read this room's log ({}: {}); its database may be damaged: tell \
+             whoever hosts the room",
+            e.code,
+            output::term(&e.message)
+        )
+    };
     // Wait until the cache has caught up with the host.
     let head = loop {
         let ev = next_event(events, Some(deadline)).await?;
         if let Some(e) = fatal(&ev) {
             return Err(e);
+        }
+        if let Some(e) = host_storage_error(&ev, room_id) {
+            return Err(unreadable(e));
         }
         match ev {
             ClientEvent::Synced {
@@ -313,7 +348,11 @@ async fn tail(
         let oldest = have.first().map(|m| m.seq);
         client.history(room_id, oldest)?;
         loop {
-            match next_event(events, Some(deadline)).await? {
+            let ev = next_event(events, Some(deadline)).await?;
+            if let Some(e) = host_storage_error(&ev, room_id) {
+                return Err(unreadable(e));
+            }
+            match ev {
                 ClientEvent::HistoryPage(p) if p.room_id == room_id => break,
                 _ => {}
             }

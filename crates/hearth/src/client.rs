@@ -254,6 +254,9 @@ struct RoomIntent {
     /// The outbox entry awaiting its ack, and when it may be (re)sent.
     inflight: Option<String>,
     retry_at: Option<Instant>,
+    /// A join refused for a passing reason (the host could not read its log, too many
+    /// joins) is sent again at this time; the room is never dropped for it.
+    rejoin_at: Option<Instant>,
     /// Resume paging in progress.
     catching_up: bool,
 }
@@ -509,7 +512,12 @@ impl Task {
         // connection: a dead link is found in seconds, not at the heartbeat timeout.
         let mut probe = Probe::default();
         loop {
-            let next_retry = self.rooms.values().filter_map(|r| r.retry_at).min();
+            let next_retry = self
+                .rooms
+                .values()
+                .flat_map(|r| [r.retry_at, r.rejoin_at])
+                .flatten()
+                .min();
             let wake = [next_retry, probe.next_wake(), Some(last_rx + silence)]
                 .into_iter()
                 .flatten()
@@ -586,6 +594,13 @@ impl Task {
                     for id in due {
                         if let Some(r) = self.rooms.get_mut(&id) { r.retry_at = None; r.inflight = None; }
                         self.pump(id, &mut out);
+                    }
+                    let rejoin: Vec<Uuid> = self.rooms.iter()
+                        .filter(|(_, r)| r.rejoin_at.is_some_and(|t| t <= now))
+                        .map(|(id, _)| *id).collect();
+                    for id in rejoin {
+                        if let Some(r) = self.rooms.get_mut(&id) { r.rejoin_at = None; }
+                        out.push(self.join_frame(id));
                     }
                 }
             }
@@ -924,6 +939,16 @@ impl Task {
                     self.pump(room_id, out);
                 }
             },
+            (Some("join"), Some(room_id), _)
+                if matches!(e.code, ErrorCode::StorageError | ErrorCode::RateLimited) =>
+            {
+                // The host's trouble, and passing: keep the room and ask again.
+                let wait = Duration::from_millis(e.retry_after_ms.unwrap_or(2000).max(250));
+                if let Some(r) = self.rooms.get_mut(&room_id) {
+                    r.rejoin_at = Some(Instant::now() + wait);
+                }
+                self.emit(ClientEvent::Error(e)).await;
+            }
             (Some("join"), Some(room_id), _) => {
                 // Do not retry a refused join with the same passcode on every reconnect.
                 self.rooms.remove(&room_id);
@@ -1073,6 +1098,7 @@ impl RoomIntent {
             joined: false,
             inflight: None,
             retry_at: None,
+            rejoin_at: None,
             catching_up: false,
         }
     }

@@ -603,18 +603,41 @@ impl Session {
         let res = self
             .shared
             .with_reader(move |reader| {
-                // Under the room lock no message can be fanned out, so `joined` comes
-                // strictly before every message after `head`.
-                let mut st = r.lock();
-                let head = st.committed_head;
-                let (messages, has_more) = match since {
-                    Some(s) if s <= head => {
-                        let m = reader.after(r.id, s, head, page)?;
-                        let more = m.last().is_some_and(|l| l.seq < head);
+                // The backlog is read without the room lock: the fan-out task takes that
+                // lock for every message, so holding it across a long read would stall
+                // delivery in every room.
+                let seen = r.lock().committed_head;
+                let resume = since.filter(|&s| s <= seen);
+                let (mut messages, mut has_more) = match resume {
+                    Some(s) => {
+                        let m = reader.after(r.id, s, seen, page)?;
+                        let more = m.last().is_some_and(|l| l.seq < seen);
                         (m, more)
                     }
-                    _ => (reader.before(r.id, Some(head + 1), page)?, false),
+                    None => (reader.before(r.id, Some(seen + 1), page)?, false),
                 };
+                // Under the lock no message can be fanned out, so `joined` comes strictly
+                // before every message after `head`; only what was committed during the
+                // read above (usually nothing) is read here.
+                let mut st = r.lock();
+                let head = st.committed_head;
+                if head > seen && !has_more {
+                    let delta = reader.after(r.id, seen, head, page)?;
+                    let complete = delta.last().is_some_and(|l| l.seq == head);
+                    match resume {
+                        Some(_) => {
+                            messages.extend(delta);
+                            has_more = !complete;
+                        }
+                        None if complete => {
+                            messages.extend(delta);
+                            let excess = messages.len().saturating_sub(page as usize);
+                            messages.drain(..excess);
+                        }
+                        // A burst longer than a page: the latest page, read again.
+                        None => messages = reader.before(r.id, Some(head + 1), page)?,
+                    }
+                }
                 st.add(r.id, user, Arc::clone(&peer));
                 peer.send(&HostFrame::Joined(Joined {
                     room: r.summary_locked(&st),

@@ -184,7 +184,12 @@ impl Store {
         })?;
         let path = data_dir.join(DB_FILE);
         let max_page_count = max_bytes.map(|b| (b / 4096).max(16));
+        // Two processes opening a fresh directory at once would both see schema version 0
+        // and both create the tables ("table settings already exists"): the migration
+        // reads the version outside its transaction. One opens and migrates at a time.
+        let _opening = lock_file(&data_dir.join("open.lock"), true)?;
         let mut conn = open_conn(&path, Role::General, max_page_count)?;
+        check_integrity(&conn, &path)?;
         migrations().to_latest(&mut conn).map_err(|e| match e {
             rusqlite_migration::Error::RusqliteError { err, .. } => {
                 StoreError::from_sqlite(err, &path)
@@ -1016,22 +1021,49 @@ impl Reader {
 /// returned file. Two hosts on one log would both assign seqs.
 pub fn lock_for_hosting(data_dir: &Path) -> Result<std::fs::File> {
     let lock = data_dir.join("host.lock");
+    lock_file(&lock, false)?.ok_or_else(|| StoreError::HostLocked {
+        path: data_dir.to_path_buf(),
+        lock,
+    })
+}
+
+/// An exclusive advisory lock on `path`, held while the returned file lives: waiting
+/// for it (`wait`), or `None` when another process holds it.
+fn lock_file(path: &Path, wait: bool) -> Result<Option<std::fs::File>> {
+    let unwritable = |e: std::io::Error| StoreError::Unwritable {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&lock)
-        .map_err(|e| StoreError::Unwritable {
-            path: lock.clone(),
-            detail: e.to_string(),
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(_) => Err(StoreError::HostLocked {
-            path: data_dir.to_path_buf(),
-            lock,
-        }),
+        .open(path)
+        .map_err(unwritable)?;
+    if wait {
+        file.lock().map_err(unwritable)?;
+        return Ok(Some(file));
     }
+    Ok(file.try_lock().is_ok().then_some(file))
+}
+
+/// `PRAGMA quick_check` at open: damage found now, with the file named and what to do,
+/// rather than as a storage error in the middle of paging history later.
+fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
+    let mut stmt = conn
+        .prepare("PRAGMA quick_check(5)")
+        .map_err(|e| StoreError::from_sqlite(e, path))?;
+    let problems: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| StoreError::from_sqlite(e, path))?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    Err(StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: format!("integrity check: {}", problems.join("; ")),
+    })
 }
 
 /// The per-platform default data directory.
@@ -1042,6 +1074,77 @@ pub fn default_data_dir() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two processes (here: threads, each with its own connection, which SQLite locks
+    /// the same way) opening one fresh data directory at the same moment both succeed.
+    #[test]
+    fn concurrent_first_opens_of_a_fresh_directory_both_succeed() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let opens: Vec<_> = (0..2)
+                .map(|_| {
+                    let (path, start) = (dir.path().to_path_buf(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        Store::open(&path).map(|s| s.user_id().is_ok())
+                    })
+                })
+                .collect();
+            for o in opens {
+                assert!(o.join().unwrap().unwrap(), "both opens succeed");
+            }
+        }
+    }
+
+    /// Damage is found at open, naming the file, not later in the middle of paging.
+    #[test]
+    fn a_damaged_database_is_refused_at_open_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let room = Uuid::new_v4();
+            store
+                .upsert_joined_room(&JoinedRoom {
+                    room_id: room,
+                    name: "Big".into(),
+                    address: "127.0.0.1:1".into(),
+                    host_id: None,
+                    host_name: None,
+                    has_passcode: false,
+                    synced_seq: 0,
+                    read_seq: 0,
+                })
+                .unwrap();
+            let msgs: Vec<ChatMessage> = (1..=2000)
+                .map(|seq| ChatMessage {
+                    room_id: room,
+                    seq,
+                    ts: 0,
+                    user_id: Uuid::nil(),
+                    author: "مريم".into(),
+                    client_msg_id: format!("c{seq}"),
+                    text: format!("message {seq} 🙂 {}", "x".repeat(200)),
+                })
+                .collect();
+            store.cache_messages(room, &msgs, None).unwrap();
+        }
+        let path = dir.path().join(DB_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() > 40 * 4096, "a database of many pages");
+        // 64 flipped bytes: the headers of a few b-tree pages in the middle.
+        for page in [20usize, 21, 22, 23] {
+            for b in &mut bytes[page * 4096..page * 4096 + 16] {
+                *b ^= 0xff;
+            }
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Store::open(dir.path()).err().expect("refused");
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("move it aside"), "{msg}");
+    }
 
     fn msg(room: Uuid, user: Uuid, cmid: &str) -> NewMessage {
         NewMessage {

@@ -24,6 +24,12 @@ pub enum TlsError {
     Generate(String),
     #[error("TLS configuration: {0}")]
     Config(#[from] rustls::Error),
+    #[error("the host's key {key} or certificate {cert} is damaged ({detail}); move both aside to create a new certificate (members will then be warned that it changed)")]
+    Damaged {
+        key: PathBuf,
+        cert: PathBuf,
+        detail: String,
+    },
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -84,7 +90,14 @@ impl HostCert {
         if cert_path.exists() && key_path.exists() {
             let cert = std::fs::read(&cert_path).map_err(|e| io(&cert_path, e))?;
             let key = std::fs::read(&key_path).map_err(|e| io(&key_path, e))?;
-            return Ok(HostCert::from_der(cert, key));
+            let loaded = HostCert::from_der(cert, key);
+            // Found now, with the files named, rather than as a bare rustls error later.
+            loaded.acceptor().map_err(|e| TlsError::Damaged {
+                key: key_path.clone(),
+                cert: cert_path.clone(),
+                detail: e.to_string(),
+            })?;
+            return Ok(loaded);
         }
         let generated = rcgen::generate_simple_self_signed(vec!["hearth.local".to_string()])
             .map_err(|e| TlsError::Generate(e.to_string()))?;
@@ -261,6 +274,18 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o077, 0, "the key is private to its owner");
         }
+    }
+
+    #[test]
+    fn a_damaged_key_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        HostCert::load_or_create(dir.path()).unwrap();
+        std::fs::write(dir.path().join(KEY_FILE), b"garbage, not PKCS#8").unwrap();
+        let err = HostCert::load_or_create(dir.path()).err().expect("refused");
+        assert!(matches!(err, TlsError::Damaged { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains(&dir.path().join(KEY_FILE).display().to_string()), "{msg}");
+        assert!(msg.contains("move both aside"), "{msg}");
     }
 
     #[test]
