@@ -380,6 +380,9 @@ async fn interactive(
     let mut stdin_open = true;
     // Messages are printed once, in seq order: history when first synced, then live ones.
     let mut printed: Option<u64> = None;
+    // A pasted block meets the host's rate limit; nothing is lost (the outbox resends),
+    // so that is said once per backlog, not once per refused line.
+    let mut told_rate_limited = false;
     eprintln!("joining… type a message and press Enter; /quit leaves");
     loop {
         tokio::select! {
@@ -439,6 +442,18 @@ async fn interactive(
                         if first_use { " (first visit: now pinned)" } else { " (verified)" }
                     ),
                     ClientEvent::SendFailed { error, .. } => eprintln!("! not sent: {}", output::term(&error.message)),
+                    ClientEvent::Error(e) if e.code == ErrorCode::RateLimited && e.client_msg_id.is_some() => {
+                        if !told_rate_limited {
+                            told_rate_limited = true;
+                            eprintln!("* sending more slowly: the host takes only so many messages a second; everything you typed is queued and goes out in order");
+                        }
+                    }
+                    ClientEvent::Ack { .. } if told_rate_limited => {
+                        if store.outbox(room_id).map(|o| o.is_empty()).unwrap_or(false) {
+                            told_rate_limited = false;
+                            eprintln!("* everything you typed has been sent");
+                        }
+                    }
                     ClientEvent::Error(e) => eprintln!("! {} ({})", output::term(&e.message), e.code),
                     _ => {}
                 }
@@ -450,7 +465,14 @@ async fn interactive(
                         return Ok(ExitCode::SUCCESS);
                     }
                     if !line.trim().is_empty() {
-                        client.send(room_id, line)?;
+                        match client.send(room_id, line) {
+                            Ok(_) => {}
+                            // Keep running for reading: only this line could not be kept.
+                            Err(hearth::client::ClientError::Store(e)) if e.is_full() => eprintln!(
+                                "! the disk is full: that line was neither saved nor sent; free some space and type it again (you keep receiving)"
+                            ),
+                            Err(e) => return Err(e.into()),
+                        }
                     }
                 }
                 // End of input: leave once everything typed has been delivered.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{join, HostProc};
+use common::{join, tail, HostProc};
 
 #[test]
 fn escape_sequences_from_a_member_are_shown_not_obeyed() {
@@ -41,4 +41,141 @@ fn escape_sequences_from_a_member_are_shown_not_obeyed() {
     let line = String::from_utf8(out.stdout).unwrap();
     let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(v["text"], hostile);
+}
+
+/// Spawns interactive `hearth join URL --name NAME`, its stderr and stdout read line by
+/// line into one channel (prefixed "err: " / "out: ").
+fn interactive(
+    url: &str,
+    name: &str,
+    data: &std::path::Path,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = common::hearth()
+        .args(["join", url, "--name", name, "--data-dir"])
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx2.send(format!("out: {l}"));
+        }
+    });
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(format!("err: {l}"));
+        }
+    });
+    (child, rx)
+}
+
+/// Lines until one contains `what` (all of them, that one last), within 20 s.
+fn lines_until(rx: &std::sync::mpsc::Receiver<String>, what: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => {
+                let done = l.contains(what);
+                seen.push(l);
+                if done {
+                    return seen;
+                }
+            }
+            Err(_) => panic!("no line with {what:?}; got {seen:#?}"),
+        }
+    }
+}
+
+/// 300 pasted lines meet the host's rate limit. Nothing is lost, so the user is told
+/// once, not once per refused line, and every line arrives in order.
+#[test]
+fn a_pasted_block_is_rate_limited_quietly_and_arrives_whole() {
+    use std::io::Write;
+    let host_dir = tempfile::tempdir().unwrap();
+    let host = HostProc::start(
+        host_dir.path(),
+        "127.0.0.1:0",
+        "General",
+        &["--rate", "100", "--burst", "10"],
+    );
+    let url = host.url();
+    let data = tempfile::tempdir().unwrap();
+    let (mut child, rx) = interactive(&url, "Paster", data.path());
+    lines_until(&rx, "* in \"General\"");
+    let block: String = (0..300).map(|i| format!("line {i} שלום 🙂\n")).collect();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(block.as_bytes()).unwrap();
+    drop(stdin); // end of input: it leaves once everything is delivered
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let lines: Vec<String> = rx.try_iter().collect();
+    let told = lines.iter().filter(|l| l.contains("sending more slowly")).count();
+    assert_eq!(told, 1, "{lines:#?}");
+    assert!(!lines.iter().any(|l| l.contains("rate_limited")), "{lines:#?}");
+    let reader = tempfile::tempdir().unwrap();
+    let got = tail(&url, reader.path(), 300);
+    let texts: Vec<String> = got.into_iter().map(|t| t.2).collect();
+    let want: Vec<String> = (0..300).map(|i| format!("line {i} שלום 🙂")).collect();
+    assert_eq!(texts, want);
+}
+
+/// A member whose disk is full (a 4 MB tmpfs, filled up) types a line: it is told the
+/// disk is full, and it keeps running and receiving.
+#[test]
+fn a_full_disk_is_reported_and_the_member_keeps_receiving() {
+    use std::io::Write;
+    if unsafe { libc::geteuid() } != 0 {
+        panic!("this test mounts a tmpfs and needs root (CI runs as root)");
+    }
+    let host_dir = tempfile::tempdir().unwrap();
+    let host = HostProc::start(host_dir.path(), "127.0.0.1:0", "General", &[]);
+    let url = host.url();
+    let mnt = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(mnt.path())
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount tmpfs");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.path().to_path_buf());
+    let data = mnt.path().join("bob");
+    let out = join(&[&url, "--name", "Bob", "--send", "room space"], &data);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (mut child, rx) = interactive(&url, "Bob", &data);
+    lines_until(&rx, "* in \"General\"");
+    // Fill the disk to the last byte.
+    let mut filler = std::fs::File::create(mnt.path().join("filler")).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    while filler.write_all(&chunk).is_ok() {}
+    let mut small = [0u8; 1];
+    while filler.write_all(&small[..]).is_ok() {
+        small[0] = 0;
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "typed on a full disk").unwrap();
+    lines_until(&rx, "the disk is full");
+    assert!(child.try_wait().unwrap().is_none(), "it keeps running");
+
+    let alice = tempfile::tempdir().unwrap();
+    let out = join(&[&url, "--name", "Alice", "--send", "can you read this?"], alice.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    lines_until(&rx, "Alice: can you read this?");
+    writeln!(stdin, "/quit").unwrap();
+    assert!(child.wait().unwrap().success());
 }
