@@ -4,6 +4,7 @@
 pub mod client;
 mod connection;
 pub mod discovery;
+pub mod fd_limit;
 pub mod invite;
 pub mod limits;
 pub mod passcode;

@@ -119,7 +119,19 @@ pub enum PasscodeSetting<'a> {
 impl Host {
     /// Starts the host's writer. Rooms are added with [`Host::open_room`], and
     /// connections are served once [`Host::serve`] is given a listener.
-    pub fn start(store: Arc<Store>, config: HostConfig) -> Result<Host, HostError> {
+    pub fn start(store: Arc<Store>, mut config: HostConfig) -> Result<Host, HostError> {
+        if let Some(soft) = crate::fd_limit::raise() {
+            let allowed = crate::fd_limit::connections_allowed(soft);
+            if config.limits.max_connections > allowed {
+                tracing::warn!(
+                    asked = config.limits.max_connections,
+                    allowed,
+                    open_file_limit = soft,
+                    "fewer connections than asked for: the open-file limit allows no more"
+                );
+                config.limits.max_connections = allowed;
+            }
+        }
         let host_id = store.host_id()?;
         let log = store.host_log()?;
         let (tx, rx) = mpsc::channel(MAX_BATCH * 2);

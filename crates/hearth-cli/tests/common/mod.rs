@@ -25,9 +25,22 @@ pub struct HostProc {
 impl HostProc {
     /// Starts `hearth host` and waits for the invite URL on its first stdout line.
     pub fn start(data_dir: &Path, bind: &str, name: &str, extra: &[&str]) -> HostProc {
+        Self::start_with(data_dir, bind, name, extra, |_| {})
+    }
+
+    /// [`HostProc::start`], with `configure` applied to the command before it is spawned.
+    pub fn start_with(
+        data_dir: &Path,
+        bind: &str,
+        name: &str,
+        extra: &[&str],
+        configure: impl Fn(&mut Command),
+    ) -> HostProc {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let mut child = hearth()
+            let mut cmd = hearth();
+            configure(&mut cmd);
+            let mut child = cmd
                 .args([
                     "host",
                     "--name",
