@@ -443,16 +443,18 @@ async fn interactive(
                     ),
                     ClientEvent::SendFailed { error, .. } => eprintln!("! not sent: {}", output::term(&error.message)),
                     ClientEvent::Error(e) if e.code == ErrorCode::RateLimited && e.client_msg_id.is_some() => {
-                        if !told_rate_limited {
-                            told_rate_limited = true;
+                        let first = !told_rate_limited;
+                        told_rate_limited = true;
+                        if first {
                             eprintln!("* sending more slowly: the host takes only so many messages a second; everything you typed is queued and goes out in order");
                         }
                     }
-                    ClientEvent::Ack { .. } if told_rate_limited => {
-                        if store.outbox(room_id).map(|o| o.is_empty()).unwrap_or(false) {
-                            told_rate_limited = false;
-                            eprintln!("* everything you typed has been sent");
-                        }
+                    ClientEvent::Ack { .. }
+                        if told_rate_limited
+                            && store.outbox(room_id).map(|o| o.is_empty()).unwrap_or(false) =>
+                    {
+                        told_rate_limited = false;
+                        eprintln!("* everything you typed has been sent");
                     }
                     ClientEvent::Error(e) => eprintln!("! {} ({})", output::term(&e.message), e.code),
                     _ => {}

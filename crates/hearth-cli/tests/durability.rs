@@ -332,20 +332,31 @@ fn an_unreadable_host_log_is_reported_and_nothing_is_dropped() {
     let url = host.url();
     let c_dir = tempfile::tempdir().unwrap();
     let out = join(&[&url, "--name", "Bob", "--send", "before"], c_dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let db = rusqlite::Connection::open(host_dir.path().join("hearth.db")).unwrap();
     db.busy_timeout(Duration::from_secs(5)).unwrap();
-    db.execute_batch("ALTER TABLE host_messages RENAME TO hidden").unwrap();
+    db.execute_batch("ALTER TABLE host_messages RENAME TO hidden")
+        .unwrap();
 
     let reader = tempfile::tempdir().unwrap();
     let t0 = Instant::now();
     let out = join(&[&url, "--name", "Reader", "--tail", "5"], reader.path());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("the host cannot read this room's log"), "{err}");
+    assert!(
+        err.contains("the host cannot read this room's log"),
+        "{err}"
+    );
     assert!(err.contains("storage_error"), "{err}");
-    assert!(t0.elapsed() < Duration::from_secs(10), "answered, not timed out: {err}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "answered, not timed out: {err}"
+    );
 
     let out = join(&[&url, "--name", "Bob", "--send", "queued"], c_dir.path());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -353,14 +364,29 @@ fn an_unreadable_host_log_is_reported_and_nothing_is_dropped() {
     assert!(err.contains("stays queued"), "{err}");
     let store = Store::open(c_dir.path()).unwrap();
     let room = host.invite.room_id.unwrap();
-    assert!(store.joined_room(room).unwrap().is_some(), "the room is kept");
-    assert_eq!(store.outbox(room).unwrap().len(), 1, "the message is queued");
+    assert!(
+        store.joined_room(room).unwrap().is_some(),
+        "the room is kept"
+    );
+    assert_eq!(
+        store.outbox(room).unwrap().len(),
+        1,
+        "the message is queued"
+    );
     drop(store);
 
     // Repaired: the queued message goes out with the next visit.
-    db.execute_batch("ALTER TABLE hidden RENAME TO host_messages").unwrap();
+    db.execute_batch("ALTER TABLE hidden RENAME TO host_messages")
+        .unwrap();
     let out = join(&[&url, "--name", "Bob", "--send", "after"], c_dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let texts: Vec<String> = tail(&url, reader.path(), 5).into_iter().map(|t| t.2).collect();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let texts: Vec<String> = tail(&url, reader.path(), 5)
+        .into_iter()
+        .map(|t| t.2)
+        .collect();
     assert_eq!(texts, vec!["before", "queued", "after"]);
 }

@@ -36,7 +36,9 @@ async fn connect_many(url: &str, n: usize) -> (Vec<impl Sized>, usize, usize) {
     let mut open = Vec::new();
     let (mut welcomed, mut refused) = (0, 0);
     for _ in 0..n {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
         let hello = format!(
             r#"{{"type":"hello","payload":{{"protocol":1,"user_id":"{}","name":"Member"}}}}"#,
             uuid::Uuid::new_v4()
@@ -79,7 +81,11 @@ async fn the_host_raises_a_low_soft_limit_and_serves_past_it() {
     let dir = tempfile::tempdir().unwrap();
     let (_host, url) = host(256, 4096, dir.path());
     let (_open, welcomed, refused) = connect_many(&url, 400).await;
-    assert_eq!((welcomed, refused), (400, 0), "400 connections under a soft limit of 256");
+    assert_eq!(
+        (welcomed, refused),
+        (400, 0),
+        "400 connections under a soft limit of 256"
+    );
 }
 
 #[tokio::test]
@@ -97,7 +103,10 @@ async fn under_a_low_hard_limit_the_rest_get_4005_and_the_host_keeps_serving() {
         if welcomed == 10 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the host did not recover");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the host did not recover"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

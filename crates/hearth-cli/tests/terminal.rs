@@ -18,11 +18,19 @@ fn escape_sequences_from_a_member_are_shown_not_obeyed() {
         &[&url, "--name", "Mallory", "--send", hostile],
         mallory.path(),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let reader = tempfile::tempdir().unwrap();
     let out = join(&[&url, "--name", "Reader", "--tail", "5"], reader.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = String::from_utf8(out.stdout).unwrap();
     assert!(
         !shown.chars().any(|c| c.is_control() && c != '\n'),
@@ -118,9 +126,15 @@ fn a_pasted_block_is_rate_limited_quietly_and_arrives_whole() {
     let status = child.wait().unwrap();
     assert!(status.success());
     let lines: Vec<String> = rx.try_iter().collect();
-    let told = lines.iter().filter(|l| l.contains("sending more slowly")).count();
+    let told = lines
+        .iter()
+        .filter(|l| l.contains("sending more slowly"))
+        .count();
     assert_eq!(told, 1, "{lines:#?}");
-    assert!(!lines.iter().any(|l| l.contains("rate_limited")), "{lines:#?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("rate_limited")),
+        "{lines:#?}"
+    );
     let reader = tempfile::tempdir().unwrap();
     let got = tail(&url, reader.path(), 300);
     let texts: Vec<String> = got.into_iter().map(|t| t.2).collect();
@@ -149,13 +163,20 @@ fn a_full_disk_is_reported_and_the_member_keeps_receiving() {
     struct Unmount(std::path::PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
         }
     }
     let _unmount = Unmount(mnt.path().to_path_buf());
     let data = mnt.path().join("bob");
     let out = join(&[&url, "--name", "Bob", "--send", "room space"], &data);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let (mut child, rx) = interactive(&url, "Bob", &data);
     lines_until(&rx, "* in \"General\"");
@@ -173,8 +194,15 @@ fn a_full_disk_is_reported_and_the_member_keeps_receiving() {
     assert!(child.try_wait().unwrap().is_none(), "it keeps running");
 
     let alice = tempfile::tempdir().unwrap();
-    let out = join(&[&url, "--name", "Alice", "--send", "can you read this?"], alice.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = join(
+        &[&url, "--name", "Alice", "--send", "can you read this?"],
+        alice.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     lines_until(&rx, "Alice: can you read this?");
     writeln!(stdin, "/quit").unwrap();
     assert!(child.wait().unwrap().success());

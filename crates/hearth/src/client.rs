@@ -1032,7 +1032,8 @@ fn drop_impossible_seqs(frame: &mut HostFrame) -> bool {
     };
     match frame {
         HostFrame::Joined(j) => {
-            j.messages.retain(|m| sane(m) && m.room_id == j.room.room_id);
+            j.messages
+                .retain(|m| sane(m) && m.room_id == j.room.room_id);
             j.head_seq = j.head_seq.min(MAX_SEQ);
             j.room.head_seq = j.room.head_seq.min(MAX_SEQ);
         }

@@ -34,9 +34,15 @@ pub fn raise() -> Option<u64> {
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
             lim.rlim_cur = ceiling;
         } else {
-            tracing::warn!(soft = lim.rlim_cur, hard = lim.rlim_max, "cannot raise the open-file limit");
+            tracing::warn!(
+                soft = lim.rlim_cur,
+                hard = lim.rlim_max,
+                "cannot raise the open-file limit"
+            );
         }
     }
+    // rlim_t is not u64 on every Unix.
+    #[allow(clippy::unnecessary_cast)]
     Some(lim.rlim_cur as u64)
 }
 
@@ -48,7 +54,9 @@ pub fn raise() -> Option<u64> {
 
 /// The connections a soft limit of `soft` descriptors leaves room for.
 pub fn connections_allowed(soft: u64) -> usize {
-    usize::try_from(soft.saturating_sub(RESERVED)).unwrap_or(usize::MAX).max(1)
+    usize::try_from(soft.saturating_sub(RESERVED))
+        .unwrap_or(usize::MAX)
+        .max(1)
 }
 
 #[cfg(test)]

@@ -1139,7 +1139,9 @@ mod tests {
             }
         }
         std::fs::write(&path, &bytes).unwrap();
-        let err = Store::open(dir.path()).err().expect("refused");
+        let Err(err) = Store::open(dir.path()) else {
+            panic!("a damaged file was accepted")
+        };
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
         let msg = err.to_string();
         assert!(msg.contains(&path.display().to_string()), "{msg}");

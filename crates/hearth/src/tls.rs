@@ -281,10 +281,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         HostCert::load_or_create(dir.path()).unwrap();
         std::fs::write(dir.path().join(KEY_FILE), b"garbage, not PKCS#8").unwrap();
-        let err = HostCert::load_or_create(dir.path()).err().expect("refused");
+        let Err(err) = HostCert::load_or_create(dir.path()) else {
+            panic!("a damaged file was accepted")
+        };
         assert!(matches!(err, TlsError::Damaged { .. }), "{err:?}");
         let msg = err.to_string();
-        assert!(msg.contains(&dir.path().join(KEY_FILE).display().to_string()), "{msg}");
+        assert!(
+            msg.contains(&dir.path().join(KEY_FILE).display().to_string()),
+            "{msg}"
+        );
         assert!(msg.contains("move both aside"), "{msg}");
     }
 

@@ -83,8 +83,11 @@ async fn frame_level_errors_are_answered_and_the_connection_stays() {
     assert_eq!(error_code(&mut bad).await.0, ErrorCode::InvalidPayload);
     // An invalid send still names its room and client_msg_id when they can be read
     // (§5.10), so a client can match the error to the send; a junk id is not echoed.
-    bad.text(json!({"type":"send","payload":{"room_id":room,"client_msg_id":"c-7","text":5}}).to_string())
-        .await;
+    bad.text(
+        json!({"type":"send","payload":{"room_id":room,"client_msg_id":"c-7","text":5}})
+            .to_string(),
+    )
+    .await;
     let e = bad
         .until(|f| match f {
             HostFrame::Error(e) => Some(e.clone()),
@@ -92,11 +95,24 @@ async fn frame_level_errors_are_answered_and_the_connection_stays() {
         })
         .await;
     assert_eq!(
-        (e.code, e.request.as_deref(), e.room_id, e.client_msg_id.as_deref()),
-        (ErrorCode::InvalidPayload, Some("send"), Some(room), Some("c-7"))
+        (
+            e.code,
+            e.request.as_deref(),
+            e.room_id,
+            e.client_msg_id.as_deref()
+        ),
+        (
+            ErrorCode::InvalidPayload,
+            Some("send"),
+            Some(room),
+            Some("c-7")
+        )
     );
-    bad.text(json!({"type":"send","payload":{"room_id":"nope","client_msg_id":"x".repeat(65)}}).to_string())
-        .await;
+    bad.text(
+        json!({"type":"send","payload":{"room_id":"nope","client_msg_id":"x".repeat(65)}})
+            .to_string(),
+    )
+    .await;
     let e = bad
         .until(|f| match f {
             HostFrame::Error(e) => Some(e.clone()),
@@ -283,8 +299,9 @@ async fn read_to_close(c: &mut Raw) -> (usize, usize, u16) {
 /// A close for a reason must reach a client that still has unread bytes at the host:
 /// 400 sends in one write, at 1 message/s with a burst of 1, get their ack, every
 /// `rate_limited` error (the one that reaches `flood_close_after` is answered by the
-/// close itself) and the 4008 close, read only after the host closed (a reset would
-/// have destroyed them).
+/// close itself) and the 4008 close. The client has a small receive buffer and reads
+/// only 0.3 s later, so most of that is still in the host's send queue when it closes:
+/// a reset would destroy it.
 #[tokio::test]
 async fn a_flood_in_one_write_still_gets_every_error_and_its_close() {
     let limits = Limits {
@@ -294,37 +311,67 @@ async fn a_flood_in_one_write_still_gets_every_error_and_its_close() {
     };
     let h = start_host(limits).await;
     let room = h.host.open_room("Flood", None).unwrap().room_id;
-    let mut flood = member(h.addr, room, "Flood").await;
+    let mut flood = Raw::connect_slow(h.addr, 4096).await;
+    flood.hello("Flood").await;
+    flood.join(room, None, None).await;
     for i in 0..400 {
         let f = json!({"type":"send","payload":{"room_id":room,"client_msg_id":format!("f{i}"),"text":"spam"}});
-        flood.ws.feed(Message::Text(f.to_string().into())).await.unwrap();
+        flood
+            .ws
+            .feed(Message::Text(f.to_string().into()))
+            .await
+            .unwrap();
     }
     flood.ws.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (acks, limited, code) = read_to_close(&mut flood).await;
     assert_eq!(code, close::FLOOD);
-    let errors = Limits::default().flood_close_after as usize - 1;
-    assert_eq!((acks, limited), (1, errors));
+    // The accepted send's ack may lose the race with the close (§3.5 allows that).
+    assert!(acks <= 1, "{acks} acks for one accepted send");
+    assert_eq!(limited, Limits::default().flood_close_after as usize - 1);
 }
 
 /// A frame over the size limit leaves most of itself unread at the host: the 1009 close
-/// must still arrive when the client reads 0.3 s later.
+/// must still arrive when the client, with a small receive buffer and a busy room's
+/// messages still in the host's send queue, reads 0.3 s later.
 #[tokio::test]
 async fn an_oversized_frame_read_later_still_gets_1009() {
     let h = start_host(fast_limits()).await;
     let room = h.host.open_room("Big", None).unwrap().room_id;
-    let mut big = member(h.addr, room, "Big").await;
+    let mut big = Raw::connect_slow(h.addr, 4096).await;
+    big.hello("Big").await;
+    big.join(room, None, None).await;
+    let mut busy = member(h.addr, room, "Busy").await;
+    for i in 0..100 {
+        busy.send_acked(room, &format!("b{i}"), &format!("{i} {}", "ש".repeat(1000)))
+            .await;
+    }
     let text = "a".repeat(Limits::default().max_frame_bytes + 1);
     big.ws.send(Message::Text(text.into())).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(read_to_close(&mut big).await, (0, 0, close::TOO_BIG));
+    use futures_util::StreamExt;
+    let mut messages = 0;
+    let code = loop {
+        match tokio::time::timeout(WAIT, big.ws.next()).await.expect("close") {
+            Some(Ok(Message::Text(t))) => {
+                if let HostFrame::Message(_) = hearth::protocol::decode_host(&t).unwrap() {
+                    messages += 1;
+                }
+            }
+            Some(Ok(Message::Close(Some(c)))) => break u16::from(c.code),
+            Some(Ok(_)) => {}
+            other => panic!("no close frame after {messages} messages: {other:?}"),
+        }
+    };
+    assert_eq!((messages, code), (100, close::TOO_BIG));
 }
 
 /// Pings are frames (§8): a ping flood is closed like any other flood, without an error
 /// frame per ping, and the room keeps working for everyone else.
 #[tokio::test]
 async fn a_ping_flood_is_closed_and_others_are_unaffected() {
-    let h = start_host(fast_limits()).await;
+    // The default frame budget: 100 frames/s, burst 200.
+    let h = start_host(Limits::default()).await;
     let room = h.host.open_room("Pings", None).unwrap().room_id;
     let (mut good, mut watcher) = good_pair(h.addr, room).await;
     let mut pinger = member(h.addr, room, "Pinger").await;
@@ -341,9 +388,16 @@ async fn a_ping_flood_is_closed_and_others_are_unaffected() {
         }
         Ok::<_, tokio_tungstenite::tungstenite::Error>(())
     };
-    let closed = !matches!(tokio::time::timeout(Duration::from_secs(5), flood).await, Ok(Ok(())));
+    let closed = !matches!(
+        tokio::time::timeout(Duration::from_secs(5), flood).await,
+        Ok(Ok(()))
+    );
     let (acks, limited, code) = read_to_close(&mut pinger).await;
-    assert_eq!(code, close::FLOOD, "after {sent} pings (writes failed: {closed})");
+    assert_eq!(
+        code,
+        close::FLOOD,
+        "after {sent} pings (writes failed: {closed})"
+    );
     assert_eq!((acks, limited), (0, 0), "no error frame answers a ping");
     check_room(&mut good, &mut watcher, room, "after the ping flood").await;
 }

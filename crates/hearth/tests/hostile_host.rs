@@ -8,8 +8,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use hearth::client::ClientEvent;
 use hearth::protocol::{
-    self, ChatMessage, ClientFrame, HostFrame, Joined, Member, PublicLimits, RoomSummary,
-    Welcome,
+    self, ChatMessage, ClientFrame, HostFrame, Joined, Member, PublicLimits, RoomSummary, Welcome,
 };
 use hearth::{Client, ClientConfig, Invite, Store};
 use tokio::net::TcpListener;

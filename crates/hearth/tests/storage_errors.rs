@@ -24,6 +24,26 @@ fn hide_log(h: &TestHost, hidden: bool) {
     db.execute_batch(sql).unwrap();
 }
 
+/// The next event of kind `what`; a join given up fails the test.
+async fn wait(events: &mut tokio::sync::mpsc::Receiver<ClientEvent>, what: &str) -> ClientEvent {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let e = events.recv().await.expect("the client stopped");
+            match (&e, what) {
+                (ClientEvent::Synced { .. }, "synced") => return e,
+                (ClientEvent::Joined { .. }, "joined") => return e,
+                (ClientEvent::Error(_), "error") => return e,
+                (ClientEvent::JoinFailed { error, .. }, _) => {
+                    panic!("the room was given up: {error:?}")
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
 #[tokio::test]
 async fn a_join_refused_by_a_storage_error_is_retried_and_the_room_kept() {
     let h = start_host(fast_limits()).await;
@@ -51,27 +71,6 @@ async fn a_join_refused_by_a_storage_error_is_retried_and_the_room_kept() {
         c.plaintext = true;
         c
     };
-    let wait = |events: &mut tokio::sync::mpsc::Receiver<ClientEvent>, what: &'static str| {
-        let events = events;
-        async move {
-            tokio::time::timeout(WAIT, async {
-                loop {
-                    let e = events.recv().await.expect("the client stopped");
-                    match (&e, what) {
-                        (ClientEvent::Synced { .. }, "synced") => return e,
-                        (ClientEvent::Joined { .. }, "joined") => return e,
-                        (ClientEvent::Error(_), "error") => return e,
-                        (ClientEvent::JoinFailed { error, .. }, _) => {
-                            panic!("the room was given up: {error:?}")
-                        }
-                        _ => {}
-                    }
-                }
-            })
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-        }
-    };
     let (client, mut events) = Client::start(config()).unwrap();
     client.join(room, None).unwrap();
     wait(&mut events, "synced").await;
@@ -84,11 +83,17 @@ async fn a_join_refused_by_a_storage_error_is_retried_and_the_room_kept() {
     match wait(&mut events, "error").await {
         ClientEvent::Error(e) => {
             assert_eq!(e.code, ErrorCode::StorageError);
-            assert_eq!((e.request.as_deref(), e.room_id), (Some("join"), Some(room)));
+            assert_eq!(
+                (e.request.as_deref(), e.room_id),
+                (Some("join"), Some(room))
+            );
         }
         other => panic!("{other:?}"),
     }
-    assert!(store.joined_room(room).unwrap().is_some(), "the room is kept");
+    assert!(
+        store.joined_room(room).unwrap().is_some(),
+        "the room is kept"
+    );
 
     // Repaired: the same client joins again by itself and is in sync.
     hide_log(&h, false);

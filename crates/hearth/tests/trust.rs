@@ -207,11 +207,12 @@ async fn a_host_claiming_another_hosts_ids_cannot_replace_its_pins() {
     };
     let (client, mut events) =
         Client::start(ClientConfig::new(invite, "Bob", Arc::clone(&store))).unwrap();
-    wait_for(&mut events, |e| match e {
-        ClientEvent::Welcome(w) => Some(assert_eq!(w.host_id, a_id)),
+    let claimed = wait_for(&mut events, |e| match e {
+        ClientEvent::Welcome(w) => Some(w.host_id),
         _ => None,
     })
     .await;
+    assert_eq!(claimed, a_id);
     client.join(room, None).unwrap();
     let (expected, presented) = wait_for(&mut events, |e| match e {
         ClientEvent::FingerprintMismatch {

@@ -74,6 +74,24 @@ impl Raw {
         }
     }
 
+    /// Like [`Raw::connect`], with a small socket receive buffer: what the host sends
+    /// then waits in the host's send queue until this client reads, as over a slow link.
+    pub async fn connect_slow(addr: SocketAddr, rcvbuf: u32) -> Raw {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(rcvbuf).expect("SO_RCVBUF");
+        let tcp = socket.connect(addr).await.expect("tcp connect");
+        let (ws, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}/"),
+            MaybeTlsStream::Plain(tcp),
+        )
+        .await
+        .expect("websocket upgrade");
+        Raw {
+            ws,
+            user_id: Uuid::new_v4(),
+        }
+    }
+
     pub async fn text(&mut self, s: impl Into<String>) {
         self.ws
             .send(Message::Text(s.into().into()))
