@@ -473,14 +473,25 @@ impl Task {
         }
     }
 
-    /// Records the fingerprint of a successful handshake: pinned on first use, for the
-    /// address we dialled and the rooms we asked for. Existing pins stay as they are.
+    /// Records the fingerprint of a successful handshake for the address we dialled and
+    /// the rooms we asked for: pinned on first use; re-pinned only when the caller gave
+    /// the fingerprint (a link with `#fp=`, `--accept-fingerprint`: the user's explicit
+    /// trust, now verified by the handshake). Ids the host claims are pinned elsewhere,
+    /// and only where nothing is pinned yet.
     async fn secured(&mut self, first_use: bool, fingerprint: String) {
         let store = &self.config.store;
-        if first_use || self.config.invite.fingerprint.is_some() {
-            let _ = store.pin_first(&pin_key_addr(&self.config.invite.authority()), &fingerprint);
+        let explicit = self.config.invite.fingerprint.is_some();
+        let pin = |key: String| {
+            let _ = if explicit {
+                store.replace_pin(&key, &fingerprint)
+            } else {
+                store.pin_first(&key, &fingerprint).map(drop)
+            };
+        };
+        if first_use || explicit {
+            pin(pin_key_addr(&self.config.invite.authority()));
             for r in self.rooms.keys() {
-                let _ = store.pin_first(&pin_key_room(*r), &fingerprint);
+                pin(pin_key_room(*r));
             }
         }
         self.fingerprint = Some(fingerprint.clone());

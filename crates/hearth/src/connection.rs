@@ -102,7 +102,11 @@ pub(crate) async fn run<S: Io + 'static>(
         }
     };
     let (sink, mut stream) = ws.split();
-    let (peer, rx) = Peer::new(limits.outgoing_queue);
+    let (peer, rx) = Peer::new(
+        limits.outgoing_queue,
+        limits.outgoing_bytes,
+        Arc::clone(&shared.outgoing),
+    );
     // The reader hands its half to the writer when it is done, for the graceful close.
     let (read_half_tx, read_half_rx) = oneshot::channel();
     shared.tasks.spawn(write_loop(
@@ -176,11 +180,15 @@ async fn write_loop(
             frame = rx.recv() => {
                 let Some(frame) = frame else { break };
                 let write = async {
+                    peer.written(frame.len());
                     feed_text(&mut sink, frame).await?;
                     // Coalesce whatever else is already queued into one flush.
                     for _ in 0..64 {
                         match rx.try_recv() {
-                            Ok(f) => feed_text(&mut sink, f).await?,
+                            Ok(f) => {
+                                peer.written(f.len());
+                                feed_text(&mut sink, f).await?
+                            }
                             Err(_) => break,
                         }
                     }
@@ -211,12 +219,19 @@ async fn write_loop(
     } else {
         // Deliver what is already queued (acks, last messages) before closing.
         while let Ok(f) = rx.try_recv() {
+            peer.written(f.len());
             if feed_text(&mut sink, f).await.is_err() {
                 break;
             }
         }
         Duration::from_secs(2)
     };
+    // What is still queued will never be written: give its bytes back to the host's
+    // budget now, and refuse whatever the rooms push from here on.
+    rx.close();
+    while let Ok(f) = rx.try_recv() {
+        peer.written(f.len());
+    }
     let deadline = Instant::now() + grace;
     let _ = tokio::time::timeout_at(
         deadline,

@@ -27,8 +27,16 @@ pub struct Limits {
     pub max_connections: usize,
     /// Connections from one IP address.
     pub max_connections_per_ip: usize,
-    /// Frames waiting to be written to one connection; overflow closes it with 4001.
+    /// Frames waiting to be written to one connection; overflow closes it with 4001. A
+    /// backstop: the byte bounds below are the limit that matters.
     pub outgoing_queue: usize,
+    /// Bytes waiting to be written to one connection; overflow closes it with 4001. A
+    /// member that stalls for a few seconds in a busy room stays (at 9,000 messages/s of
+    /// ~250 bytes, 8 MiB is about 3.5 s); one that never reads does not grow the host.
+    pub outgoing_bytes: usize,
+    /// Bytes waiting to be written to all connections together: a push past it closes
+    /// the connection it was for (4001), so memory stays bounded however many connect.
+    pub outgoing_bytes_total: usize,
     /// Most messages in a `joined` or `history_page`.
     pub max_history_page: u32,
     /// How often the host pings.
@@ -68,7 +76,9 @@ impl Default for Limits {
             flood_close_after: 200,
             max_connections: 1024,
             max_connections_per_ip: 64,
-            outgoing_queue: 1024,
+            outgoing_queue: 16 * 1024,
+            outgoing_bytes: 8 * 1024 * 1024,
+            outgoing_bytes_total: 256 * 1024 * 1024,
             max_history_page: 200,
             heartbeat_interval: Duration::from_secs(15),
             heartbeat_timeout: Duration::from_secs(40),

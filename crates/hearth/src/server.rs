@@ -81,6 +81,8 @@ pub(crate) struct Shared {
     pub rooms: RwLock<HashMap<Uuid, Arc<Room>>>,
     pub throttle: PasscodeThrottle,
     pub counter: Arc<ConnectionCounter>,
+    /// Bytes queued for all connections together (`Limits::outgoing_bytes_total`).
+    pub outgoing: Arc<crate::peer::OutgoingBudget>,
     /// Permits for connections being refused (see [`MAX_REFUSING`]).
     refusing: Arc<tokio::sync::Semaphore>,
     pub passcode_checks: PasscodeChecks,
@@ -144,6 +146,7 @@ impl Host {
             Transport::Tls(cert) => (Some(cert.acceptor()?), Some(cert.fingerprint().to_string())),
             Transport::Plaintext => (None, None),
         };
+        let outgoing = crate::peer::OutgoingBudget::new(config.limits.outgoing_bytes_total);
         let shared = Shared {
             tls,
             fingerprint,
@@ -156,6 +159,7 @@ impl Host {
             store,
             rooms: RwLock::new(HashMap::new()),
             counter: Arc::new(ConnectionCounter::default()),
+            outgoing,
             refusing: Arc::new(tokio::sync::Semaphore::new(MAX_REFUSING)),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),

@@ -352,7 +352,10 @@ async fn an_oversized_frame_read_later_still_gets_1009() {
     use futures_util::StreamExt;
     let mut messages = 0;
     let code = loop {
-        match tokio::time::timeout(WAIT, big.ws.next()).await.expect("close") {
+        match tokio::time::timeout(WAIT, big.ws.next())
+            .await
+            .expect("close")
+        {
             Some(Ok(Message::Text(t))) => {
                 if let HostFrame::Message(_) = hearth::protocol::decode_host(&t).unwrap() {
                     messages += 1;

@@ -171,6 +171,23 @@ pub async fn wss_connect(invite: &Invite) -> Wss {
     let tcp = tokio::net::TcpStream::connect(invite.authority())
         .await
         .expect("tcp connect");
+    wss_over(invite, tcp).await
+}
+
+/// [`wss_connect`] with a small socket receive buffer (a client that reads slowly, or
+/// never: what the host sends waits at the host).
+pub async fn wss_connect_slow(invite: &Invite, rcvbuf: u32) -> Wss {
+    let addr = tokio::net::lookup_host(invite.authority())
+        .await
+        .expect("resolve")
+        .next()
+        .expect("an address");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(rcvbuf).expect("SO_RCVBUF");
+    wss_over(invite, socket.connect(addr).await.expect("tcp connect")).await
+}
+
+async fn wss_over(invite: &Invite, tcp: tokio::net::TcpStream) -> Wss {
     let verifier = hearth::tls::PinVerifier::new(invite.fingerprint.clone());
     let config = verifier.client_config().expect("tls config");
     let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))

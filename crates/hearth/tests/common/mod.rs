@@ -80,12 +80,10 @@ impl Raw {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
         socket.set_recv_buffer_size(rcvbuf).expect("SO_RCVBUF");
         let tcp = socket.connect(addr).await.expect("tcp connect");
-        let (ws, _) = tokio_tungstenite::client_async(
-            format!("ws://{addr}/"),
-            MaybeTlsStream::Plain(tcp),
-        )
-        .await
-        .expect("websocket upgrade");
+        let (ws, _) =
+            tokio_tungstenite::client_async(format!("ws://{addr}/"), MaybeTlsStream::Plain(tcp))
+                .await
+                .expect("websocket upgrade");
         Raw {
             ws,
             user_id: Uuid::new_v4(),
