@@ -50,6 +50,11 @@ pub fn human(m: &ChatMessage) -> String {
         .map(term)
         .collect::<Vec<_>>()
         .join("\n    ");
+    // A kind this build does not know (protocol §3.6): said, with the plain fallback.
+    let text = match m.kind.as_deref() {
+        None | Some("text") => text,
+        Some(k) => format!("[unsupported message: {}] {text}", term(k)),
+    };
     format!(
         "[{:04}-{:02}-{:02} {:02}:{:02}] {}: {}",
         t.year(),
@@ -72,6 +77,7 @@ pub fn json(m: &ChatMessage) -> String {
         "user_id": m.user_id,
         "client_msg_id": m.client_msg_id,
         "text": m.text,
+        "kind": m.kind,
     })
     .to_string()
 }
@@ -100,6 +106,7 @@ mod tests {
             author: "Mal\u{1b}[31mlory".into(),
             client_msg_id: "c".into(),
             text: "line one\u{1b}[2J\nline two".into(),
+            kind: None,
         };
         let line = human(&m);
         assert!(!line.contains('\u{1b}'), "{line:?}");

@@ -513,6 +513,7 @@ impl Task {
             protocol: PROTOCOL_VERSION,
             user_id: self.user_id,
             name: self.name.clone(),
+            capabilities: protocol::capability::all(),
         });
         if ws.send(Message::Text(encode(&hello).into())).await.is_err() {
             return End::Lost("connection lost during hello".into());

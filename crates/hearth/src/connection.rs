@@ -500,6 +500,7 @@ impl Session {
             host_name: self.shared.host_name.clone(),
             rooms,
             limits: self.shared.limits.public(),
+            capabilities: protocol::capability::negotiate(&h.capabilities),
         }));
     }
 

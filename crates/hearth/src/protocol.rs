@@ -82,6 +82,40 @@ pub struct Hello {
     pub protocol: u32,
     pub user_id: Uuid,
     pub name: String,
+    /// Optional features this client understands (§3.6); absent from a v1-only client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+}
+
+/// Optional features beyond protocol 1 (docs/protocol.md §3.6). A client offers the names
+/// it understands in `hello`; the host answers in `welcome` with those it supports too,
+/// and from then on both use only those. Unknown names are ignored on both sides, so a
+/// newer client meets an older host (and the reverse) on what both support.
+pub mod capability {
+    /// Messages may carry a `kind` besides plain text. A client that offers this shows
+    /// a kind it does not know as an unsupported message (with `text` as the fallback);
+    /// a host sends other kinds only to connections that negotiated it.
+    pub const MESSAGE_KINDS: &str = "message_kinds";
+
+    /// Everything this build supports, in a stable order.
+    pub const ALL: &[&str] = &[MESSAGE_KINDS];
+
+    /// Offered names looked at: a hostile hello cannot make negotiation expensive.
+    const MAX_OFFERED: usize = 64;
+
+    /// What both sides support: the names of [`ALL`] that `offered` lists.
+    pub fn negotiate(offered: &[String]) -> Vec<String> {
+        let offered = &offered[..offered.len().min(MAX_OFFERED)];
+        ALL.iter()
+            .filter(|c| offered.iter().any(|o| o == *c))
+            .map(|c| c.to_string())
+            .collect()
+    }
+
+    /// Everything this build supports, to offer in `hello`.
+    pub fn all() -> Vec<String> {
+        ALL.iter().map(|c| c.to_string()).collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,6 +175,10 @@ pub struct Welcome {
     pub host_name: String,
     pub rooms: Vec<RoomSummary>,
     pub limits: PublicLimits,
+    /// The optional features in use on this connection (§3.6): what the client offered
+    /// and the host supports. Absent from an older host: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
 }
 
 /// The limits a well-behaved client needs to know to stay within them.
@@ -209,6 +247,13 @@ pub struct ChatMessage {
     pub author: String,
     pub client_msg_id: String,
     pub text: String,
+    /// What kind of message this is; absent for plain text, the only kind of protocol 1.
+    /// Kinds come with the `message_kinds` capability (§3.6). `text` is always a plain
+    /// fallback, shown with "unsupported message" by a client that does not know the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

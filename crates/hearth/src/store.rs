@@ -143,6 +143,13 @@ fn migrations() -> Migrations<'static> {
         ) WITHOUT ROWID;
         "#,
         ),
+        // Message kinds (protocol §3.6): NULL is plain text.
+        M::up(
+            r#"
+        ALTER TABLE host_messages ADD COLUMN kind TEXT;
+        ALTER TABLE messages ADD COLUMN kind TEXT;
+        "#,
+        ),
     ])
 }
 
@@ -571,8 +578,8 @@ impl Store {
         {
             let mut ins = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO messages (room_id, seq, ts, user_id, author, client_msg_id, text)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR IGNORE INTO messages (room_id, seq, ts, user_id, author, client_msg_id, text, kind)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(|e| self.err(e))?;
             for m in msgs {
@@ -583,7 +590,8 @@ impl Store {
                     m.user_id.to_string(),
                     m.author,
                     m.client_msg_id,
-                    m.text
+                    m.text,
+                    m.kind
                 ])
                 .map_err(|e| self.err(e))?;
             }
@@ -798,7 +806,7 @@ fn advance_synced(conn: &Connection, room_id: &str) -> rusqlite::Result<u64> {
     Ok(synced as u64)
 }
 
-const MSG_COLS: &str = "room_id, seq, ts, user_id, author, client_msg_id, text";
+const MSG_COLS: &str = "room_id, seq, ts, user_id, author, client_msg_id, text, kind";
 
 fn row_to_msg(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
     Ok(ChatMessage {
@@ -809,6 +817,7 @@ fn row_to_msg(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
         author: r.get(4)?,
         client_msg_id: r.get(5)?,
         text: r.get(6)?,
+        kind: r.get(7)?,
     })
 }
 
@@ -976,6 +985,7 @@ impl HostLog {
                     author: m.author.clone(),
                     client_msg_id: m.client_msg_id.clone(),
                     text: m.text.clone(),
+                    kind: None,
                 }));
             }
         }
@@ -1125,6 +1135,7 @@ mod tests {
                     author: "مريم".into(),
                     client_msg_id: format!("c{seq}"),
                     text: format!("message {seq} 🙂 {}", "x".repeat(200)),
+                    kind: None,
                 })
                 .collect();
             store.cache_messages(room, &msgs, None).unwrap();
@@ -1256,6 +1267,7 @@ mod tests {
             author: "a".into(),
             client_msg_id: format!("c{seq}"),
             text: "t".into(),
+            kind: None,
         };
         assert_eq!(
             store

@@ -24,20 +24,74 @@ fn msg(room_id: Uuid, seq: u64, text: &str) -> ChatMessage {
         author: "Mallory".into(),
         client_msg_id: format!("m{seq}"),
         text: text.into(),
+        kind: None,
     }
 }
 
 #[tokio::test]
 async fn impossible_seqs_from_a_host_are_dropped_without_a_panic() {
+    let room_id = Uuid::new_v4();
+    let live = vec![
+        protocol::encode(&HostFrame::Message(msg(room_id, u64::MAX, "live max"))),
+        protocol::encode(&HostFrame::Message(msg(room_id, 0, "live zero"))),
+        protocol::encode(&HostFrame::Message(msg(room_id, 3, "three"))),
+    ];
+    let initial = vec![
+        msg(room_id, 0, "seq zero"),
+        msg(room_id, 1, "one"),
+        msg(room_id, 2, "two"),
+        msg(room_id, u64::MAX, "seq max"),
+    ];
+    let (store, seen) = visit_fake_host(room_id, u64::MAX, initial, live, 3).await;
+    assert_eq!(seen, vec![1, 2, 3], "only the possible seqs, in order");
+    let cached: Vec<u64> = store
+        .all_cached_messages(room_id)
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(cached, vec![1, 2, 3]);
+}
+
+/// A newer host (protocol 1 plus features this build does not know): a frame type it
+/// has never heard of is skipped, and a message of an unknown kind is kept with its
+/// fallback text and its kind, for the UI to show as unsupported.
+#[tokio::test]
+async fn a_newer_hosts_unknown_frames_and_kinds_do_not_break_the_client() {
+    let room_id = Uuid::new_v4();
+    let mut poll = msg(room_id, 2, "Lunch? (a poll: open Hearth 2 to vote)");
+    poll.kind = Some("poll".into());
+    let live = vec![
+        r#"{"type":"reaction","payload":{"room_id":"x","emoji":"🎉"}}"#.to_string(),
+        protocol::encode(&HostFrame::Message(poll)),
+        protocol::encode(&HostFrame::Message(msg(room_id, 3, "after the poll"))),
+    ];
+    let (store, seen) = visit_fake_host(room_id, 1, vec![msg(room_id, 1, "one")], live, 3).await;
+    assert_eq!(seen, vec![1, 2, 3]);
+    let cached = store.all_cached_messages(room_id).unwrap();
+    assert_eq!(cached[1].kind.as_deref(), Some("poll"));
+    assert_eq!(cached[1].text, "Lunch? (a poll: open Hearth 2 to vote)");
+    assert_eq!(cached[2].kind, None);
+}
+
+/// Runs a fake host that greets, answers the join with `initial` (head `head`), then
+/// sends the raw `live` frames; a client joins it and collects message seqs until it
+/// has seen `until`. Returns the client's store and the seqs it announced.
+async fn visit_fake_host(
+    room_id: Uuid,
+    head: u64,
+    initial: Vec<ChatMessage>,
+    live: Vec<String>,
+    until: u64,
+) -> (Arc<Store>, Vec<u64>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let room_id = Uuid::new_v4();
     let summary = RoomSummary {
         room_id,
         name: "Trap".into(),
         has_passcode: false,
         online: 1,
-        head_seq: u64::MAX,
+        head_seq: head,
     };
     let host = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
@@ -67,6 +121,7 @@ async fn impossible_seqs_from_a_host_are_dropped_without_a_panic() {
                 max_history_page: 200,
                 heartbeat_interval_ms: 15_000,
             },
+            capabilities: Vec::new(),
         });
         ws.send(Message::Text(protocol::encode(&welcome).into()))
             .await
@@ -88,26 +143,16 @@ async fn impossible_seqs_from_a_host_are_dropped_without_a_panic() {
                 user_id: Uuid::nil(),
                 name: "Mallory".into(),
             }],
-            messages: vec![
-                msg(room_id, 0, "seq zero"),
-                msg(room_id, 1, "one"),
-                msg(room_id, 2, "two"),
-                msg(room_id, u64::MAX, "seq max"),
-            ],
-            head_seq: u64::MAX,
+            messages: initial,
+            head_seq: head,
             has_more: false,
             resume_token: None,
         });
-        let frames = [
-            joined,
-            HostFrame::Message(msg(room_id, u64::MAX, "live max")),
-            HostFrame::Message(msg(room_id, 0, "live zero")),
-            HostFrame::Message(msg(room_id, 3, "three")),
-        ];
-        for f in frames {
-            ws.send(Message::Text(protocol::encode(&f).into()))
-                .await
-                .unwrap();
+        ws.send(Message::Text(protocol::encode(&joined).into()))
+            .await
+            .unwrap();
+        for f in live {
+            ws.send(Message::Text(f.into())).await.unwrap();
         }
         // Keep the connection open until the test is done.
         while ws.next().await.is_some() {}
@@ -127,7 +172,7 @@ async fn impossible_seqs_from_a_host_are_dropped_without_a_panic() {
     client.join(room_id, None).unwrap();
     let mut seen = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), async {
-        while !seen.contains(&3) {
+        while !seen.contains(&until) {
             match events.recv().await.expect("the client stopped") {
                 ClientEvent::Message(m) => seen.push(m.seq),
                 ClientEvent::State(s) => assert!(
@@ -140,14 +185,7 @@ async fn impossible_seqs_from_a_host_are_dropped_without_a_panic() {
     })
     .await
     .expect("the sane messages arrive");
-    assert_eq!(seen, vec![1, 2, 3], "only the possible seqs, in order");
-    let cached: Vec<u64> = store
-        .all_cached_messages(room_id)
-        .unwrap()
-        .iter()
-        .map(|m| m.seq)
-        .collect();
-    assert_eq!(cached, vec![1, 2, 3]);
     client.shutdown();
     host.abort();
+    (store, seen)
 }
