@@ -150,21 +150,6 @@ fn close_frame(code: u16, reason: &str) -> CloseFrame {
     }
 }
 
-fn close_reason(code: u16) -> &'static str {
-    match code {
-        close::GOING_AWAY => "host shutting down",
-        close::UNSUPPORTED_DATA => "binary frames are not supported",
-        close::INVALID_PAYLOAD => "text frame is not valid UTF-8",
-        close::TOO_BIG => "frame too large",
-        close::SLOW_READER => "outgoing queue overflow: reading too slowly",
-        close::HEARTBEAT_TIMEOUT => "heartbeat timeout",
-        close::UNSUPPORTED_VERSION => "unsupported protocol version",
-        close::HELLO_REQUIRED => "hello required",
-        close::FLOOD => "rate limit flood",
-        _ => "",
-    }
-}
-
 async fn write_loop(
     mut sink: SplitSink<Ws, Message>,
     mut rx: mpsc::Receiver<Utf8Bytes>,
@@ -235,7 +220,7 @@ async fn write_loop(
     let deadline = Instant::now() + grace;
     let _ = tokio::time::timeout_at(
         deadline,
-        sink.send(Message::Close(Some(close_frame(code, close_reason(code))))),
+        sink.send(Message::Close(Some(close_frame(code, close::reason(code))))),
     )
     .await;
     // Closing a socket with unread bytes in it makes the kernel send a reset, which

@@ -7,9 +7,10 @@ pub mod discovery;
 pub mod fd_limit;
 pub mod invite;
 pub mod limits;
+/// The wire protocol, from its own crate (`hearth-protocol`).
+pub use hearth_protocol as protocol;
 pub mod passcode;
 mod peer;
-pub mod protocol;
 pub mod room;
 pub mod server;
 pub mod store;

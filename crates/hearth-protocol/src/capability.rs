@@ -1,0 +1,29 @@
+//! Optional features beyond protocol 1 (docs/protocol.md §3.6). A client offers the names
+//! it understands in `hello`; the host answers in `welcome` with those it supports too,
+//! and from then on both use only those. Unknown names are ignored on both sides, so a
+//! newer client meets an older host (and the reverse) on what both support.
+
+/// Messages may carry a `kind` besides plain text. A client that offers this shows a kind
+/// it does not know as an unsupported message (with `text` as the fallback); a host sends
+/// other kinds only to connections that negotiated it.
+pub const MESSAGE_KINDS: &str = "message_kinds";
+
+/// Everything this build supports, in a stable order.
+pub const ALL: &[&str] = &[MESSAGE_KINDS];
+
+/// Offered names looked at: a hostile hello cannot make negotiation expensive.
+const MAX_OFFERED: usize = 64;
+
+/// What both sides support: the names of [`ALL`] that `offered` lists.
+pub fn negotiate(offered: &[String]) -> Vec<String> {
+    let offered = &offered[..offered.len().min(MAX_OFFERED)];
+    ALL.iter()
+        .filter(|c| offered.iter().any(|o| o == *c))
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// Everything this build supports, to offer in `hello`.
+pub fn all() -> Vec<String> {
+    ALL.iter().map(|c| c.to_string()).collect()
+}

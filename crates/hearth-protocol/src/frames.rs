@@ -1,0 +1,284 @@
+//! The frames: what a client sends (`ClientFrame`) and what a host sends (`HostFrame`),
+//! with their payloads. Each frame's wire name is written once, in the `frames!` lists.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{ErrorFrame, Timestamp};
+
+/// Declares a frame enum from `Variant(Payload) = "wire name"` lines: the serde names,
+/// `kind()` and `TYPES` all come from that one list.
+macro_rules! frames {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident($payload:ty) = $wire:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+        #[serde(tag = "type", content = "payload")]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $wire)] $variant($payload),)*
+        }
+
+        impl $name {
+            /// Every frame type's wire name.
+            pub const TYPES: &'static [&'static str] = &[$($wire),*];
+
+            /// The wire name of this frame's type (`error.request` names it).
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $($name::$variant(_) => $wire,)*
+                }
+            }
+        }
+    };
+}
+
+frames! {
+    /// Frames a client sends to the host.
+    pub enum ClientFrame {
+        Hello(Hello) = "hello",
+        Join(Join) = "join",
+        Leave(RoomRef) = "leave",
+        Send(Send) = "send",
+        Typing(TypingState) = "typing",
+        History(HistoryRequest) = "history",
+        Rename(Rename) = "rename",
+    }
+}
+
+impl ClientFrame {
+    /// The room a frame refers to, if any.
+    pub fn room_id(&self) -> Option<Uuid> {
+        match self {
+            ClientFrame::Join(j) => Some(j.room_id),
+            ClientFrame::Leave(r) => Some(r.room_id),
+            ClientFrame::Send(s) => Some(s.room_id),
+            ClientFrame::Typing(t) => Some(t.room_id),
+            ClientFrame::History(h) => Some(h.room_id),
+            ClientFrame::Hello(_) | ClientFrame::Rename(_) => None,
+        }
+    }
+}
+
+frames! {
+    /// Frames the host sends to a client.
+    pub enum HostFrame {
+        Welcome(Welcome) = "welcome",
+        Joined(Joined) = "joined",
+        Left(RoomRef) = "left",
+        Ack(Ack) = "ack",
+        Message(ChatMessage) = "message",
+        Presence(Presence) = "presence",
+        Typing(TypingEvent) = "typing",
+        HistoryPage(HistoryPage) = "history_page",
+        Error(ErrorFrame) = "error",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Hello {
+    pub protocol: u32,
+    pub user_id: Uuid,
+    pub name: String,
+    /// Optional features this client understands (§3.6); absent from a v1-only client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+}
+
+/// Optional features beyond protocol 1 (docs/protocol.md §3.6). A client offers the names
+/// it understands in `hello`; the host answers in `welcome` with those it supports too,
+/// and from then on both use only those. Unknown names are ignored on both sides, so a
+/// newer client meets an older host (and the reverse) on what both support.
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Join {
+    pub room_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passcode: Option<String>,
+    /// Resume point: the host replies with the messages whose seq is greater.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub since_seq: Option<u64>,
+    /// Instead of the passcode: the token an earlier `joined` handed out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct RoomRef {
+    pub room_id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Send {
+    pub room_id: Uuid,
+    /// Chosen by the client; a resend with the same id is answered with the original ack.
+    pub client_msg_id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct TypingState {
+    pub room_id: Uuid,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct HistoryRequest {
+    pub room_id: Uuid,
+    /// Page backwards: messages with seq < before_seq, newest page first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub before_seq: Option<u64>,
+    /// Page forwards: messages with seq > after_seq (used to finish a resume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub after_seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Rename {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Welcome {
+    pub protocol: u32,
+    pub host_id: Uuid,
+    pub host_name: String,
+    pub rooms: Vec<RoomSummary>,
+    pub limits: PublicLimits,
+    /// The optional features in use on this connection (§3.6): what the client offered
+    /// and the host supports. Absent from an older host: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+}
+
+/// The limits a well-behaved client needs to know to stay within them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct PublicLimits {
+    pub max_frame_bytes: usize,
+    pub max_text_chars: usize,
+    pub messages_per_sec: u32,
+    pub message_burst: u32,
+    pub max_history_page: u32,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub heartbeat_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct RoomSummary {
+    pub room_id: Uuid,
+    pub name: String,
+    pub has_passcode: bool,
+    pub online: u32,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub head_seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Member {
+    pub user_id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Joined {
+    pub room: RoomSummary,
+    pub members: Vec<Member>,
+    /// In ascending seq order.
+    pub messages: Vec<ChatMessage>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub head_seq: u64,
+    /// True when a resume had more than one page: fetch the rest with `history.after_seq`.
+    pub has_more: bool,
+    /// For rooms with a passcode: present this in later joins instead of the passcode,
+    /// so the client never has to keep the passcode. Valid until the passcode changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Ack {
+    pub room_id: Uuid,
+    pub client_msg_id: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub seq: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub ts: Timestamp,
+    /// True when this acknowledges a resend of an already stored message.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct ChatMessage {
+    pub room_id: Uuid,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub seq: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub ts: Timestamp,
+    pub user_id: Uuid,
+    pub author: String,
+    pub client_msg_id: String,
+    pub text: String,
+    /// What kind of message this is; absent for plain text, the only kind of protocol 1.
+    /// Kinds come with the `message_kinds` capability (§3.6). `text` is always a plain
+    /// fallback, shown with "unsupported message" by a client that does not know the
+    /// kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub enum PresenceEvent {
+    Join,
+    Leave,
+    /// The member's connection stopped answering heartbeats.
+    Timeout,
+    Rename,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Presence {
+    pub room_id: Uuid,
+    pub event: PresenceEvent,
+    pub member: Member,
+    pub online: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct TypingEvent {
+    pub room_id: Uuid,
+    pub member: Member,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct HistoryPage {
+    pub room_id: Uuid,
+    /// In ascending seq order, whichever direction was asked for.
+    pub messages: Vec<ChatMessage>,
+    /// True when more messages exist further in the requested direction.
+    pub has_more: bool,
+}
