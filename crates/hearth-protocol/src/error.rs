@@ -92,8 +92,6 @@ impl ErrorFrame {
     }
 }
 
-/// WebSocket close codes used by the host (RFC 6455 codes plus the 4000 range).
-
 /// Why a text frame could not be turned into a [`ClientFrame`].
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum DecodeError {
