@@ -1175,6 +1175,12 @@ async fn pump(app: App, address: String, id: u64, mut events: mpsc::Receiver<Cli
             ClientEvent::Synced { room_id, head_seq } => {
                 app.emit(AppEvent::Synced { room_id, head_seq })
             }
+            ClientEvent::HistoryDiverged { room_id, set_aside } => {
+                app.emit(AppEvent::HistoryDiverged {
+                    room_id,
+                    set_aside: u32::try_from(set_aside).unwrap_or(u32::MAX),
+                })
+            }
             ClientEvent::Message(message) => app.emit(AppEvent::Message { message }),
             ClientEvent::Ack {
                 room_id,

@@ -256,6 +256,10 @@ pub enum AppEvent {
         expected: String,
         presented: String,
     },
+    /// The host's history for a room went back in time (a restored backup, a database
+    /// copied without its -wal file). `set_aside` messages it no longer has are kept on
+    /// this computer, apart, as "not on the host"; the room shows the host's history.
+    HistoryDiverged { room_id: Uuid, set_aside: u32 },
     /// The rooms hosted here changed.
     Hosting { rooms: Vec<HostedView> },
     /// Whether a room can be chatted in changed (see [`RoomAccess`]).

@@ -197,6 +197,15 @@ fn fatal(ev: &ClientEvent) -> Option<anyhow::Error> {
     }
 }
 
+/// The host's log went back in time: said once per occurrence, never mixed in silently.
+fn diverged_warning(set_aside: usize) -> String {
+    format!(
+        "! WARNING: the host's history of this room went back in time (restored from a backup, \
+         or its database was copied without its -wal file). {set_aside} message(s) it no longer \
+         has are kept on this computer as \"not on the host\"; what is shown now is the host's"
+    )
+}
+
 /// The host could not read its own log for this room (a `storage_error` answering our
 /// join or history request): say so rather than wait for a page that will not come.
 fn host_storage_error(ev: &ClientEvent, room_id: Uuid) -> Option<&hearth::protocol::ErrorFrame> {
@@ -329,6 +338,9 @@ async fn tail(
         if let Some(e) = host_storage_error(&ev, room_id) {
             return Err(unreadable(e));
         }
+        if let ClientEvent::HistoryDiverged { set_aside, .. } = ev {
+            eprintln!("{}", diverged_warning(set_aside));
+        }
         match ev {
             ClientEvent::Synced {
                 room_id: r,
@@ -442,6 +454,11 @@ async fn interactive(
                         if first_use { " (first visit: now pinned)" } else { " (verified)" }
                     ),
                     ClientEvent::SendFailed { error, .. } => eprintln!("! not sent: {}", output::term(&error.message)),
+                    ClientEvent::HistoryDiverged { set_aside, .. } => {
+                        eprintln!("{}", diverged_warning(set_aside));
+                        // What was printed may be gone: show the host's history afresh.
+                        printed = None;
+                    }
                     ClientEvent::Error(e) if e.code == ErrorCode::RateLimited && e.client_msg_id.is_some() => {
                         let first = !told_rate_limited;
                         told_rate_limited = true;

@@ -390,3 +390,107 @@ fn an_unreadable_host_log_is_reported_and_nothing_is_dropped() {
         .collect();
     assert_eq!(texts, vec!["before", "queued", "after"]);
 }
+
+/// A host whose log goes back in time (here: the last 51 of 400 acknowledged messages
+/// gone, as with a backup restored, or a hearth.db copied without its -wal file) and
+/// then goes on with new messages at the same seqs. A member who had all 400 is warned,
+/// shows the host's history, and keeps the 51 the host lost apart, as "not on the
+/// host", instead of mixing them in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_log_that_went_back_in_time_is_detected_and_nothing_is_mixed_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = HostProc::start(
+        dir.path(),
+        "127.0.0.1:0",
+        "General",
+        &["--rate", "100000", "--burst", "100000"],
+    );
+    let invite = host.invite.clone();
+    let url = host.url();
+    let room = invite.room_id.unwrap();
+    let mut alice = wss_member(&invite, "Alice").await;
+    for i in 1..=400 {
+        let f = format!(
+            r#"{{"type":"send","payload":{{"room_id":"{room}","client_msg_id":"a{i}","text":"before {i} — שלום"}}}}"#
+        );
+        futures_util::SinkExt::feed(&mut alice, Message::Text(f.into()))
+            .await
+            .unwrap();
+    }
+    futures_util::SinkExt::flush(&mut alice).await.unwrap();
+    let mut acks = 0;
+    while acks < 400 {
+        if let Some(Ok(Message::Text(t))) = alice.next().await {
+            acks += usize::from(t.contains(r#""type":"ack""#));
+        }
+    }
+    drop(alice);
+    let bob = tempfile::tempdir().unwrap();
+    assert_eq!(tail(&url, bob.path(), 400).len(), 400);
+
+    // The host's log loses its last 51 messages, then the host comes back.
+    host.sigterm(Duration::from_secs(10));
+    let db = rusqlite::Connection::open(dir.path().join("hearth.db")).unwrap();
+    db.execute("DELETE FROM host_messages WHERE seq > 349", [])
+        .unwrap();
+    drop(db);
+    let bind = format!("127.0.0.1:{}", invite.port);
+    let _host = HostProc::start(dir.path(), &bind, "General", &[]);
+    let carol = tempfile::tempdir().unwrap();
+    for i in 1..=5 {
+        let out = join(
+            &[&url, "--name", "Carol", "--send", &format!("after {i}")],
+            carol.path(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let out = join(
+        &[&url, "--name", "Bob", "--tail", "10", "--json"],
+        bob.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("went back in time"), "{err}");
+    assert!(err.contains("51 message(s)"), "{err}");
+    let shown: Vec<(u64, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["seq"].as_u64().unwrap(),
+                v["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(u64, String)> = (345..=349)
+        .map(|s| (s, format!("before {s} — שלום")))
+        .chain((1..=5).map(|i| (349 + i, format!("after {i}"))))
+        .collect();
+    assert_eq!(
+        shown, want,
+        "the host's history, nothing of the old 350..400"
+    );
+
+    let store = Store::open(bob.path()).unwrap();
+    let cached = store.all_cached_messages(room).unwrap();
+    assert_eq!(cached.len(), 354);
+    assert!(cached
+        .iter()
+        .enumerate()
+        .all(|(i, m)| m.seq == i as u64 + 1));
+    let lost = store.unhosted_messages(room).unwrap();
+    let lost_seqs: Vec<u64> = lost.iter().map(|m| m.seq).collect();
+    let mut sorted = lost_seqs.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        (350..=400).collect::<Vec<_>>(),
+        "kept apart: {lost_seqs:?}"
+    );
+    assert!(lost.iter().all(|m| m.text.starts_with("before ")));
+}

@@ -134,6 +134,14 @@ pub enum ClientEvent {
     Left {
         room_id: Uuid,
     },
+    /// The host's history for this room went back in time (a restored backup, a database
+    /// copied without its -wal file): `set_aside` cached messages it no longer has, or has
+    /// others in place of, were moved to [`Store::unhosted_messages`]. The cache now
+    /// follows the host.
+    HistoryDiverged {
+        room_id: Uuid,
+        set_aside: usize,
+    },
     Error(ErrorFrame),
 }
 
@@ -719,7 +727,16 @@ impl Task {
         }
     }
 
-    async fn cache(&self, room_id: Uuid, msgs: &[ChatMessage], floor: Option<u64>) -> u64 {
+    /// Caches `msgs`; returns the synced seq. Cached messages the host replaced by
+    /// others are set aside as "not on the host" and reported (`set_aside` adds the ones
+    /// already moved for this frame).
+    async fn cache(
+        &self,
+        room_id: Uuid,
+        msgs: &[ChatMessage],
+        floor: Option<u64>,
+        set_aside: usize,
+    ) -> u64 {
         let store = &self.config.store;
         // Only announce messages the cache did not already have.
         let fresh: Vec<ChatMessage> = msgs
@@ -732,13 +749,21 @@ impl Task {
             })
             .cloned()
             .collect();
-        let synced = match store.cache_messages(room_id, msgs, floor) {
-            Ok(s) => s,
+        let (synced, replaced) = match store.cache_messages(room_id, msgs, floor) {
+            Ok(c) => (c.synced, c.set_aside),
             Err(e) => {
                 tracing::error!(error = %e, "cannot write the local cache");
-                0
+                (0, 0)
             }
         };
+        if set_aside + replaced > 0 {
+            tracing::warn!(%room_id, set_aside = set_aside + replaced, "the host's history went back in time");
+            self.emit(ClientEvent::HistoryDiverged {
+                room_id,
+                set_aside: set_aside + replaced,
+            })
+            .await;
+        }
         for m in fresh {
             self.emit(ClientEvent::Message(m)).await;
         }
@@ -820,6 +845,21 @@ impl Task {
                 let resumed = prev
                     .as_ref()
                     .is_some_and(|p| p.synced_seq > 0 && p.synced_seq <= j.head_seq);
+                // We hold more than the host has: its log went back in time (a restored
+                // backup, a copy without its -wal). Its `joined` is the truth (§10.1);
+                // what it lost is kept apart, never mixed in.
+                let rewound = match prev.as_ref() {
+                    Some(p) if p.synced_seq > j.head_seq => {
+                        match self.config.store.set_aside_beyond(room_id, j.head_seq) {
+                            Ok(n) => n,
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot set aside what the host lost");
+                                0
+                            }
+                        }
+                    }
+                    _ => 0,
+                };
                 let floor = if resumed {
                     None
                 } else {
@@ -835,7 +875,7 @@ impl Task {
                     members: j.members.clone(),
                 })
                 .await;
-                let synced = self.cache(room_id, &j.messages, floor).await;
+                let synced = self.cache(room_id, &j.messages, floor, rewound).await;
                 if let Some(r) = self.rooms.get_mut(&room_id) {
                     r.joined = true;
                     r.catching_up = j.has_more;
@@ -859,7 +899,7 @@ impl Task {
             HostFrame::HistoryPage(p) => {
                 let room_id = p.room_id;
                 let catching_up = self.rooms.get(&room_id).is_some_and(|r| r.catching_up);
-                self.cache(room_id, &p.messages, None).await;
+                self.cache(room_id, &p.messages, None, 0).await;
                 if catching_up {
                     let last = p.messages.last().map(|m| m.seq);
                     match (p.has_more, last) {
@@ -888,7 +928,7 @@ impl Task {
             }
             HostFrame::Message(m) => {
                 let room_id = m.room_id;
-                self.cache(room_id, std::slice::from_ref(&m), None).await;
+                self.cache(room_id, std::slice::from_ref(&m), None, 0).await;
             }
             HostFrame::Ack(a) => {
                 if let Err(e) = self.config.store.outbox_remove(&a.client_msg_id) {

@@ -150,6 +150,24 @@ fn migrations() -> Migrations<'static> {
         ALTER TABLE messages ADD COLUMN kind TEXT;
         "#,
         ),
+        // Cached messages the host no longer has (its log went back in time: a restored
+        // backup, a database copied without its -wal file). Kept, apart from the cache.
+        M::up(
+            r#"
+        CREATE TABLE unhosted_messages (
+            room_id       TEXT NOT NULL,
+            seq           INTEGER NOT NULL,
+            ts            INTEGER NOT NULL,
+            user_id       TEXT NOT NULL,
+            author        TEXT NOT NULL,
+            client_msg_id TEXT NOT NULL,
+            text          TEXT NOT NULL,
+            kind          TEXT,
+            set_aside_at  INTEGER NOT NULL
+        );
+        CREATE INDEX unhosted_by_room ON unhosted_messages (room_id, seq);
+        "#,
+        ),
     ])
 }
 
@@ -562,7 +580,57 @@ impl Store {
         tx.commit().map_err(|e| self.err(e))
     }
 
+    /// Moves the cached messages of `room_id` after `head` to the messages "not on the
+    /// host" and brings the synced and read seqs back to `head`: the host's log went back
+    /// in time, and what it no longer has must not pass for what it has. Returns how many
+    /// were set aside.
+    pub fn set_aside_beyond(&self, room_id: Uuid, head: u64) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let (id, head) = (room_id.to_string(), i64::try_from(head).unwrap_or(i64::MAX));
+        let moved = tx
+            .execute(
+                &format!(
+                    "INSERT INTO unhosted_messages ({MSG_COLS}, set_aside_at)
+                     SELECT {MSG_COLS}, ?3 FROM messages WHERE room_id = ?1 AND seq > ?2"
+                ),
+                params![id, head, now_ms()],
+            )
+            .map_err(|e| self.err(e))?;
+        tx.execute(
+            "DELETE FROM messages WHERE room_id = ?1 AND seq > ?2",
+            params![id, head],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE joined_rooms SET synced_seq = MIN(synced_seq, ?2), read_seq = MIN(read_seq, ?2)
+             WHERE room_id = ?1",
+            params![id, head],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(moved)
+    }
+
+    /// The messages of `room_id` that this computer has and its host no longer has.
+    pub fn unhosted_messages(&self, room_id: Uuid) -> Result<Vec<ChatMessage>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {MSG_COLS} FROM unhosted_messages WHERE room_id = ?1 ORDER BY set_aside_at, seq"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([room_id.to_string()], row_to_msg)
+            .and_then(|r| r.collect())
+            .map_err(|e| self.err(e));
+        rows
+    }
+
     /// Caches messages (idempotent by `(room, seq)`) and advances the room's synced seq.
+    /// A cached message that the host now has another message in place of (same seq,
+    /// another sender or id: its log went back and on) is set aside as "not on the host"
+    /// and replaced. Returns the synced seq and how many were set aside.
     ///
     /// `contiguous_from`: when these messages are known to follow `synced_seq` with no
     /// gap before them (a resume page, or the latest page on a first join), the synced
@@ -572,9 +640,10 @@ impl Store {
         room_id: Uuid,
         msgs: &[ChatMessage],
         floor: Option<u64>,
-    ) -> Result<u64> {
+    ) -> Result<Cached> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let mut set_aside = 0;
         {
             let mut ins = tx
                 .prepare_cached(
@@ -582,18 +651,49 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(|e| self.err(e))?;
+            let mut same = tx
+                .prepare_cached(
+                    "SELECT user_id = ?3 AND client_msg_id = ?4 FROM messages WHERE room_id = ?1 AND seq = ?2",
+                )
+                .map_err(|e| self.err(e))?;
+            let mut aside = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO unhosted_messages ({MSG_COLS}, set_aside_at)
+                     SELECT {MSG_COLS}, ?3 FROM messages WHERE room_id = ?1 AND seq = ?2"
+                ))
+                .map_err(|e| self.err(e))?;
+            let mut replace = tx
+                .prepare_cached(
+                    "UPDATE messages SET ts = ?3, user_id = ?4, author = ?5, client_msg_id = ?6, text = ?7, kind = ?8
+                     WHERE room_id = ?1 AND seq = ?2",
+                )
+                .map_err(|e| self.err(e))?;
             for m in msgs {
-                ins.execute(params![
-                    m.room_id.to_string(),
-                    m.seq as i64,
+                let (room, seq, user) =
+                    (m.room_id.to_string(), m.seq as i64, m.user_id.to_string());
+                let fields = params![
+                    room,
+                    seq,
                     m.ts,
-                    m.user_id.to_string(),
+                    user,
                     m.author,
                     m.client_msg_id,
                     m.text,
                     m.kind
-                ])
-                .map_err(|e| self.err(e))?;
+                ];
+                if ins.execute(fields).map_err(|e| self.err(e))? == 1 {
+                    continue;
+                }
+                let unchanged: bool = same
+                    .query_row(params![room, seq, user, m.client_msg_id], |r| r.get(0))
+                    .map_err(|e| self.err(e))?;
+                if !unchanged {
+                    aside
+                        .execute(params![room, seq, now_ms()])
+                        .map_err(|e| self.err(e))?;
+                    replace.execute(fields).map_err(|e| self.err(e))?;
+                    set_aside += 1;
+                }
             }
         }
         let id = room_id.to_string();
@@ -606,7 +706,7 @@ impl Store {
         }
         let synced = advance_synced(&tx, &id).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
-        Ok(synced)
+        Ok(Cached { synced, set_aside })
     }
 
     /// The highest seq up to which this client has every message since it joined.
@@ -877,6 +977,15 @@ pub struct HostedRoom {
 }
 
 /// A room this install has joined, as cached locally.
+/// What [`Store::cache_messages`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cached {
+    /// The highest seq up to which the cache has every message.
+    pub synced: u64,
+    /// Cached messages replaced by the host's different ones, kept apart.
+    pub set_aside: usize,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct JoinedRoom {
     pub room_id: Uuid,
@@ -1272,11 +1381,18 @@ mod tests {
         assert_eq!(
             store
                 .cache_messages(room, &[m(1), m(2), m(4)], None)
-                .unwrap(),
+                .unwrap()
+                .synced,
             2
         );
-        assert_eq!(store.cache_messages(room, &[m(3)], None).unwrap(), 4);
-        assert_eq!(store.cache_messages(room, &[m(3), m(4)], None).unwrap(), 4);
+        assert_eq!(store.cache_messages(room, &[m(3)], None).unwrap().synced, 4);
+        assert_eq!(
+            store
+                .cache_messages(room, &[m(3), m(4)], None)
+                .unwrap()
+                .synced,
+            4
+        );
         assert_eq!(store.all_cached_messages(room).unwrap().len(), 4);
     }
 }

@@ -62,6 +62,8 @@ class AppState {
   /** A join the user started: room id ("" for a bare address) -> outcome. */
   joining = $state<Record<string, "pending" | JoinProblem>>({});
   mismatches = $state<MismatchWarning[]>([]);
+  /** Rooms whose host's history went back in time: how many messages were set aside. */
+  diverged = $state<Record<string, number>>({});
   /** Rooms a `joined` event arrived for in this session (a join can outrun its command). */
   joinedNow = $state<Record<string, boolean>>({});
   toast = $state<string | null>(null);
@@ -419,6 +421,12 @@ class AppState {
         break;
       case "room_access":
         this.setAccess(e.room_id, e.access);
+        break;
+      case "history_diverged":
+        // The cache now follows the host: what the list showed may be gone or different.
+        this.diverged = { ...this.diverged, [e.room_id]: (this.diverged[e.room_id] ?? 0) + e.set_aside };
+        delete this.messages[e.room_id];
+        if (this.active === e.room_id) void this.reload(e.room_id);
         break;
       case "error":
         this.say(e.message);
