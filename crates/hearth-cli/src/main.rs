@@ -1,5 +1,6 @@
 //! `hearth`: host and join Hearth rooms from a terminal.
 
+mod backup;
 mod bench;
 mod host;
 mod join;
@@ -36,6 +37,8 @@ enum Command {
     Join(join::JoinArgs),
     /// List the rooms announced on the local network (mDNS), once or live with --watch.
     Rooms(rooms::RoomsArgs),
+    /// Copy this install's database safely (SQLite's online backup), even while it runs.
+    Backup(backup::BackupArgs),
     /// Load-test a host (or the bare fan-out floor) with WebSocket clients on loopback.
     Bench(bench::BenchArgs),
     /// The bench's server process (internal).
@@ -92,6 +95,7 @@ fn main() -> std::process::ExitCode {
             Command::Host(a) => host::run(a).await,
             Command::Join(a) => join::run(a).await,
             Command::Rooms(a) => rooms::run(a).await,
+            Command::Backup(a) => backup::run(a).await,
             Command::Bench(a) => bench::run(a).await,
             Command::BenchServe(a) => bench::serve::run(a).await,
         }

@@ -319,6 +319,78 @@ fn a_full_disk_refuses_new_messages_and_loses_no_acknowledged_one() {
         .iter()
         .enumerate()
         .all(|(i, (seq, _, _))| *seq == i as u64 + 1));
+    // The cap holds for what is on disk, the -wal file beside the database included.
+    let on_disk: u64 = ["hearth.db", "hearth.db-wal", "hearth.db-shm"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(host_dir.path().join(f)).ok())
+        .map(|m| m.len())
+        .sum();
+    println!("on disk: {on_disk} bytes under a 200000-byte cap");
+    assert!(on_disk < 2 * 200_000, "{on_disk} bytes on disk");
+}
+
+/// `hearth backup` copies a database that a running host is writing to: the copy holds
+/// every acknowledged message, also those still only in the -wal file, and opens as a
+/// Hearth database of its own.
+#[test]
+fn a_backup_taken_while_the_host_runs_has_every_acknowledged_message() {
+    let host_dir = tempfile::tempdir().unwrap();
+    let host = HostProc::start(host_dir.path(), "127.0.0.1:0", "General", &[]);
+    let url = host.url();
+    let c_dir = tempfile::tempdir().unwrap();
+    for i in 0..20 {
+        let out = join(
+            &[&url, "--name", "Bob", "--send", &format!("m{i} 🙂")],
+            c_dir.path(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        host_dir.path().join("hearth.db-wal").exists(),
+        "recent commits are in the -wal file while the host runs"
+    );
+    let backup_dir = tempfile::tempdir().unwrap();
+    let dest = backup_dir.path().join("hearth.db");
+    let out = hearth()
+        .args(["backup"])
+        .arg(&dest)
+        .arg("--data-dir")
+        .arg(host_dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checked"));
+    // Refused over an existing file.
+    let again = hearth()
+        .args(["backup"])
+        .arg(&dest)
+        .arg("--data-dir")
+        .arg(host_dir.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    drop(host);
+    // The copy, alone in a directory, is the host's log.
+    let copy = Store::open(backup_dir.path()).unwrap();
+    let room = hearth::store::Store::hosted_rooms(&copy).unwrap()[0].room_id;
+    let log = copy
+        .reader()
+        .unwrap()
+        .after(room, 0, u64::MAX, 100)
+        .unwrap();
+    let texts: Vec<String> = log.into_iter().map(|m| m.text).collect();
+    assert_eq!(
+        texts,
+        (0..20).map(|i| format!("m{i} 🙂")).collect::<Vec<_>>()
+    );
 }
 
 /// A host that cannot read its log (here its table is renamed behind its back, as a

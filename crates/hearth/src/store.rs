@@ -232,6 +232,30 @@ impl Store {
         &self.path
     }
 
+    /// Copies the whole database, consistently, to the new file `dest` with SQLite's
+    /// online backup, while hosts and clients keep using it: the one safe way to back up
+    /// (copying `hearth.db` alone misses what is still in `hearth.db-wal`). The copy is
+    /// checked before this returns.
+    pub fn backup_to(&self, dest: &Path) -> Result<()> {
+        if dest.exists() {
+            return Err(StoreError::Unwritable {
+                path: dest.to_path_buf(),
+                detail: "the file exists already; give a new file name".into(),
+            });
+        }
+        let src = open_conn(&self.path, Role::General, None)?;
+        src.backup(rusqlite::MAIN_DB, dest, None)
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, msg) => StoreError::Unwritable {
+                    path: dest.to_path_buf(),
+                    detail: msg.unwrap_or_else(|| f.to_string()),
+                },
+                other => StoreError::Sqlite(other),
+            })?;
+        let copy = Connection::open(dest).map_err(|e| StoreError::from_sqlite(e, dest))?;
+        check_integrity(&copy, dest)
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent; keep going.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -854,6 +878,15 @@ fn open_conn(path: &Path, role: Role, max_page_count: Option<u64>) -> Result<Con
     if let Some(pages) = max_page_count {
         conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
             .map_err(|e| StoreError::from_sqlite(e, path))?;
+        // The cap is on the database file; without these the -wal file beside it could
+        // grow past it (to 1,000 pages before SQLite checkpoints, and it never shrinks).
+        // Checkpoint at a quarter of the cap, and truncate the WAL back to that after.
+        let wal_pages = (pages / 4).max(16);
+        conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = {wal_pages}; PRAGMA journal_size_limit = {};",
+            wal_pages * 4096
+        ))
+        .map_err(|e| StoreError::from_sqlite(e, path))?;
     }
     Ok(conn)
 }
