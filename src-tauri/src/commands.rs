@@ -17,6 +17,18 @@ use tauri_plugin_autostart::ManagerExt;
 
 type Res<T> = Result<T, AppError>;
 
+/// Runs a call that touches the store (SQLite, behind a mutex the client tasks share) on
+/// the blocking pool: never on the UI thread, never on a runtime worker.
+async fn blocking<T: Send + 'static>(
+    shell: &Shell,
+    call: impl FnOnce(hearth_app::App) -> Res<T> + Send + 'static,
+) -> Res<T> {
+    let app = shell.app.clone();
+    tauri::async_runtime::spawn_blocking(move || call(app))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
 /// The window's event stream; a reload subscribes again and replaces the old channel.
 #[tauri::command(rename_all = "snake_case")]
 pub fn subscribe(shell: State<'_, Shell>, on_event: Channel<AppEvent>) -> Res<()> {
@@ -43,25 +55,29 @@ pub fn ui_mark(name: String, ms: f64) {
     eprintln!("hearth-desktop: perf {name} {ms:.1} ms");
 }
 
-#[tauri::command(async)]
-pub fn profile(shell: State<'_, Shell>) -> Res<Profile> {
-    shell.app.profile()
+#[tauri::command]
+pub async fn profile(shell: State<'_, Shell>) -> Res<Profile> {
+    blocking(&shell, |app| app.profile()).await
 }
 
-#[tauri::command(rename_all = "snake_case", async)]
-pub fn set_name(shell: State<'_, Shell>, name: String) -> Res<Profile> {
-    shell.app.set_name(&name)
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_name(shell: State<'_, Shell>, name: String) -> Res<Profile> {
+    blocking(&shell, move |app| app.set_name(&name)).await
 }
 
-#[tauri::command(async)]
-pub fn settings(shell: State<'_, Shell>) -> Res<Settings> {
-    shell.app.settings()
+#[tauri::command]
+pub async fn settings(shell: State<'_, Shell>) -> Res<Settings> {
+    blocking(&shell, |app| app.settings()).await
 }
 
 /// Saves the settings and applies those that belong to the system: the background
 /// mode, and starting at login.
-#[tauri::command(rename_all = "snake_case", async)]
-pub fn set_settings(app: AppHandle, shell: State<'_, Shell>, settings: Settings) -> Res<Settings> {
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_settings(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    settings: Settings,
+) -> Res<Settings> {
     let autostart = app.autolaunch();
     let registered = autostart.is_enabled().unwrap_or(false);
     if settings.start_at_login != registered {
@@ -72,7 +88,7 @@ pub fn set_settings(app: AppHandle, shell: State<'_, Shell>, settings: Settings)
         };
         done.map_err(|e| AppError::Invalid(format!("Cannot change starting at login: {e}")))?;
     }
-    let saved = shell.app.set_settings(&settings)?;
+    let saved = blocking(&shell, move |app| app.set_settings(&settings)).await?;
     shell
         .background
         .store(saved.background, std::sync::atomic::Ordering::Relaxed);
@@ -89,19 +105,19 @@ pub fn members(shell: State<'_, Shell>, room_id: Uuid) -> Vec<Member> {
     shell.app.members(room_id)
 }
 
-#[tauri::command(rename_all = "snake_case", async)]
-pub fn messages(
+#[tauri::command(rename_all = "snake_case")]
+pub async fn messages(
     shell: State<'_, Shell>,
     room_id: Uuid,
     before_seq: Option<u64>,
     limit: u32,
 ) -> Res<MessagePage> {
-    shell.app.messages(room_id, before_seq, limit)
+    blocking(&shell, move |app| app.messages(room_id, before_seq, limit)).await
 }
 
-#[tauri::command(rename_all = "snake_case", async)]
-pub fn send(shell: State<'_, Shell>, room_id: Uuid, text: String) -> Res<PendingView> {
-    shell.app.send(room_id, &text)
+#[tauri::command(rename_all = "snake_case")]
+pub async fn send(shell: State<'_, Shell>, room_id: Uuid, text: String) -> Res<PendingView> {
+    blocking(&shell, move |app| app.send(room_id, &text)).await
 }
 
 #[tauri::command(rename_all = "snake_case", async)]
@@ -109,9 +125,9 @@ pub fn typing(shell: State<'_, Shell>, room_id: Uuid, active: bool) {
     shell.app.typing(room_id, active)
 }
 
-#[tauri::command(rename_all = "snake_case", async)]
-pub fn mark_read(shell: State<'_, Shell>, room_id: Uuid, seq: u64) -> Res<()> {
-    shell.app.mark_read(room_id, seq)
+#[tauri::command(rename_all = "snake_case")]
+pub async fn mark_read(shell: State<'_, Shell>, room_id: Uuid, seq: u64) -> Res<()> {
+    blocking(&shell, move |app| app.mark_read(room_id, seq)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -124,20 +140,20 @@ pub async fn join_link(
 }
 
 /// Joins a room of "Your rooms" again with a passcode (its host changed it).
-#[tauri::command(rename_all = "snake_case", async)]
-pub fn rejoin(shell: State<'_, Shell>, room_id: Uuid, passcode: String) -> Res<()> {
-    shell.app.rejoin(room_id, passcode)
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rejoin(shell: State<'_, Shell>, room_id: Uuid, passcode: String) -> Res<()> {
+    blocking(&shell, move |app| app.rejoin(room_id, passcode)).await
 }
 
 /// Reconnects a room now (also after "Stay disconnected" on a certificate warning).
-#[tauri::command(rename_all = "snake_case", async)]
-pub fn retry_room(shell: State<'_, Shell>, room_id: Uuid) -> Res<()> {
-    shell.app.retry_room(room_id)
+#[tauri::command(rename_all = "snake_case")]
+pub async fn retry_room(shell: State<'_, Shell>, room_id: Uuid) -> Res<()> {
+    blocking(&shell, move |app| app.retry_room(room_id)).await
 }
 
-#[tauri::command(rename_all = "snake_case", async)]
-pub fn set_draft(shell: State<'_, Shell>, room_id: Uuid, text: String) -> Res<()> {
-    shell.app.set_draft(room_id, &text)
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_draft(shell: State<'_, Shell>, room_id: Uuid, text: String) -> Res<()> {
+    blocking(&shell, move |app| app.set_draft(room_id, &text)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -149,9 +165,9 @@ pub async fn join_discovered(
     shell.app.join_discovered(room_id, passcode).await
 }
 
-#[tauri::command(rename_all = "snake_case", async)]
-pub fn leave(shell: State<'_, Shell>, room_id: Uuid) -> Res<()> {
-    shell.app.leave(room_id)
+#[tauri::command(rename_all = "snake_case")]
+pub async fn leave(shell: State<'_, Shell>, room_id: Uuid) -> Res<()> {
+    blocking(&shell, move |app| app.leave(room_id)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -183,9 +199,16 @@ pub fn discovered(shell: State<'_, Shell>) -> Vec<DiscoveredView> {
 }
 
 /// Trusts a host's new certificate for a room after the user compared fingerprints.
-#[tauri::command(rename_all = "snake_case", async)]
-pub fn trust_fingerprint(shell: State<'_, Shell>, room_id: Uuid, fingerprint: String) -> Res<()> {
-    shell.app.trust_fingerprint(room_id, &fingerprint)
+#[tauri::command(rename_all = "snake_case")]
+pub async fn trust_fingerprint(
+    shell: State<'_, Shell>,
+    room_id: Uuid,
+    fingerprint: String,
+) -> Res<()> {
+    blocking(&shell, move |app| {
+        app.trust_fingerprint(room_id, &fingerprint)
+    })
+    .await
 }
 
 /// Shows a desktop notification. The UI decides when (room not in view, window

@@ -306,11 +306,11 @@ impl App {
 
     fn room_view(
         &self,
-        room: &hearth::store::JoinedRoom,
+        overview: hearth::store::RoomOverview,
         hosted: &HashSet<Uuid>,
         hostable: &HashSet<Uuid>,
-    ) -> Result<RoomView, AppError> {
-        let store = &self.inner.store;
+    ) -> RoomView {
+        let room = &overview.room;
         // One look at the room's session for both its connection and its host's limit.
         let (connection, max_text_chars) = lock(&self.inner.sessions)
             .values()
@@ -329,24 +329,24 @@ impl App {
                 .unwrap_or(0),
             _ => 0,
         };
-        Ok(RoomView {
+        RoomView {
             room_id: room.room_id,
             name: room.name.clone(),
             address: room.address.clone(),
             host_name: room.host_name.clone(),
             has_passcode: room.has_passcode,
-            unread: store.unread_count(room.room_id, self.inner.user_id)?,
-            last_message: store.last_message(room.room_id)?,
+            unread: overview.unread,
+            last_message: overview.last_message,
             connection,
             online,
             hosted_by_me: hosted.contains(&room.room_id),
             hostable: hostable.contains(&room.room_id),
             read_seq: room.read_seq,
-            fingerprint: store.pinned(&hearth::client::pin_key_room(room.room_id))?,
-            draft: store.setting(&draft_key(room.room_id))?.unwrap_or_default(),
+            fingerprint: overview.fingerprint,
+            draft: overview.setting.unwrap_or_default(),
             access: self.access(room.room_id),
             max_text_chars,
-        })
+        }
     }
 
     fn hostable_ids(&self) -> Result<HashSet<Uuid>, AppError> {
@@ -369,13 +369,21 @@ impl App {
     /// "Your rooms": every room joined, with unread counts and reachability.
     pub async fn rooms(&self) -> Result<Vec<RoomView>, AppError> {
         let hosted = self.hosted_ids().await;
-        let hostable = self.hostable_ids()?;
-        self.inner
-            .store
-            .joined_rooms()?
-            .iter()
-            .map(|r| self.room_view(r, &hosted, &hostable))
-            .collect()
+        // SQLite off the runtime, in a fixed number of queries (not a few per room).
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let hostable = app.hostable_ids()?;
+            let overviews = app
+                .inner
+                .store
+                .room_overviews(app.inner.user_id, draft_key)?;
+            Ok(overviews
+                .into_iter()
+                .map(|o| app.room_view(o, &hosted, &hostable))
+                .collect())
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
     }
 
     pub fn members(&self, room_id: Uuid) -> Vec<Member> {
@@ -1161,15 +1169,20 @@ async fn pump(app: App, address: String, id: u64, mut events: mpsc::Receiver<Cli
                 lock(&inner.user_joins).remove(&room.room_id);
                 app.set_access(room.room_id, RoomAccess::Ok);
                 let hosted = app.hosted_ids().await;
-                let hostable = app.hostable_ids().unwrap_or_default();
-                let joined = inner.store.joined_room(room.room_id).ok().flatten();
-                if let Some(j) = joined {
-                    if let Ok(view) = app.room_view(&j, &hosted, &hostable) {
-                        app.emit(AppEvent::Joined {
-                            room: Box::new(view),
-                            members,
-                        });
-                    }
+                let (reader, room_id) = (app.clone(), room.room_id);
+                // SQLite off the runtime: this task pumps every event of the session.
+                let read = tokio::task::spawn_blocking(move || {
+                    let hostable = reader.hostable_ids().unwrap_or_default();
+                    let store = &reader.inner.store;
+                    let overview = store.room_overview(room_id, reader.inner.user_id, draft_key);
+                    (hostable, overview)
+                })
+                .await;
+                if let Ok((hostable, Ok(Some(overview)))) = read {
+                    app.emit(AppEvent::Joined {
+                        room: Box::new(app.room_view(overview, &hosted, &hostable)),
+                        members,
+                    });
                 }
             }
             ClientEvent::Synced { room_id, head_seq } => {

@@ -33,6 +33,9 @@ pub enum AppError {
     Unreachable(String),
     #[error("This room's host announces a different certificate than the one pinned on your first visit; not joining.")]
     FingerprintChanged,
+    /// A background task failed (it panicked or was cancelled): a bug, not user input.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl AppError {
@@ -52,6 +55,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Unreachable(_) => "unreachable",
             AppError::FingerprintChanged => "fingerprint_changed",
+            AppError::Internal(_) => "internal",
         }
     }
 

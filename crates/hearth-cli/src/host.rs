@@ -118,7 +118,13 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
             transport,
         },
     )?;
-    let room = host.open_room(&name, a.passcode.as_deref())?;
+    // Hashing a passcode is Argon2id (~40 ms of a core): off the async runtime.
+    let room = {
+        let (host, name, passcode) = (host.clone(), name.clone(), a.passcode.clone());
+        tokio::task::spawn_blocking(move || host.open_room(&name, passcode.as_deref()))
+            .await
+            .context("the room could not be opened")??
+    };
     let bound = listen(&host, a.bind)?;
     let invite = Invite {
         host: hearth::invite::advertised_ip(bound).to_string(),

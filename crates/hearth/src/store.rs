@@ -780,6 +780,94 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Per joined room, what a room list shows: unread count (messages after the read
+    /// seq that are not `me`'s), newest cached message, pinned fingerprint, and the
+    /// setting stored under `setting_key(room)` (the app's drafts). A fixed number of
+    /// queries however many rooms there are.
+    pub fn room_overviews(
+        &self,
+        me: Uuid,
+        setting_key: impl Fn(Uuid) -> String,
+    ) -> Result<Vec<RoomOverview>> {
+        let rooms = self.joined_rooms()?;
+        let conn = self.conn();
+        let err = |e| self.err(e);
+        let by_room = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<HashMap<String, i64>> {
+            let mut stmt = conn.prepare(sql).map_err(err)?;
+            let rows = stmt
+                .query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .and_then(|r| r.collect())
+                .map_err(err);
+            rows
+        };
+        let unread = by_room(
+            "SELECT m.room_id, COUNT(*) FROM messages m JOIN joined_rooms j ON j.room_id = m.room_id
+             WHERE m.seq > j.read_seq AND m.user_id != ?1 GROUP BY m.room_id",
+            &[&me.to_string()],
+        )?;
+        let mut last = HashMap::new();
+        {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {MSG_COLS} FROM messages WHERE (room_id, seq) IN
+                     (SELECT room_id, MAX(seq) FROM messages GROUP BY room_id)"
+                ))
+                .map_err(err)?;
+            let rows: Vec<ChatMessage> = stmt
+                .query_map([], row_to_msg)
+                .and_then(|r| r.collect())
+                .map_err(err)?;
+            for m in rows {
+                last.insert(m.room_id, m);
+            }
+        }
+        let strings = |sql: &str| -> Result<HashMap<String, String>> {
+            let mut stmt = conn.prepare(sql).map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .and_then(|r| r.collect())
+                .map_err(err);
+            rows
+        };
+        let pins = strings("SELECT key, fingerprint FROM pins WHERE key LIKE 'room:%'")?;
+        let settings = strings("SELECT key, value FROM settings")?;
+        Ok(rooms
+            .into_iter()
+            .map(|room| {
+                let id = room.room_id;
+                RoomOverview {
+                    unread: unread
+                        .get(&id.to_string())
+                        .map(|&n| u32::try_from(n).unwrap_or(u32::MAX))
+                        .unwrap_or(0),
+                    last_message: last.remove(&id),
+                    fingerprint: pins.get(&format!("room:{id}")).cloned(),
+                    setting: settings.get(&setting_key(id)).cloned(),
+                    room,
+                }
+            })
+            .collect())
+    }
+
+    /// [`Store::room_overviews`] for one room.
+    pub fn room_overview(
+        &self,
+        room_id: Uuid,
+        me: Uuid,
+        setting_key: impl Fn(Uuid) -> String,
+    ) -> Result<Option<RoomOverview>> {
+        let Some(room) = self.joined_room(room_id)? else {
+            return Ok(None);
+        };
+        Ok(Some(RoomOverview {
+            unread: self.unread_count(room_id, me)?,
+            last_message: self.last_message(room_id)?,
+            fingerprint: self.pinned(&format!("room:{room_id}"))?,
+            setting: self.setting(&setting_key(room_id))?,
+            room,
+        }))
+    }
+
     /// The newest cached message of a room.
     pub fn last_message(&self, room_id: Uuid) -> Result<Option<ChatMessage>> {
         Ok(self.cached_messages(room_id, None, 1)?.pop())
@@ -1010,6 +1098,16 @@ pub struct HostedRoom {
 }
 
 /// A room this install has joined, as cached locally.
+/// A joined room with what a room list shows of it ([`Store::room_overviews`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomOverview {
+    pub room: JoinedRoom,
+    pub unread: u32,
+    pub last_message: Option<ChatMessage>,
+    pub fingerprint: Option<String>,
+    pub setting: Option<String>,
+}
+
 /// What [`Store::cache_messages`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cached {
@@ -1247,6 +1345,73 @@ mod tests {
                 assert!(o.join().unwrap().unwrap(), "both opens succeed");
             }
         }
+    }
+
+    /// The room list's overview (a fixed number of queries) says what the per-room
+    /// queries say, for every room.
+    #[test]
+    fn room_overviews_agree_with_the_per_room_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let me = Uuid::new_v4();
+        let other = Uuid::new_v4();
+        let mut rooms = Vec::new();
+        for r in 0..5u64 {
+            let room = Uuid::new_v4();
+            rooms.push(room);
+            store
+                .upsert_joined_room(&JoinedRoom {
+                    room_id: room,
+                    name: format!("غرفة {r}"),
+                    address: "127.0.0.1:1".into(),
+                    host_id: None,
+                    host_name: None,
+                    has_passcode: false,
+                    synced_seq: 0,
+                    read_seq: 0,
+                })
+                .unwrap();
+            let msgs: Vec<ChatMessage> = (1..=r * 10)
+                .map(|seq| ChatMessage {
+                    room_id: room,
+                    seq,
+                    ts: seq as i64,
+                    user_id: if seq % 3 == 0 { me } else { other },
+                    author: "Ann".into(),
+                    client_msg_id: format!("c{seq}"),
+                    text: format!("{seq} 🙂"),
+                    kind: None,
+                })
+                .collect();
+            store.cache_messages(room, &msgs, None).unwrap();
+            if r % 2 == 0 {
+                store.set_read_seq(room, r * 5).unwrap();
+                store.pin_first(&format!("room:{room}"), "ab").unwrap();
+                store
+                    .set_setting(&format!("draft:{room}"), "half-typed")
+                    .unwrap();
+            }
+        }
+        let all = store.room_overviews(me, |r| format!("draft:{r}")).unwrap();
+        assert_eq!(all.len(), 5);
+        for o in all {
+            let one = store
+                .room_overview(o.room.room_id, me, |r| format!("draft:{r}"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(o, one);
+        }
+        let first = store
+            .room_overview(rooms[4], me, |r| format!("draft:{r}"))
+            .unwrap()
+            .unwrap();
+        // 40 messages, 20 read; of the other 20, those not mine (seq % 3 != 0).
+        assert_eq!(
+            first.unread,
+            (21..=40).filter(|s| s % 3 != 0).count() as u32
+        );
+        assert_eq!(first.last_message.map(|m| m.seq), Some(40));
+        assert_eq!(first.setting.as_deref(), Some("half-typed"));
     }
 
     /// Damage is found at open, naming the file, not later in the middle of paging.
