@@ -78,6 +78,9 @@ struct Inner {
     live: Mutex<HashMap<Uuid, RoomLive>>,
     discovered: Mutex<HashMap<Uuid, DiscoveredRoom>>,
     hosting: tokio::sync::Mutex<Option<Hosting>>,
+    /// The rooms hosted right now, kept beside `hosting` for readers that must not wait:
+    /// `hosting` stays locked while a host starts or stops, which can take seconds.
+    hosted_now: Mutex<HashSet<Uuid>>,
     /// Rooms that cannot be chatted in for a reason other than the connection.
     access: Mutex<HashMap<Uuid, RoomAccess>>,
     /// Joins the user asked for and that have not been answered yet: their failure is
@@ -145,6 +148,7 @@ impl App {
                 live: Mutex::new(HashMap::new()),
                 discovered: Mutex::new(HashMap::new()),
                 hosting: tokio::sync::Mutex::new(None),
+                hosted_now: Mutex::new(HashSet::new()),
                 access: Mutex::new(HashMap::new()),
                 user_joins: Mutex::new(HashSet::new()),
                 browser_stop: Mutex::new(None),
@@ -359,16 +363,18 @@ impl App {
             .collect())
     }
 
-    async fn hosted_ids(&self) -> HashSet<Uuid> {
-        match &*self.inner.hosting.lock().await {
-            Some(h) => h.host.rooms().into_iter().map(|r| r.room_id).collect(),
-            None => HashSet::new(),
-        }
+    fn hosted_ids(&self) -> HashSet<Uuid> {
+        lock(&self.inner.hosted_now).clone()
+    }
+
+    /// Records which rooms are hosted now (after a room opened or closed).
+    fn set_hosted_now(&self, views: &[HostedView]) {
+        *lock(&self.inner.hosted_now) = views.iter().map(|v| v.room_id).collect();
     }
 
     /// "Your rooms": every room joined, with unread counts and reachability.
     pub async fn rooms(&self) -> Result<Vec<RoomView>, AppError> {
-        let hosted = self.hosted_ids().await;
+        let hosted = self.hosted_ids();
         // SQLite off the runtime, in a fixed number of queries (not a few per room).
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -843,6 +849,7 @@ impl App {
         let fingerprint = h.host.fingerprint().map(str::to_string);
         let views = h.views();
         drop(hosting);
+        self.set_hosted_now(&views);
         // Our own host's certificate is known, not learned: pin it, so a certificate made
         // anew (a lost key file) is not mistaken for an impostor by our own client.
         if let Some(fp) = &fingerprint {
@@ -906,6 +913,7 @@ impl App {
             }
         }
         drop(hosting);
+        self.set_hosted_now(&views);
         let mut ids = self.hosting_list();
         ids.retain(|r| *r != room_id);
         self.set_hosting_list(&ids)?;
@@ -1053,6 +1061,7 @@ impl App {
         if let Some(h) = self.inner.hosting.lock().await.take() {
             h.shutdown().await;
         }
+        self.set_hosted_now(&[]);
         let sessions: Vec<Session> = lock(&self.inner.sessions).drain().map(|(_, s)| s).collect();
         for s in sessions {
             s.client.shutdown();
@@ -1168,7 +1177,7 @@ async fn pump(app: App, address: String, id: u64, mut events: mpsc::Receiver<Cli
                 );
                 lock(&inner.user_joins).remove(&room.room_id);
                 app.set_access(room.room_id, RoomAccess::Ok);
-                let hosted = app.hosted_ids().await;
+                let hosted = app.hosted_ids();
                 let (reader, room_id) = (app.clone(), room.room_id);
                 // SQLite off the runtime: this task pumps every event of the session.
                 let read = tokio::task::spawn_blocking(move || {
@@ -1227,8 +1236,12 @@ async fn pump(app: App, address: String, id: u64, mut events: mpsc::Receiver<Cli
                         l.members.sort_by_key(|m| m.name.to_lowercase());
                     }
                 }
-                if let Some(h) = &*inner.hosting.lock().await {
-                    h.refresh().await;
+                // Never wait for a host that is starting or stopping: every room's events
+                // come through here. The re-announce ticker refreshes it later anyway.
+                if let Ok(hosting) = inner.hosting.try_lock() {
+                    if let Some(h) = &*hosting {
+                        h.refresh().await;
+                    }
                 }
                 app.emit(AppEvent::Presence {
                     room_id: p.room_id,
