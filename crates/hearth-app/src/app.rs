@@ -984,11 +984,25 @@ impl App {
                 };
                 let Some(ev) = ev else { break };
                 app.on_discovery(ev);
+                // Everything already waiting goes into the same one update of the UI,
+                // and the UI gets at most ten a second however fast the LAN announces:
+                // a flood of announcements must not flood the window.
+                while let Some(ev) = browser.try_next_event() {
+                    app.on_discovery(ev);
+                }
+                app.emit(AppEvent::Discovery {
+                    rooms: app.discovered(),
+                });
+                tokio::select! {
+                    _ = &mut stop_rx => break,
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
             }
             browser.shutdown().await;
         });
     }
 
+    /// Applies one change to the rooms on the LAN (the caller tells the UI).
     fn on_discovery(&self, ev: BrowseEvent) {
         match &ev {
             BrowseEvent::Added(r) | BrowseEvent::Updated(r) => {
@@ -999,10 +1013,15 @@ impl App {
             BrowseEvent::Removed(r) => {
                 lock(&self.inner.discovered).remove(&r.room_id);
             }
+            BrowseEvent::Resync(all) => {
+                *lock(&self.inner.discovered) =
+                    all.iter().map(|r| (r.room_id, r.clone())).collect();
+                for r in all {
+                    self.follow_moved_host(r);
+                    self.follow_announcement(r);
+                }
+            }
         }
-        self.emit(AppEvent::Discovery {
-            rooms: self.discovered(),
-        });
     }
 
     /// A joined room whose host is unreachable but announced on a new address (DHCP gave

@@ -176,6 +176,11 @@ fn a_returning_host_is_rejoined_without_waiting_out_the_backoff() {
         .await;
         b.join_discovered(room, None).await.unwrap();
         wait_joined(&mut eb, "join", room).await;
+        // A hosts again by hand below, after its client has tried and is waiting: not
+        // at start, which would race that first try.
+        let mut settings = a.settings().unwrap();
+        settings.resume_hosting = false;
+        a.set_settings(&settings).unwrap();
 
         a.shutdown().await;
         drop((a, ea));

@@ -159,19 +159,32 @@ fn print_table(rooms: &[DiscoveredRoom]) {
 }
 
 fn human_event(ev: &BrowseEvent) -> String {
-    let (mark, r) = match ev {
-        BrowseEvent::Added(r) => ("+", r),
-        BrowseEvent::Updated(r) => ("~", r),
-        BrowseEvent::Removed(r) => ("-", r),
+    let line = |mark: &str, r: &DiscoveredRoom| {
+        format!(
+            "{mark} {}  host: {}  passcode: {}  address: {}  id: {}",
+            r.name,
+            host_label(r),
+            passcode(r),
+            address(r),
+            r.room_id
+        )
     };
-    format!(
-        "{mark} {}  host: {}  passcode: {}  address: {}  id: {}",
-        r.name,
-        host_label(r),
-        passcode(r),
-        address(r),
-        r.room_id
-    )
+    match ev {
+        BrowseEvent::Added(r) => line("+", r),
+        BrowseEvent::Updated(r) => line("~", r),
+        BrowseEvent::Removed(r) => line("-", r),
+        BrowseEvent::Resync(all) => {
+            let mut out = format!(
+                "* changes came too fast and some were skipped (a flood of announcements?); the {} rooms now:",
+                all.len()
+            );
+            for r in all {
+                out.push('\n');
+                out.push_str(&line("=", r));
+            }
+            out
+        }
+    }
 }
 
 const NOTHING_FOUND_HINT: &str = "if you expected rooms, multicast may be blocked here (firewall, VLAN, \
@@ -200,12 +213,17 @@ pub async fn run(a: RoomsArgs) -> anyhow::Result<ExitCode> {
                 ev = browser.next_event() => {
                     let Some(ev) = ev else { break };
                     if a.json {
-                        let kind = match &ev {
-                            BrowseEvent::Added(_) => "added",
-                            BrowseEvent::Updated(_) => "updated",
-                            BrowseEvent::Removed(_) => "removed",
-                        };
-                        println!("{}", room_json(ev.room(), Some(kind)));
+                        match &ev {
+                            BrowseEvent::Added(r) => println!("{}", room_json(r, Some("added"))),
+                            BrowseEvent::Updated(r) => println!("{}", room_json(r, Some("updated"))),
+                            BrowseEvent::Removed(r) => println!("{}", room_json(r, Some("removed"))),
+                            // The whole list: every room as "present".
+                            BrowseEvent::Resync(all) => {
+                                for r in all {
+                                    println!("{}", room_json(r, Some("present")));
+                                }
+                            }
+                        }
                     } else {
                         println!("{}", human_event(&ev));
                     }

@@ -515,11 +515,16 @@ struct Done {
 /// tasks from a worker thread (its local run queue) instead of from a foreign thread
 /// (the runtime's shared inject queue, and an unpark per wake). Profiled in
 /// docs/performance.md.
-type FanOut = Option<tokio::sync::mpsc::UnboundedSender<Done>>;
+type FanOut = Option<tokio::sync::mpsc::Sender<Done>>;
+
+/// Committed batches waiting for fan-out. Bounded: when fan-out falls behind, the writer
+/// thread waits for it (and the senders behind the writer wait in turn), so a burst is
+/// held back at its source instead of piling up in memory here.
+const FAN_OUT_QUEUE: usize = 64;
 
 fn spawn_fan_out() -> FanOut {
     let handle = tokio::runtime::Handle::try_current().ok()?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Done>();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Done>(FAN_OUT_QUEUE);
     // Not in the task tracker: it ends when the writer drops its sender, after shutdown.
     handle.spawn(async move {
         while let Some(done) = rx.recv().await {
@@ -538,8 +543,9 @@ fn writer_loop(mut log: HostLog, mut rx: mpsc::Receiver<WriteReq>, fan_out: FanO
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut stop: Option<oneshot::Sender<()>> = None;
     let hand_over = |done: Done| match &fan_out {
+        // The writer is its own thread, never a runtime worker: it may block here.
         Some(tx) => {
-            if let Err(e) = tx.send(done) {
+            if let Err(e) = tx.blocking_send(done) {
                 deliver(e.0);
             }
         }

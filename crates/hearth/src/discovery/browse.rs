@@ -35,6 +35,15 @@ const MIN_SWEEP: Duration = Duration::from_secs(1);
 /// How long after a goodbye the sweeper's answers for that instance are ignored.
 const GOODBYE_QUARANTINE: Duration = Duration::from_millis(1500);
 
+/// Announced instances tracked at once. A LAN neighbour can announce any number of fake
+/// rooms; past this many, new ones are ignored (those known keep updating, and a slot
+/// frees when one expires), so memory and the work per change stay bounded.
+pub const MAX_INSTANCES: usize = 512;
+
+/// Changes waiting for the consumer. Past this many, changes are dropped and the next
+/// event is a [`BrowseEvent::Resync`] with the whole list.
+const EVENT_QUEUE: usize = 1024;
+
 #[derive(Debug, Clone)]
 pub struct BrowseConfig {
     pub mdns: MdnsConfig,
@@ -129,12 +138,32 @@ pub enum BrowseEvent {
     Added(DiscoveredRoom),
     Updated(DiscoveredRoom),
     Removed(DiscoveredRoom),
+    /// Changes came faster than they were taken and some were dropped: this is the whole
+    /// list now, replacing what the consumer had.
+    Resync(Vec<DiscoveredRoom>),
 }
 
 impl BrowseEvent {
-    pub fn room(&self) -> &DiscoveredRoom {
+    /// The room an event is about (`None` for a resync).
+    pub fn room(&self) -> Option<&DiscoveredRoom> {
         match self {
-            BrowseEvent::Added(r) | BrowseEvent::Updated(r) | BrowseEvent::Removed(r) => r,
+            BrowseEvent::Added(r) | BrowseEvent::Updated(r) | BrowseEvent::Removed(r) => Some(r),
+            BrowseEvent::Resync(_) => None,
+        }
+    }
+}
+
+/// The browser's side of the event queue: bounded, never blocking the browse task.
+struct Events {
+    tx: mpsc::Sender<BrowseEvent>,
+    lagged: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Events {
+    fn send(&self, ev: BrowseEvent) {
+        if self.tx.try_send(ev).is_err() {
+            self.lagged
+                .store(true, std::sync::atomic::Ordering::Release);
         }
     }
 }
@@ -142,7 +171,8 @@ impl BrowseEvent {
 /// A running browse. Events arrive through [`Browser::next_event`]; [`Browser::rooms`]
 /// is the current list.
 pub struct Browser {
-    events: mpsc::UnboundedReceiver<BrowseEvent>,
+    events: mpsc::Receiver<BrowseEvent>,
+    lagged: Arc<std::sync::atomic::AtomicBool>,
     rooms: Arc<Mutex<BTreeMap<Uuid, DiscoveredRoom>>>,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -163,7 +193,8 @@ impl Browser {
         };
         super::advertise::spawn_monitor(&watcher);
         let watch_rx = watcher.browse(SERVICE_TYPE)?;
-        let (tx, events) = mpsc::unbounded_channel();
+        let (tx, events) = mpsc::channel(EVENT_QUEUE);
+        let lagged = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let rooms = Arc::new(Mutex::new(BTreeMap::new()));
         let stop = CancellationToken::new();
         let state = State {
@@ -171,8 +202,12 @@ impl Browser {
             instances: HashMap::new(),
             goodbyes: HashMap::new(),
             published: Arc::clone(&rooms),
-            tx,
+            tx: Events {
+                tx,
+                lagged: Arc::clone(&lagged),
+            },
             local: LocalNet::current(),
+            full_logged: false,
         };
         let task = tokio::spawn(run(
             state,
@@ -183,6 +218,7 @@ impl Browser {
         ));
         Ok(Browser {
             events,
+            lagged,
             rooms,
             stop,
             task: Some(task),
@@ -190,9 +226,26 @@ impl Browser {
         })
     }
 
-    /// The next change, or `None` once the browser has stopped.
+    /// The next change, or `None` once the browser has stopped. After changes were
+    /// dropped (the queue was full), a [`BrowseEvent::Resync`] with the whole list.
     pub async fn next_event(&mut self) -> Option<BrowseEvent> {
-        self.events.recv().await
+        let ev = self.events.recv().await?;
+        Some(self.resync_if_lagged().unwrap_or(ev))
+    }
+
+    /// A change already waiting, without waiting for one.
+    pub fn try_next_event(&mut self) -> Option<BrowseEvent> {
+        let ev = self.events.try_recv().ok()?;
+        Some(self.resync_if_lagged().unwrap_or(ev))
+    }
+
+    fn resync_if_lagged(&mut self) -> Option<BrowseEvent> {
+        if !self.lagged.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            return None;
+        }
+        // What is queued is older than the list: drop it and send the list.
+        while self.events.try_recv().is_ok() {}
+        Some(BrowseEvent::Resync(self.rooms()))
     }
 
     /// The rooms currently known, sorted by room id.
@@ -257,8 +310,10 @@ struct State {
     /// the room back.
     goodbyes: HashMap<String, Instant>,
     published: Arc<Mutex<BTreeMap<Uuid, DiscoveredRoom>>>,
-    tx: mpsc::UnboundedSender<BrowseEvent>,
+    tx: Events,
     local: Vec<LocalNet>,
+    /// Whether the instance cap has been reported since it was last below it.
+    full_logged: bool,
 }
 
 fn socket_addr(ip: &ScopedIp, port: u16) -> SocketAddr {
@@ -304,6 +359,16 @@ impl State {
             .collect();
         addrs.sort();
         let now = Instant::now();
+        if !self.instances.contains_key(&key) && self.instances.len() >= MAX_INSTANCES {
+            if !self.full_logged {
+                self.full_logged = true;
+                tracing::warn!(
+                    max = MAX_INSTANCES,
+                    "more rooms announced than a LAN has; ignoring new ones (someone may be flooding the network)"
+                );
+            }
+            return;
+        }
         let inst = self.instances.entry(key).or_insert_with(|| Instance {
             fullname: rs.get_fullname().to_string(),
             txt: txt.clone(),
@@ -332,7 +397,10 @@ impl State {
     fn removed(&mut self, fullname: &str) {
         let key = fullname.to_ascii_lowercase();
         self.instances.remove(&key);
-        self.goodbyes.insert(key, Instant::now());
+        // Bounded too: goodbyes for instances never seen must not pile up.
+        if self.goodbyes.len() < MAX_INSTANCES * 4 {
+            self.goodbyes.insert(key, Instant::now());
+        }
     }
 
     fn expire(&mut self, now: Instant) {
@@ -346,25 +414,27 @@ impl State {
             }
             alive
         });
+        if self.instances.len() < MAX_INSTANCES {
+            self.full_logged = false;
+        }
     }
 
     /// Recomputes the room list from the instances and reports what changed.
     fn publish(&mut self) {
-        let mut by_room: BTreeMap<Uuid, &Instance> = BTreeMap::new();
+        // One pass to group the instances by room: linear in the instances.
+        let mut grouped: BTreeMap<Uuid, Vec<&Instance>> = BTreeMap::new();
         for inst in self.instances.values() {
-            let newer = match by_room.get(&inst.txt.room_id) {
-                Some(cur) => inst.first_seen > cur.first_seen,
-                None => true,
-            };
-            if newer {
-                by_room.insert(inst.txt.room_id, inst);
-            }
+            grouped.entry(inst.txt.room_id).or_default().push(inst);
         }
         let mut next = BTreeMap::new();
-        for (room_id, inst) in by_room {
+        for (room_id, all) in grouped {
+            // The newest instance of a room is the one shown.
+            let Some(inst) = all.iter().copied().max_by_key(|i| i.first_seen) else {
+                continue;
+            };
             let mut addrs: Vec<SocketAddr> = Vec::new();
-            for other in self.instances.values() {
-                if other.txt.room_id == room_id && other.port == inst.port {
+            for other in &all {
+                if other.port == inst.port {
                     addrs.extend(other.addrs_watch.iter().chain(&other.addrs_sweep));
                 }
             }
@@ -391,16 +461,16 @@ impl State {
         let mut published = self.published.lock().unwrap_or_else(|p| p.into_inner());
         for (id, old) in published.iter() {
             if !next.contains_key(id) {
-                let _ = self.tx.send(BrowseEvent::Removed(old.clone()));
+                self.tx.send(BrowseEvent::Removed(old.clone()));
             }
         }
         for (id, room) in &next {
             match published.get(id) {
                 None => {
-                    let _ = self.tx.send(BrowseEvent::Added(room.clone()));
+                    self.tx.send(BrowseEvent::Added(room.clone()));
                 }
                 Some(old) if old != room => {
-                    let _ = self.tx.send(BrowseEvent::Updated(room.clone()));
+                    self.tx.send(BrowseEvent::Updated(room.clone()));
                 }
                 Some(_) => {}
             }

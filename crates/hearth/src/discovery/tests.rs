@@ -93,7 +93,7 @@ async fn next_for(b: &mut Browser, room_id: Uuid, within: Duration) -> Option<Br
     let deadline = tokio::time::Instant::now() + within;
     loop {
         match tokio::time::timeout_at(deadline, b.next_event()).await {
-            Ok(Some(ev)) if ev.room().room_id == room_id => return Some(ev),
+            Ok(Some(ev)) if ev.room().is_some_and(|r| r.room_id == room_id) => return Some(ev),
             Ok(Some(_)) => continue,
             Ok(None) | Err(_) => return None,
         }
