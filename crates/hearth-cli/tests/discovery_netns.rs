@@ -1259,3 +1259,160 @@ fn bench_discovery_latency() {
         vx.as_secs_f64() * 1e3
     );
 }
+
+/// A LAN neighbour that announces 100,000 fake rooms (raw mDNS answers, as fast as it
+/// can send them). The browser tracks at most `MAX_INSTANCES` of them, so its memory
+/// stays bounded and it never shows more; once the flood stops the fakes expire, and a
+/// real room is found as usual.
+#[test]
+fn a_flood_of_100000_announced_rooms_is_bounded() {
+    if !netns_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_string_lossy().to_string();
+    let mut net = Net::new("flood");
+    let victim = net.ns("victim");
+    let flooder = net.ns("flooder");
+    net.link(
+        &victim,
+        "lan0",
+        "10.231.9.1/24",
+        &flooder,
+        "lan0",
+        "10.231.9.2/24",
+    );
+
+    let mut watch = Proc::spawn(
+        &victim,
+        &["rooms", "--watch", "--json", "--data-dir", &d("victim")],
+    );
+    let rss = |p: &Proc| -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", p.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let rss_before = rss(&watch);
+
+    // The flood: every packet answers for five fake rooms (PTR, SRV, TXT) plus the
+    // address record, from the mDNS port, to the mDNS group.
+    let script = r#"
+import socket, struct, uuid, time
+def name(n):
+    return b"".join(bytes([len(p)]) + p.encode() for p in n.split(".")) + b"\0"
+def rr(n, t, cls, rdata, ttl=120):
+    return name(n) + struct.pack("!HHIH", t, cls, ttl, len(rdata)) + rdata
+def txt(pairs):
+    return b"".join(bytes([len(s)]) + s for s in (f"{k}={v}".encode() for k, v in pairs))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("10.231.9.2"))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+s.bind(("10.231.9.2", 5353))
+a = rr("flood.local", 1, 0x8001, socket.inet_aton("10.231.9.2"))
+sent = 0
+start = time.time()
+for base in range(0, 100000, 5):
+    answers = []
+    for i in range(base, base + 5):
+        inst = f"fake{i}._hearth._tcp.local"
+        answers.append(rr("_hearth._tcp.local", 12, 1, name(inst)))
+        answers.append(rr(inst, 33, 0x8001, struct.pack("!HHH", 0, 0, 7447) + name("flood.local")))
+        answers.append(rr(inst, 16, 0x8001, txt([("v", 1), ("id", uuid.uuid4()), ("rn", f"Fake room {i}"), ("pc", 0)])))
+    answers.append(a)
+    packet = struct.pack("!HHHHHH", 0, 0x8400, 0, len(answers), 0, 0) + b"".join(answers)
+    s.sendto(packet, ("224.0.0.251", 5353))
+    sent += 5
+print(f"announced {sent} fake rooms in {time.time() - start:.1f} s", flush=True)
+"#;
+    let out = Command::new("ip")
+        .args(["netns", "exec", &flooder, "python3", "-c", script])
+        .output()
+        .expect("run the flooder");
+    assert!(
+        out.status.success(),
+        "flooder: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let flood_said = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut peak = rss(&watch);
+    // The flood is over; watch the browser for a while as the fakes expire.
+    let until = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(250));
+        peak = peak.max(rss(&watch));
+        assert!(
+            watch.child.try_wait().unwrap().is_none(),
+            "the browser died:\n{}",
+            watch.diagnostics()
+        );
+    }
+
+    // What it showed: never more rooms at once than it tracks.
+    let mut shown = std::collections::HashSet::new();
+    let mut most = 0;
+    for v in json_lines(&watch.stdout()) {
+        let id = v["room_id"].as_str().unwrap_or_default().to_string();
+        match v["event"].as_str() {
+            Some("added") | Some("present") => {
+                shown.insert(id);
+            }
+            Some("removed") => {
+                shown.remove(&id);
+            }
+            _ => {}
+        }
+        most = most.max(shown.len());
+    }
+    println!(
+        "{} fake rooms seen at most {most} at once; browser RSS {rss_before} KiB -> peak {peak} KiB",
+        flood_said.trim()
+    );
+    assert!(
+        most > 0,
+        "the flood reached the browser:\n{}",
+        watch.diagnostics()
+    );
+    assert!(
+        most <= hearth::discovery::MAX_INSTANCES,
+        "{most} rooms shown at once"
+    );
+    assert!(
+        peak.saturating_sub(rss_before) < 96 * 1024,
+        "the browser grew from {rss_before} KiB to {peak} KiB"
+    );
+    assert!(
+        watch
+            .stderr()
+            .contains("more rooms announced than a LAN has"),
+        "{}",
+        watch.stderr()
+    );
+
+    // A real room is found as usual once the fakes are gone.
+    let (_host, _invite) = host(
+        &flooder,
+        &[
+            "--name",
+            "Real room",
+            "--host-name",
+            "Alice",
+            "--bind",
+            "10.231.9.2:7447",
+            "--data-dir",
+            &d("host"),
+        ],
+    );
+    assert!(
+        watch
+            .next_line(Duration::from_secs(20), event_about("added", "Real room"))
+            .is_some(),
+        "the real room was not found after the flood:\n{}",
+        watch.stderr()
+    );
+}

@@ -21,7 +21,7 @@ mod tests;
 use std::time::Duration;
 
 pub use advertise::{instance_name, mdns_hostname, AdvertisedRoom, Advertiser, AdvertiserConfig};
-pub use browse::{BrowseConfig, BrowseEvent, Browser, DiscoveredRoom};
+pub use browse::{BrowseConfig, BrowseEvent, Browser, DiscoveredRoom, MAX_INSTANCES};
 pub use connect::{connect_order, first_reachable, LocalNet};
 pub use txt::{parse_txt_record, RoomTxt, TxtError};
 
