@@ -111,7 +111,9 @@ took "config checks"
 
 # ---------------------------------------------------------------------------------------
 step "2. build the $profile binary and the .deb and .rpm"
-if [ ! -f ui/dist/index.html ] || [ -n "$(find ui/src ui/index.html ui/package.json -newer ui/dist/index.html -print -quit)" ]; then
+# (Debug: the binary embeds the UI that scripts/test.sh built; rebuilding it here would
+# only make the binary look stale.)
+if [ "$profile" = release ] && { [ ! -f ui/dist/index.html ] || [ -n "$(find ui/src ui/index.html ui/package.json -newer ui/dist/index.html -print -quit)" ]; }; then
   (cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
   took "UI build"
 fi
@@ -185,6 +187,9 @@ while todo:
     todo += names(q("dpkg-query", "-W", "-f=${Depends}, ${Pre-Depends}", p))
 needed = re.findall(r"NEEDED\)\s+Shared library: \[(.+?)\]", q("readelf", "-d", binary))
 resolved = dict(re.findall(r"^\s*(\S+) => (/\S+)", q("ldd", binary), re.M))
+# The dynamic loader is listed by its path alone ("/lib64/ld-linux-x86-64.so.2 (0x...)").
+for path in re.findall(r"^\s*(/\S+)\s+\(0x", q("ldd", binary), re.M):
+    resolved.setdefault(os.path.basename(path), path)
 missing = []
 for soname in needed:
     path = resolved.get(soname)

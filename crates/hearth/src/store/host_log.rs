@@ -1,0 +1,239 @@
+//! The host side: rooms this install hosts, the host log writer (the only one that
+//! assigns seqs) and the readers that page it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+
+use super::rows::*;
+use super::*;
+use crate::protocol::{now_ms, ChatMessage};
+
+impl Store {
+    /// Finds the hosted room called `name`, or creates it. The passcode hash given
+    /// replaces the stored one: the host's current settings define the room.
+    pub fn open_hosted_room(&self, name: &str, pass_hash: Option<&str>) -> Result<HostedRoom> {
+        let conn = self.conn();
+        let found: Option<String> = conn
+            .query_row(
+                "SELECT room_id FROM hosted_rooms WHERE name = ?1 ORDER BY created_at LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        let room_id = match found.and_then(|s| Uuid::parse_str(&s).ok()) {
+            Some(id) => {
+                // A changed passcode revokes every resume token handed out under the old one.
+                let changed = conn
+                    .execute(
+                        "UPDATE hosted_rooms SET pass_hash = ?2 WHERE room_id = ?1 AND pass_hash IS NOT ?2",
+                        params![id.to_string(), pass_hash],
+                    )
+                    .map_err(|e| self.err(e))?;
+                if changed > 0 {
+                    conn.execute(
+                        "DELETE FROM room_tokens WHERE room_id = ?1",
+                        [id.to_string()],
+                    )
+                    .map_err(|e| self.err(e))?;
+                }
+                id
+            }
+            None => {
+                let id = Uuid::new_v4();
+                conn.execute(
+                    "INSERT INTO hosted_rooms (room_id, name, pass_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![id.to_string(), name, pass_hash, now_ms()],
+                )
+                .map_err(|e| self.err(e))?;
+                id
+            }
+        };
+        let head_seq = head_seq(&conn, room_id).map_err(|e| self.err(e))?;
+        Ok(HostedRoom {
+            room_id,
+            name: name.to_string(),
+            pass_hash: pass_hash.map(str::to_string),
+            head_seq,
+        })
+    }
+
+    /// The hosted room called `name`, if any.
+    pub fn find_hosted_room(&self, name: &str) -> Result<Option<HostedRoom>> {
+        Ok(self.hosted_rooms()?.into_iter().find(|r| r.name == name))
+    }
+
+    /// Every room this install hosts.
+    pub fn hosted_rooms(&self) -> Result<Vec<HostedRoom>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT room_id, name, pass_hash FROM hosted_rooms ORDER BY created_at")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for (id, name, pass_hash) in rows {
+            let Ok(room_id) = Uuid::parse_str(&id) else {
+                continue;
+            };
+            let head_seq = head_seq(&conn, room_id).map_err(|e| self.err(e))?;
+            out.push(HostedRoom {
+                room_id,
+                name,
+                pass_hash,
+                head_seq,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// A room this install hosts.
+#[derive(Debug, Clone)]
+pub struct HostedRoom {
+    pub room_id: Uuid,
+    pub name: String,
+    /// Argon2 PHC string, when the room has a passcode.
+    pub pass_hash: Option<String>,
+    pub head_seq: u64,
+}
+
+/// A message to append to the host log.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room_id: Uuid,
+    pub user_id: Uuid,
+    pub author: String,
+    pub client_msg_id: String,
+    pub text: String,
+}
+
+/// What happened to one appended message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    /// Stored now with a fresh seq.
+    Stored(ChatMessage),
+    /// Already stored earlier under the same (user, client message id).
+    Duplicate(ChatMessage),
+}
+
+/// The host log writer. Only one exists per hosting process; it alone assigns seqs,
+/// which is what keeps them gap-free.
+pub struct HostLog {
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
+    pub(super) next_seq: HashMap<Uuid, u64>,
+}
+
+impl HostLog {
+    /// Appends a batch in one transaction (group commit). Either every message in the
+    /// batch is durable when this returns `Ok`, or none is and no seq was consumed.
+    pub fn append_batch(&mut self, batch: &[NewMessage]) -> Result<Vec<Appended>> {
+        let snapshot = self.next_seq.clone();
+        let result = self.try_append(batch);
+        if result.is_err() {
+            // The transaction rolled back; so do the seqs it had taken.
+            self.next_seq = snapshot;
+        }
+        result.map_err(|e| StoreError::from_sqlite(e, &self.path))
+    }
+
+    fn try_append(&mut self, batch: &[NewMessage]) -> rusqlite::Result<Vec<Appended>> {
+        let ts = now_ms();
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(batch.len());
+        {
+            let mut find = tx.prepare_cached(&format!(
+                "SELECT {MSG_COLS} FROM host_messages WHERE room_id = ?1 AND user_id = ?2 AND client_msg_id = ?3"
+            ))?;
+            // The insert itself detects a resend (the unique idempotency index): one index
+            // walk per message instead of a lookup and then an insert. Only a duplicate
+            // pays for the lookup of the original.
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO host_messages (room_id, seq, ts, user_id, author, client_msg_id, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (room_id, user_id, client_msg_id) DO NOTHING",
+            )?;
+            for m in batch {
+                let room = m.room_id.to_string();
+                let user = m.user_id.to_string();
+                let seq = match self.next_seq.get(&m.room_id) {
+                    Some(s) => *s,
+                    None => head_seq(&tx, m.room_id)? + 1,
+                };
+                let inserted = ins.execute(params![
+                    room,
+                    seq as i64,
+                    ts,
+                    user,
+                    m.author,
+                    m.client_msg_id,
+                    m.text
+                ])?;
+                if inserted == 0 {
+                    let orig = find.query_row(params![room, user, m.client_msg_id], row_to_msg)?;
+                    out.push(Appended::Duplicate(orig));
+                    continue;
+                }
+                self.next_seq.insert(m.room_id, seq + 1);
+                out.push(Appended::Stored(ChatMessage {
+                    room_id: m.room_id,
+                    seq,
+                    ts,
+                    user_id: m.user_id,
+                    author: m.author.clone(),
+                    client_msg_id: m.client_msg_id.clone(),
+                    text: m.text.clone(),
+                    kind: None,
+                }));
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// A read-only view of the host log, for history pages and resumes.
+pub struct Reader {
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
+}
+
+impl Reader {
+    pub fn after(
+        &self,
+        room_id: Uuid,
+        after_seq: u64,
+        upto: u64,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        page_after(&self.conn, "host_messages", room_id, after_seq, upto, limit)
+            .map_err(|e| StoreError::from_sqlite(e, &self.path))
+    }
+
+    pub fn before(
+        &self,
+        room_id: Uuid,
+        before_seq: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        page_before(&self.conn, "host_messages", room_id, before_seq, limit)
+            .map_err(|e| StoreError::from_sqlite(e, &self.path))
+    }
+
+    pub fn head_seq(&self, room_id: Uuid) -> Result<u64> {
+        head_seq(&self.conn, room_id).map_err(|e| StoreError::from_sqlite(e, &self.path))
+    }
+}

@@ -1,0 +1,112 @@
+//! The schema, as an ordered list of migrations (rusqlite_migration). Never edit one
+//! that has shipped: add another.
+
+use rusqlite_migration::{Migrations, M};
+
+pub(super) fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        M::up(
+            r#"
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+
+        CREATE TABLE hosted_rooms (
+            room_id    TEXT PRIMARY KEY,
+            name       TEXT NOT NULL,
+            pass_hash  TEXT,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE host_messages (
+            room_id       TEXT NOT NULL,
+            seq           INTEGER NOT NULL,
+            ts            INTEGER NOT NULL,
+            user_id       TEXT NOT NULL,
+            author        TEXT NOT NULL,
+            client_msg_id TEXT NOT NULL,
+            text          TEXT NOT NULL,
+            PRIMARY KEY (room_id, seq)
+        ) WITHOUT ROWID;
+        CREATE UNIQUE INDEX host_messages_idempotency
+            ON host_messages (room_id, user_id, client_msg_id);
+
+        CREATE TABLE joined_rooms (
+            room_id      TEXT PRIMARY KEY,
+            name         TEXT NOT NULL,
+            address      TEXT NOT NULL,
+            host_id      TEXT,
+            host_name    TEXT,
+            has_passcode INTEGER NOT NULL DEFAULT 0,
+            synced_seq   INTEGER NOT NULL DEFAULT 0,
+            read_seq     INTEGER NOT NULL DEFAULT 0,
+            joined_at    INTEGER NOT NULL
+        );
+        CREATE TABLE messages (
+            room_id       TEXT NOT NULL,
+            seq           INTEGER NOT NULL,
+            ts            INTEGER NOT NULL,
+            user_id       TEXT NOT NULL,
+            author        TEXT NOT NULL,
+            client_msg_id TEXT NOT NULL,
+            text          TEXT NOT NULL,
+            PRIMARY KEY (room_id, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE outbox (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            room_id       TEXT NOT NULL,
+            client_msg_id TEXT NOT NULL UNIQUE,
+            text          TEXT NOT NULL,
+            created_at    INTEGER NOT NULL
+        );
+        CREATE INDEX outbox_room ON outbox (room_id, id);
+        "#,
+        ),
+        // Resume tokens: a client rejoins a passcode room without keeping the passcode.
+        M::up(
+            r#"
+        CREATE TABLE room_tokens (
+            room_id    TEXT NOT NULL,
+            user_id    TEXT NOT NULL,
+            token_hash TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (room_id, token_hash)
+        ) WITHOUT ROWID;
+        CREATE INDEX room_tokens_user ON room_tokens (room_id, user_id, created_at);
+        ALTER TABLE joined_rooms ADD COLUMN resume_token TEXT;
+        "#,
+        ),
+        // Certificate pins (trust on first use), by host address and by host id.
+        M::up(
+            r#"
+        CREATE TABLE pins (
+            key         TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            pinned_at   INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        "#,
+        ),
+        // Message kinds (protocol §3.6): NULL is plain text.
+        M::up(
+            r#"
+        ALTER TABLE host_messages ADD COLUMN kind TEXT;
+        ALTER TABLE messages ADD COLUMN kind TEXT;
+        "#,
+        ),
+        // Cached messages the host no longer has (its log went back in time: a restored
+        // backup, a database copied without its -wal file). Kept, apart from the cache.
+        M::up(
+            r#"
+        CREATE TABLE unhosted_messages (
+            room_id       TEXT NOT NULL,
+            seq           INTEGER NOT NULL,
+            ts            INTEGER NOT NULL,
+            user_id       TEXT NOT NULL,
+            author        TEXT NOT NULL,
+            client_msg_id TEXT NOT NULL,
+            text          TEXT NOT NULL,
+            kind          TEXT,
+            set_aside_at  INTEGER NOT NULL
+        );
+        CREATE INDEX unhosted_by_room ON unhosted_messages (room_id, seq);
+        "#,
+        ),
+    ])
+}

@@ -1,0 +1,64 @@
+//! Identity and settings: this install's user and host ids, and key/value settings.
+
+use rusqlite::{params, OptionalExtension};
+use uuid::Uuid;
+
+use super::*;
+
+impl Store {
+    fn setting_uuid(&self, key: &str) -> Result<Uuid> {
+        let conn = self.conn();
+        let existing: Option<String> = conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if let Some(v) = existing.and_then(|v| Uuid::parse_str(&v).ok()) {
+            return Ok(v);
+        }
+        let id = Uuid::new_v4();
+        conn.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+            params![key, id.to_string()],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    /// This install's stable user id, created on first use.
+    pub fn user_id(&self) -> Result<Uuid> {
+        self.setting_uuid("user_id")
+    }
+
+    /// This install's stable host id, created on first use.
+    pub fn host_id(&self) -> Result<Uuid> {
+        self.setting_uuid("host_id")
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.conn()
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn delete_setting(&self, key: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM settings WHERE key = ?1", [key])
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+}
