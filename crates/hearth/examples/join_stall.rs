@@ -28,8 +28,11 @@ async fn connect(addr: std::net::SocketAddr, name: &str) -> Ws {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
         .await
         .expect("connect");
-    let hello = json!({"type":"hello","payload":{"protocol":1,"user_id":Uuid::new_v4(),"name":name}});
-    ws.send(Message::Text(hello.to_string().into())).await.unwrap();
+    let hello =
+        json!({"type":"hello","payload":{"protocol":1,"user_id":Uuid::new_v4(),"name":name}});
+    ws.send(Message::Text(hello.to_string().into()))
+        .await
+        .unwrap();
     next_of(&mut ws, "welcome").await;
     ws
 }
@@ -58,7 +61,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn run(addr: std::net::SocketAddr, room: Uuid, secs: f64, joiners: usize) -> (Vec<f64>, u64) {
     let mut watcher = connect(addr, "Watcher").await;
     let join = json!({"type":"join","payload":{"room_id":room}}).to_string();
-    watcher.send(Message::Text(join.clone().into())).await.unwrap();
+    watcher
+        .send(Message::Text(join.clone().into()))
+        .await
+        .unwrap();
     next_of(&mut watcher, "joined").await;
     let mut sender = connect(addr, "Sender").await;
     sender.send(Message::Text(join.into())).await.unwrap();
@@ -90,7 +96,10 @@ async fn run(addr: std::net::SocketAddr, room: Uuid, secs: f64, joiners: usize) 
             tick.tick().await;
             let stamp = t0.elapsed().as_nanos();
             let f = json!({"type":"send","payload":{"room_id":room,"client_msg_id":format!("b{i}"),"text":format!("t={stamp}")}});
-            sender.send(Message::Text(f.to_string().into())).await.unwrap();
+            sender
+                .send(Message::Text(f.to_string().into()))
+                .await
+                .unwrap();
             i += 1;
         }
         sender
@@ -153,7 +162,10 @@ async fn main() {
     for chunk in 0..25 {
         for i in chunk * 200..(chunk + 1) * 200 {
             let f = json!({"type":"send","payload":{"room_id":room,"client_msg_id":format!("s{i}"),"text":format!("{i} {}", "ש".repeat(200))}});
-            seeder.feed(Message::Text(f.to_string().into())).await.unwrap();
+            seeder
+                .feed(Message::Text(f.to_string().into()))
+                .await
+                .unwrap();
         }
         seeder.flush().await.unwrap();
         for _ in 0..200 {

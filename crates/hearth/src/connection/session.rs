@@ -1,27 +1,20 @@
-//! One client connection on the host: the WebSocket upgrade, a reader that decodes and
-//! handles frames, and a writer task that drains the peer's bounded queue, pings, and
-//! closes the connection gracefully (close frame, then reading until the client is done).
+//! The session of a connection: the read loop (budgets, heartbeat, flood detection)
+//! and a handler per client frame.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use futures_util::stream::SplitStream;
+use futures_util::StreamExt;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::Ws;
 use uuid::Uuid;
 
-use crate::limits::{ConnectionSlot, TokenBucket};
+use crate::limits::TokenBucket;
 use crate::peer::Peer;
 use crate::protocol::{
     self, close, decode_client, ClientFrame, ErrorCode, ErrorFrame, HistoryPage, HistoryRequest,
@@ -32,264 +25,26 @@ use crate::room::Room;
 use crate::server::Shared;
 use crate::store::{NewMessage, StoreError};
 
-/// A TCP stream, TLS or not.
-pub(crate) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
-
-type Ws = WebSocketStream<Box<dyn Io>>;
-
-pub(crate) fn ws_config(max_frame_bytes: usize) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .max_frame_size(Some(max_frame_bytes))
-        .max_message_size(Some(max_frame_bytes))
-        // Small buffers keep idle connections cheap; frames are small.
-        .read_buffer_size(2 * 1024)
-        .write_buffer_size(FRAGMENT)
-}
-
-/// Serves one connection on any byte stream: a TCP socket from the accept loop, or an
-/// in-memory one ([`crate::Host::serve_io`]). TLS, when configured, is layered on top.
-pub(crate) async fn run<S: Io + 'static>(
-    shared: Arc<Shared>,
-    stream: S,
-    addr: SocketAddr,
-    slot: Result<ConnectionSlot, &'static str>,
-) {
-    let limits = &shared.limits;
-    // The upgrade and the hello share one deadline.
-    let accepted_at = Instant::now();
-    let deadline = accepted_at + limits.handshake_timeout;
-    // The TLS handshake shares the deadline too, so a slow handshake cannot hold a task.
-    let stream: Box<dyn Io> = match &shared.tls {
-        Some(acceptor) => match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
-            Ok(Ok(tls)) => Box::new(tls),
-            Ok(Err(e)) => {
-                tracing::debug!(%addr, error = %e, "TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(%addr, "TLS handshake timed out");
-                return;
-            }
-        },
-        None => Box::new(stream),
-    };
-    let upgrade = tokio_tungstenite::accept_async_with_config(
-        stream,
-        Some(ws_config(limits.max_frame_bytes)),
-    );
-    let mut ws = match tokio::time::timeout_at(deadline, upgrade).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => {
-            tracing::debug!(%addr, error = %e, "websocket upgrade failed");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(%addr, "websocket upgrade timed out");
-            return;
-        }
-    };
-    let _slot = match slot {
-        Ok(s) => s,
-        Err(why) => {
-            tracing::warn!(%addr, why, "connection refused");
-            let _ = tokio::time::timeout(
-                Duration::from_secs(2),
-                ws.close(Some(close_frame(close::TOO_MANY_CONNECTIONS, why))),
-            )
-            .await;
-            return;
-        }
-    };
-    let (sink, mut stream) = ws.split();
-    let (peer, rx) = Peer::new(
-        limits.outgoing_queue,
-        limits.outgoing_bytes,
-        Arc::clone(&shared.outgoing),
-    );
-    // The reader hands its half to the writer when it is done, for the graceful close.
-    let (read_half_tx, read_half_rx) = oneshot::channel();
-    shared.tasks.spawn(write_loop(
-        sink,
-        rx,
-        Arc::clone(&peer),
-        limits.heartbeat_interval,
-        read_half_rx,
-    ));
-    tracing::debug!(%addr, conn = peer.id, "connected");
-    let mut session = Session {
-        bucket: TokenBucket::new(limits.messages_per_sec, limits.message_burst),
-        typing_bucket: TokenBucket::new(limits.typing_per_sec, limits.typing_per_sec),
-        join_bucket: TokenBucket::new(limits.joins_per_sec, limits.joins_per_sec.saturating_mul(5)),
-        frame_bucket: TokenBucket::new(limits.frame_rate(), limits.frame_rate().saturating_mul(2)),
-        shared: Arc::clone(&shared),
-        peer: Arc::clone(&peer),
-        addr,
-        user: None,
-        rooms: HashMap::new(),
-        limited_streak: 0,
-    };
-    let timed_out = session.read_loop(&mut stream, accepted_at).await;
-    let event = if timed_out {
-        PresenceEvent::Timeout
-    } else {
-        PresenceEvent::Leave
-    };
-    for room in session.rooms.values() {
-        room.remove(peer.id, event);
-    }
-    peer.kick(close::NORMAL);
-    let _ = read_half_tx.send(stream);
-    tracing::debug!(%addr, conn = peer.id, code = peer.close_code(), "disconnected");
-}
-
-fn close_frame(code: u16, reason: &str) -> CloseFrame {
-    CloseFrame {
-        code: CloseCode::from(code),
-        reason: Utf8Bytes::from(reason),
-    }
-}
-
-async fn write_loop(
-    mut sink: SplitSink<Ws, Message>,
-    mut rx: mpsc::Receiver<Utf8Bytes>,
-    peer: Arc<Peer>,
-    heartbeat: Duration,
-    read_half: oneshot::Receiver<SplitStream<Ws>>,
-) {
-    let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
-    loop {
-        tokio::select! {
-            biased;
-            _ = peer.kicked().cancelled() => break,
-            frame = rx.recv() => {
-                let Some(frame) = frame else { break };
-                let write = async {
-                    peer.written(frame.len());
-                    feed_text(&mut sink, frame).await?;
-                    // Coalesce whatever else is already queued into one flush.
-                    for _ in 0..64 {
-                        match rx.try_recv() {
-                            Ok(f) => {
-                                peer.written(f.len());
-                                feed_text(&mut sink, f).await?
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    sink.flush().await
-                };
-                let done = tokio::select! {
-                    r = write => r.is_ok(),
-                    // A reader that stopped reading blocks this write; the kick must still win.
-                    _ = peer.kicked().cancelled() => false,
-                };
-                if !done {
-                    break;
-                }
-            }
-            _ = ping.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    peer.kick(close::NORMAL);
-    let code = peer.close_code();
-    let grace = if code == close::SLOW_READER || code == close::HEARTBEAT_TIMEOUT {
-        // Queued frames are dropped (the client resumes); the close frame still gets a
-        // chance if the client starts reading again.
-        Duration::from_secs(10)
-    } else {
-        // Deliver what is already queued (acks, last messages) before closing.
-        while let Ok(f) = rx.try_recv() {
-            peer.written(f.len());
-            if feed_text(&mut sink, f).await.is_err() {
-                break;
-            }
-        }
-        Duration::from_secs(2)
-    };
-    // What is still queued will never be written: give its bytes back to the host's
-    // budget now, and refuse whatever the rooms push from here on.
-    rx.close();
-    while let Ok(f) = rx.try_recv() {
-        peer.written(f.len());
-    }
-    let deadline = Instant::now() + grace;
-    let _ = tokio::time::timeout_at(
-        deadline,
-        sink.send(Message::Close(Some(close_frame(code, close::reason(code))))),
-    )
-    .await;
-    // Closing a socket with unread bytes in it makes the kernel send a reset, which
-    // destroys the close frame and the errors before it on their way: a flooding client
-    // would never learn why it was dropped. So read and discard until the client's own
-    // close or EOF, within the same grace period.
-    let Ok(Ok(stream)) = tokio::time::timeout_at(deadline, read_half).await else {
-        return;
-    };
-    let Ok(mut ws) = sink.reunite(stream) else {
-        return;
-    };
-    let io = ws.get_mut();
-    let _ = tokio::time::timeout_at(deadline, async {
-        let mut buf = [0u8; 4096];
-        while matches!(io.read(&mut buf).await, Ok(n) if n > 0) {}
-        let _ = io.shutdown().await;
-    })
-    .await;
-}
-
-/// Text frames longer than this go out as fragments of one message (RFC 6455 §5.4;
-/// every WebSocket client reassembles them). tungstenite's write buffer keeps the size
-/// of the largest frame it ever held for the rest of the connection: unfragmented, a
-/// `welcome` listing 100 rooms (14 KB) pinned that much on every idle connection.
-const FRAGMENT: usize = 4 * 1024;
-
-async fn feed_text(sink: &mut SplitSink<Ws, Message>, frame: Utf8Bytes) -> Result<(), WsError> {
-    if frame.len() <= FRAGMENT {
-        return sink.feed(Message::Text(frame)).await;
-    }
-    // Fragment on character boundaries, so every fragment is valid UTF-8 by itself.
-    let text = frame.as_str();
-    let mut cuts = Vec::with_capacity(frame.len() / FRAGMENT + 1);
-    let mut start = 0;
-    while start < text.len() {
-        let mut end = (start + FRAGMENT).min(text.len());
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        cuts.push((start, end));
-        start = end;
-    }
-    let bytes = Bytes::from(frame);
-    for (i, &(start, end)) in cuts.iter().enumerate() {
-        let opcode = if i == 0 { Data::Text } else { Data::Continue };
-        let last = i + 1 == cuts.len();
-        let f = Frame::message(bytes.slice(start..end), OpCode::Data(opcode), last);
-        sink.feed(Message::Frame(f)).await?;
-    }
-    Ok(())
-}
-
-struct Session {
-    shared: Arc<Shared>,
-    peer: Arc<Peer>,
-    addr: SocketAddr,
-    user: Option<Member>,
-    rooms: HashMap<Uuid, Arc<Room>>,
-    bucket: TokenBucket,
-    typing_bucket: TokenBucket,
-    frame_bucket: TokenBucket,
-    join_bucket: TokenBucket,
-    limited_streak: u32,
+pub(super) struct Session {
+    pub(super) shared: Arc<Shared>,
+    pub(super) peer: Arc<Peer>,
+    pub(super) addr: SocketAddr,
+    pub(super) user: Option<Member>,
+    pub(super) rooms: HashMap<Uuid, Arc<Room>>,
+    pub(super) bucket: TokenBucket,
+    pub(super) typing_bucket: TokenBucket,
+    pub(super) frame_bucket: TokenBucket,
+    pub(super) join_bucket: TokenBucket,
+    pub(super) limited_streak: u32,
 }
 
 impl Session {
     /// Returns true when the connection ended by heartbeat timeout.
-    async fn read_loop(&mut self, stream: &mut SplitStream<Ws>, accepted_at: Instant) -> bool {
+    pub(super) async fn read_loop(
+        &mut self,
+        stream: &mut SplitStream<Ws>,
+        accepted_at: Instant,
+    ) -> bool {
         let limits = self.shared.limits.clone();
         let shutdown = self.shared.shutdown.clone();
         let kicked = self.peer.kicked().clone();
