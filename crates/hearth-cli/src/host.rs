@@ -101,7 +101,7 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
         ..Limits::default()
     };
     // Listen for signals before announcing anything, so an early SIGTERM is graceful too.
-    let stop = Stop::install()?;
+    let stop = hearth::stop::Stop::install()?;
     let transport = if a.insecure_plaintext {
         tracing::warn!(
             "serving UNENCRYPTED ws:// (--insecure-plaintext): anyone on the network can read it"
@@ -239,41 +239,4 @@ fn start_advertising(host: &Host, bound: SocketAddr, mdns: &MdnsArgs) -> Option<
         tracing::info!(%instance, "announced on the local network");
     }
     Some(adv)
-}
-
-/// SIGINT or SIGTERM (Ctrl-C only, off Unix).
-pub struct Stop {
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-}
-
-impl Stop {
-    #[cfg(unix)]
-    pub fn install() -> anyhow::Result<Stop> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Stop {
-            term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
-            int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
-        })
-    }
-
-    #[cfg(not(unix))]
-    pub fn install() -> anyhow::Result<Stop> {
-        Ok(Stop {})
-    }
-
-    #[cfg(unix)]
-    pub async fn wait(mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
-        }
-    }
-
-    #[cfg(not(unix))]
-    pub async fn wait(self) {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

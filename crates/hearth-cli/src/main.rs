@@ -1,7 +1,6 @@
 //! `hearth`: host and join Hearth rooms from a terminal.
 
 mod backup;
-mod bench;
 mod host;
 mod join;
 mod output;
@@ -39,11 +38,6 @@ enum Command {
     Rooms(rooms::RoomsArgs),
     /// Copy this install's database safely (SQLite's online backup), even while it runs.
     Backup(backup::BackupArgs),
-    /// Load-test a host (or the bare fan-out floor) with WebSocket clients on loopback.
-    Bench(bench::BenchArgs),
-    /// The bench's server process (internal).
-    #[command(hide = true)]
-    BenchServe(bench::serve::ServeArgs),
 }
 
 /// Options shared by every subcommand that touches the local database.
@@ -96,8 +90,6 @@ fn main() -> std::process::ExitCode {
             Command::Join(a) => join::run(a).await,
             Command::Rooms(a) => rooms::run(a).await,
             Command::Backup(a) => backup::run(a).await,
-            Command::Bench(a) => bench::run(a).await,
-            Command::BenchServe(a) => bench::serve::run(a).await,
         }
     });
     match result {

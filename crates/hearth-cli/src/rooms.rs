@@ -203,7 +203,7 @@ pub async fn run(a: RoomsArgs) -> anyhow::Result<ExitCode> {
             }
         };
         tokio::pin!(sleep);
-        let signal = crate::host::Stop::install()?.wait();
+        let signal = hearth::stop::Stop::install()?.wait();
         tokio::pin!(signal);
         eprintln!("watching for rooms on the local network (Ctrl-C stops)");
         loop {

@@ -13,6 +13,7 @@ pub mod passcode;
 mod peer;
 pub mod room;
 pub mod server;
+pub mod stop;
 pub mod store;
 pub mod tls;
 

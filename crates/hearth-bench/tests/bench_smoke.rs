@@ -1,20 +1,19 @@
-//! Smoke tests of `hearth bench`: the real binary drives short scenarios and must report
+//! Smoke tests of `hearth-bench`: the real binary drives short scenarios and must report
 //! zero lost and zero duplicate messages. No timing is asserted (CI machines are noisy).
 
 use std::process::Command;
 
 fn bench(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_hearth"))
-        .arg("bench")
+    let out = Command::new(env!("CARGO_BIN_EXE_hearth-bench"))
         .args(args)
         .arg("--json")
         .env("HEARTH_LOG", "warn")
         .output()
-        .expect("run hearth bench");
+        .expect("run hearth-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "hearth bench failed: {}\n{stdout}",
+        "hearth-bench failed: {}\n{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {stdout}"))

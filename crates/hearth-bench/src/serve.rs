@@ -1,7 +1,7 @@
 //! The bench's server under test, in a child process of its own so that its CPU time
 //! and memory can be read from /proc apart from the load generator's.
 //!
-//! `hearth bench-serve` (hidden) runs either a Hearth host (the same library, store and
+//! `hearth-bench serve` (hidden) runs either a Hearth host (the same library, store and
 //! writer as `hearth host`, with N rooms and no LAN announcement) or the floor, prints
 //! `READY <port> <room id>,<room id>,...` and serves until stdin closes or SIGTERM.
 
@@ -96,7 +96,7 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let list: Vec<String> = ids.iter().map(Uuid::to_string).collect();
     println!("READY {port} {}", list.join(","));
     // The parent holds our stdin; its end (or a signal) is the stop.
-    let stop = crate::host::Stop::install()?;
+    let stop = hearth::stop::Stop::install()?;
     let mut stdin = tokio::io::stdin();
     let mut buf = [0u8; 64];
     tokio::select! {
@@ -161,16 +161,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `hearth bench-serve` and waits for its READY line.
+    /// Starts `hearth-bench serve` and waits for its READY line.
     pub async fn start(
         kind: Target,
         rooms: usize,
         outgoing_queue: usize,
         data: DataDir<'_>,
     ) -> anyhow::Result<Server> {
-        let exe = std::env::current_exe().context("cannot find the hearth binary")?;
+        let exe = std::env::current_exe().context("cannot find the hearth-bench binary")?;
         let mut cmd = Command::new(exe);
-        cmd.arg("bench-serve")
+        cmd.arg("serve")
             .arg("--kind")
             .arg(match kind {
                 Target::Floor => "floor",

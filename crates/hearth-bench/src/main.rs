@@ -1,5 +1,6 @@
-//! `hearth bench`: a load generator for Hearth hosts, with a bare fan-out server (the
+//! `hearth-bench`: a load generator for Hearth hosts, with a bare fan-out server (the
 //! floor) to compare against. See docs/performance.md for the scenarios and results.
+//! Its own binary, so that the `hearth` users get carries neither it nor its plotting.
 
 mod floor;
 mod hist;
@@ -7,7 +8,7 @@ mod history;
 mod load;
 mod plot;
 mod report;
-pub mod serve;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -357,4 +358,64 @@ async fn one_run(a: &BenchArgs, spec: &LoadSpec, kind: Target) -> anyhow::Result
     let r = load::run(spec, &ep).await;
     server.stop().await;
     r
+}
+
+#[derive(clap::Parser)]
+#[command(
+    name = "hearth-bench",
+    version,
+    about = "Load-test a Hearth host (or the bare fan-out floor) with WebSocket clients on loopback",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// The bench's server process (started by the bench itself).
+    #[command(hide = true)]
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    use clap::Parser;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(hearth::log_filter(
+                std::env::var("HEARTH_LOG").ok().as_deref(),
+                "warn",
+            ))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Some(Sub::Serve(a)) => serve::run(a).await,
+            None => run(cli.bench).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

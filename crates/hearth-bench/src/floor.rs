@@ -1,4 +1,4 @@
-//! The floor: the least a WebSocket fan-out server can do, for `hearth bench --target floor`.
+//! The floor: the least a WebSocket fan-out server can do, for `hearth-bench --target floor`.
 //!
 //! tokio-tungstenite and nothing else. It reads only what routing needs: the frame's
 //! `type` (a prefix test), and the `room_id` of a `join` (a substring). No JSON parsing,
