@@ -4,7 +4,6 @@
 //! per transaction give the comparison. Then a host serves it and one client times
 //! `join` with `since_seq = head - 200` and `history` pages of 200.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -12,12 +11,11 @@ use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use hearth::store::{HostLog, NewMessage};
 use hearth::Store;
-use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use super::hist::Histogram;
-use super::report::{Pct, Report};
+use super::report::{HistoryOut, Pct, Report};
 use super::serve::{DataDir, Server};
 use super::{BenchArgs, Target};
 
@@ -25,86 +23,6 @@ use super::{BenchArgs, Target};
 const BATCH: usize = 4096;
 const PAGE: u64 = 200;
 const USERS: usize = 100;
-
-#[derive(Serialize, Clone, Debug)]
-pub struct HistoryOut {
-    pub messages: u64,
-    pub text_size: usize,
-    pub batch: usize,
-    /// Messages per second committed through `append_batch` in batches of `batch`.
-    pub group_commit_per_sec: f64,
-    /// The same per CPU second of the committing thread: what an unshared core would
-    /// reach (fsync waits excluded).
-    pub group_commit_per_cpu_sec: f64,
-    pub group_commit_secs: f64,
-    pub batch_commit_ms: Pct,
-    pub single_commits: u64,
-    /// Messages per second when each is its own transaction (and fsync).
-    pub single_commit_per_sec: f64,
-    pub single_commit_ms: Pct,
-    pub db_bytes: u64,
-    pub wal_bytes: u64,
-    pub bytes_per_message: f64,
-    /// `join` with since_seq = head − 200, answered with 200 messages, end to end.
-    pub join_ms: Pct,
-    /// `history` pages of 200 at random places in the log.
-    pub history_random_ms: Pct,
-    /// `history` pages of 200 walking back from the head.
-    pub history_from_head_ms: Pct,
-    pub ok: bool,
-    pub problem: Option<String>,
-}
-
-impl HistoryOut {
-    pub fn table(&self) -> String {
-        let mut s = String::new();
-        let mib = |b: u64| b as f64 / 1024.0 / 1024.0;
-        let _ = writeln!(
-            s,
-            "   log: {} messages of {} B text; on disk {:.1} MiB ({:.1} MiB db + {:.1} MiB wal), {:.0} B per message",
-            self.messages,
-            self.text_size,
-            mib(self.db_bytes + self.wal_bytes),
-            mib(self.db_bytes),
-            mib(self.wal_bytes),
-            self.bytes_per_message
-        );
-        let _ = writeln!(
-            s,
-            "   group commit (batches of {}): {:.0} msg/s, {:.0} per CPU second ({:.1} s; a batch commit p50 {:.1} ms, p99 {:.1} ms)",
-            self.batch,
-            self.group_commit_per_sec,
-            self.group_commit_per_cpu_sec,
-            self.group_commit_secs,
-            self.batch_commit_ms.p50,
-            self.batch_commit_ms.p99
-        );
-        let _ = writeln!(
-            s,
-            "   one commit per message ({}): {:.0} msg/s (p50 {:.2} ms, p99 {:.2} ms); group commit is {:.0}x faster",
-            self.single_commits,
-            self.single_commit_per_sec,
-            self.single_commit_ms.p50,
-            self.single_commit_ms.p99,
-            self.group_commit_per_sec / self.single_commit_per_sec.max(1e-9)
-        );
-        for (what, p) in [
-            ("join since_seq=head-200", &self.join_ms),
-            ("history page of 200, random", &self.history_random_ms),
-            ("history page of 200, from head", &self.history_from_head_ms),
-        ] {
-            let _ = writeln!(
-                s,
-                "   {what:<32} p50 {:>6.2} ms  p90 {:>6.2}  p99 {:>6.2}  max {:>6.2}  (n={})",
-                p.p50, p.p90, p.p99, p.max, p.samples
-            );
-        }
-        if let Some(p) = &self.problem {
-            let _ = writeln!(s, "   PROBLEM: {p}");
-        }
-        s
-    }
-}
 
 /// A small xorshift: reproducible positions without a RNG dependency.
 struct Rng(u64);

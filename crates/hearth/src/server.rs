@@ -203,6 +203,14 @@ impl Host {
             PasscodeSetting::Open => None,
         };
         let stored = self.shared.store.open_hosted_room(name, hash.as_deref())?;
+        // Hosting a room again as it is (same passcode, or none) changes nothing: its
+        // members stay connected. "Host again" pressed while the app resumes its rooms at
+        // start used to replace the room and kick everyone in it.
+        if let Some(current) = self.shared.rooms_read().get(&stored.room_id) {
+            if current.pass_hash == stored.pass_hash {
+                return Ok(current.summary());
+            }
+        }
         let room = Arc::new(Room::new(
             stored.room_id,
             stored.name,

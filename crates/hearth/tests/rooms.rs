@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use hearth::protocol::{HostFrame, PresenceEvent};
+use hearth::protocol::{close, HostFrame, PresenceEvent};
 use hearth::Limits;
 use serde_json::json;
 
@@ -378,4 +378,30 @@ async fn names_lose_bidi_controls_and_invisible_characters_on_the_host() {
     spoof.send(room, "s1", "hi").await;
     let m = alice.messages(1).await;
     assert_eq!(m[0].author, "Bob");
+}
+
+/// Hosting a room again as it is hosted (the same passcode, or none) leaves its members
+/// connected: "Host again" pressed while the app resumes its rooms at start used to
+/// replace the room and kick everyone. A changed passcode still makes them rejoin.
+#[tokio::test]
+async fn hosting_a_hosted_room_again_unchanged_keeps_its_members() {
+    let h = start_host(fast_limits()).await;
+    let room = h.host.open_room("Vault", Some("sesame")).unwrap().room_id;
+    let mut ann = Raw::connect(h.addr).await;
+    ann.hello("Ann").await;
+    ann.join(room, Some("sesame"), None).await;
+    assert_eq!(
+        h.host.open_room("Vault", Some("sesame")).unwrap().room_id,
+        room
+    );
+    assert_eq!(
+        h.host
+            .open_room_with("Vault", hearth::PasscodeSetting::Keep)
+            .unwrap()
+            .room_id,
+        room
+    );
+    assert!(!ann.send_acked(room, "a1", "still here 🙂").await.1);
+    h.host.open_room("Vault", Some("changed")).unwrap();
+    assert_eq!(ann.closed().await, Some(close::GOING_AWAY));
 }
