@@ -21,22 +21,26 @@ pub fn decode_client(text: &str) -> Result<ClientFrame, DecodeError> {
     if !ClientFrame::TYPES.contains(&env.kind.as_str()) {
         return Err(DecodeError::UnknownType(truncate(&env.kind, 64)));
     }
-    let payload = value.get("payload");
-    let room_id = payload
-        .and_then(|p| p.get("room_id"))
-        .and_then(|v| v.as_str())
-        .and_then(|s| Uuid::parse_str(s).ok());
-    // Only a valid id is echoed (1..=64 bytes), so an error never carries junk back.
-    let client_msg_id = payload
-        .and_then(|p| p.get("client_msg_id"))
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty() && s.len() <= MAX_CLIENT_MSG_ID_LEN)
-        .map(str::to_string);
-    ClientFrame::deserialize(&value).map_err(|e| DecodeError::InvalidPayload {
-        kind: env.kind,
-        detail: e.to_string(),
-        room_id,
-        client_msg_id,
+    ClientFrame::deserialize(&value).map_err(|e| {
+        // Read only for an error (not on the path of every good frame): what the client
+        // needs to match the error to its request, where it can be read.
+        let payload = value.get("payload");
+        let room_id = payload
+            .and_then(|p| p.get("room_id"))
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok());
+        // Only a valid id is echoed (1..=64 bytes), so an error never carries junk back.
+        let client_msg_id = payload
+            .and_then(|p| p.get("client_msg_id"))
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty() && s.len() <= MAX_CLIENT_MSG_ID_LEN)
+            .map(str::to_string);
+        DecodeError::InvalidPayload {
+            kind: env.kind,
+            detail: e.to_string(),
+            room_id,
+            client_msg_id,
+        }
     })
 }
 
