@@ -481,21 +481,13 @@ async fn a_host_log_that_went_back_in_time_is_detected_and_nothing_is_mixed_in()
     let url = host.url();
     let room = invite.room_id.unwrap();
     let mut alice = wss_member(&invite, "Alice").await;
-    for i in 1..=400 {
-        let f = format!(
-            r#"{{"type":"send","payload":{{"room_id":"{room}","client_msg_id":"a{i}","text":"before {i} — שלום"}}}}"#
-        );
-        futures_util::SinkExt::feed(&mut alice, Message::Text(f.into()))
-            .await
-            .unwrap();
-    }
-    futures_util::SinkExt::flush(&mut alice).await.unwrap();
-    let mut acks = 0;
-    while acks < 400 {
-        if let Some(Ok(Message::Text(t))) = alice.next().await {
-            acks += usize::from(t.contains(r#""type":"ack""#));
-        }
-    }
+    send_all_acked(
+        &mut alice,
+        room,
+        "a",
+        (1..=400).map(|i| format!("before {i} — שלום")),
+    )
+    .await;
     drop(alice);
     let bob = tempfile::tempdir().unwrap();
     assert_eq!(tail(&url, bob.path(), 400).len(), 400);

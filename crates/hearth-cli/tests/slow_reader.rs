@@ -8,6 +8,20 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
+/// Reads, dropping everything else, until the close frame; its code.
+async fn close_code(ws: &mut Wss) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), ws.next())
+            .await
+            .expect("close in time")
+        {
+            Some(Ok(Message::Close(c))) => return c.map(|c| u16::from(c.code)),
+            Some(Ok(_)) => continue,
+            other => panic!("ended without a close frame: {other:?}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_memory_stays_bounded_with_a_stalled_member() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,17 +79,7 @@ async fn host_memory_stays_bounded_with_a_stalled_member() {
     assert!(grown < 40 * 1024, "host RSS grew by {grown} KiB");
 
     // The sloth, reading at last, learns why it was dropped.
-    let code = loop {
-        match tokio::time::timeout(Duration::from_secs(15), sloth.next())
-            .await
-            .expect("close in time")
-        {
-            Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
-            Some(Ok(_)) => continue,
-            other => panic!("ended without a close frame: {other:?}"),
-        }
-    };
-    assert_eq!(code, Some(4001));
+    assert_eq!(close_code(&mut sloth).await, Some(4001));
 }
 
 /// The attack that grew a host to 923 MB: connections with small receive buffers ask for
@@ -95,19 +99,13 @@ async fn history_pages_nobody_reads_do_not_grow_the_host() {
     let room = invite.room_id.unwrap().to_string();
     let mut alice = wss_member(&invite, "Alice").await;
     let text = "ق".repeat(1000);
-    for i in 0..1000 {
-        let f = format!(
-            r#"{{"type":"send","payload":{{"room_id":"{room}","client_msg_id":"s{i}","text":"{text}"}}}}"#
-        );
-        alice.feed(Message::Text(f.into())).await.unwrap();
-    }
-    alice.flush().await.unwrap();
-    let mut acks = 0;
-    while acks < 1000 {
-        if let Some(Ok(Message::Text(t))) = alice.next().await {
-            acks += usize::from(t.contains(r#""type":"ack""#));
-        }
-    }
+    send_all_acked(
+        &mut alice,
+        invite.room_id.unwrap(),
+        "s",
+        (0..1000).map(|_| text.clone()),
+    )
+    .await;
     let rss_before = host.rss_kib();
 
     let mut attackers = Vec::new();
@@ -161,16 +159,6 @@ async fn history_pages_nobody_reads_do_not_grow_the_host() {
 
     // Each attacker, reading at last, learns it was dropped as a slow reader.
     for mut ws in attackers {
-        let code = loop {
-            match tokio::time::timeout(Duration::from_secs(15), ws.next())
-                .await
-                .expect("close in time")
-            {
-                Some(Ok(Message::Close(c))) => break c.map(|c| u16::from(c.code)),
-                Some(Ok(_)) => continue,
-                other => panic!("ended without a close frame: {other:?}"),
-            }
-        };
-        assert_eq!(code, Some(4001));
+        assert_eq!(close_code(&mut ws).await, Some(4001));
     }
 }

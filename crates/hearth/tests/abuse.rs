@@ -42,12 +42,18 @@ async fn check_room(sender: &mut Raw, watcher: &mut Raw, room: Uuid, tag: &str) 
     assert!(got.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
 }
 
-async fn error_code(c: &mut Raw) -> (ErrorCode, Option<String>) {
+/// The next `error` frame, whole.
+async fn error_frame(c: &mut Raw) -> hearth::protocol::ErrorFrame {
     c.until(|f| match f {
-        HostFrame::Error(e) => Some((e.code, e.request.clone())),
+        HostFrame::Error(e) => Some(e.clone()),
         _ => None,
     })
     .await
+}
+
+async fn error_code(c: &mut Raw) -> (ErrorCode, Option<String>) {
+    let e = error_frame(c).await;
+    (e.code, e.request)
 }
 
 #[tokio::test]
@@ -88,12 +94,7 @@ async fn frame_level_errors_are_answered_and_the_connection_stays() {
             .to_string(),
     )
     .await;
-    let e = bad
-        .until(|f| match f {
-            HostFrame::Error(e) => Some(e.clone()),
-            _ => None,
-        })
-        .await;
+    let e = error_frame(&mut bad).await;
     assert_eq!(
         (
             e.code,
@@ -113,12 +114,7 @@ async fn frame_level_errors_are_answered_and_the_connection_stays() {
             .to_string(),
     )
     .await;
-    let e = bad
-        .until(|f| match f {
-            HostFrame::Error(e) => Some(e.clone()),
-            _ => None,
-        })
-        .await;
+    let e = error_frame(&mut bad).await;
     assert_eq!((e.room_id, e.client_msg_id), (None, None));
     bad.send(room, "long", &"é".repeat(4001)).await;
     assert_eq!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use hearth::client::ClientEvent;
 use hearth::protocol::{
-    self, ChatMessage, ClientFrame, HostFrame, Joined, Member, PublicLimits, RoomSummary, Welcome,
+    self, ChatMessage, HostFrame, Joined, Member, PublicLimits, RoomSummary, Welcome,
 };
 use hearth::{Client, ClientConfig, Invite, Store};
 use tokio::net::TcpListener;
@@ -74,6 +74,24 @@ async fn a_newer_hosts_unknown_frames_and_kinds_do_not_break_the_client() {
     assert_eq!(cached[2].kind, None);
 }
 
+/// Reads the client until a frame of type `kind`.
+async fn until_client(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    kind: &str,
+) {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => {
+                if protocol::decode_client(&t).unwrap().kind() == kind {
+                    return;
+                }
+            }
+            Some(Ok(_)) => {}
+            other => panic!("client went away: {other:?}"),
+        }
+    }
+}
+
 /// Runs a fake host that greets, answers the join with `initial` (head `head`), then
 /// sends the raw `live` frames; a client joins it and collects message seqs until it
 /// has seen `until`. Returns the client's store and the seqs it announced.
@@ -96,18 +114,7 @@ async fn visit_fake_host(
     let host = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-        // hello -> welcome
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => {
-                    if let ClientFrame::Hello(_) = protocol::decode_client(&t).unwrap() {
-                        break;
-                    }
-                }
-                Some(Ok(_)) => {}
-                other => panic!("client went away: {other:?}"),
-            }
-        }
+        until_client(&mut ws, "hello").await;
         let welcome = HostFrame::Welcome(Welcome {
             protocol: 1,
             host_id: Uuid::new_v4(),
@@ -126,17 +133,7 @@ async fn visit_fake_host(
         ws.send(Message::Text(protocol::encode(&welcome).into()))
             .await
             .unwrap();
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => {
-                    if let ClientFrame::Join(_) = protocol::decode_client(&t).unwrap() {
-                        break;
-                    }
-                }
-                Some(Ok(_)) => {}
-                other => panic!("client went away: {other:?}"),
-            }
-        }
+        until_client(&mut ws, "join").await;
         let joined = HostFrame::Joined(Joined {
             room: summary.clone(),
             members: vec![Member {

@@ -16,17 +16,7 @@ use uuid::Uuid;
 #[tokio::test]
 async fn a_spoofed_announcement_does_not_replace_a_pin() {
     let host_dir = tempfile::tempdir().unwrap();
-    let cert = HostCert::load_or_create(host_dir.path()).unwrap();
-    let real_fp = cert.fingerprint().to_string();
-    let host = Host::start(
-        Arc::new(Store::open(host_dir.path()).unwrap()),
-        HostConfig {
-            host_name: "Alice".into(),
-            limits: Limits::default(),
-            transport: Transport::Tls(cert),
-        },
-    )
-    .unwrap();
+    let (host, real_fp) = start_tls_host(host_dir.path());
     let room = host.open_room("General", None).unwrap().room_id;
     let addr = host.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
 

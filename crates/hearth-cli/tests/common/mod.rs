@@ -226,3 +226,32 @@ pub async fn wss_member(invite: &Invite, name: &str) -> Wss {
     }
     ws
 }
+
+/// Sends `texts` to `room` in one batch (client_msg_ids `{prefix}0`, `{prefix}1`, ...)
+/// and waits until every one is acknowledged.
+pub async fn send_all_acked(
+    ws: &mut Wss,
+    room: uuid::Uuid,
+    prefix: &str,
+    texts: impl IntoIterator<Item = String>,
+) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let mut sent = 0;
+    for (i, text) in texts.into_iter().enumerate() {
+        let f = serde_json::json!({"type":"send","payload":{"room_id":room,"client_msg_id":format!("{prefix}{i}"),"text":text}});
+        ws.feed(Message::Text(f.to_string().into()))
+            .await
+            .expect("send");
+        sent += 1;
+    }
+    ws.flush().await.expect("flush");
+    let mut acks = 0;
+    while acks < sent {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => acks += usize::from(t.contains(r#""type":"ack""#)),
+            Some(Ok(_)) => {}
+            other => panic!("connection ended with {acks} of {sent} acks: {other:?}"),
+        }
+    }
+}

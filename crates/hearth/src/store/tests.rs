@@ -5,6 +5,20 @@ use super::*;
 use crate::protocol::ChatMessage;
 use uuid::Uuid;
 
+/// A room joined at a made-up address, nothing synced or read yet.
+fn joined(room_id: Uuid, name: impl Into<String>) -> JoinedRoom {
+    JoinedRoom {
+        room_id,
+        name: name.into(),
+        address: "127.0.0.1:1".into(),
+        host_id: None,
+        host_name: None,
+        has_passcode: false,
+        synced_seq: 0,
+        read_seq: 0,
+    }
+}
+
 /// Two processes (here: threads, each with its own connection, which SQLite locks
 /// the same way) opening one fresh data directory at the same moment both succeed.
 #[test]
@@ -40,16 +54,7 @@ fn room_overviews_agree_with_the_per_room_queries() {
         let room = Uuid::new_v4();
         rooms.push(room);
         store
-            .upsert_joined_room(&JoinedRoom {
-                room_id: room,
-                name: format!("غرفة {r}"),
-                address: "127.0.0.1:1".into(),
-                host_id: None,
-                host_name: None,
-                has_passcode: false,
-                synced_seq: 0,
-                read_seq: 0,
-            })
+            .upsert_joined_room(&joined(room, format!("غرفة {r}")))
             .unwrap();
         let msgs: Vec<ChatMessage> = (1..=r * 10)
             .map(|seq| ChatMessage {
@@ -101,18 +106,7 @@ fn a_damaged_database_is_refused_at_open_with_its_path() {
     {
         let store = Store::open(dir.path()).unwrap();
         let room = Uuid::new_v4();
-        store
-            .upsert_joined_room(&JoinedRoom {
-                room_id: room,
-                name: "Big".into(),
-                address: "127.0.0.1:1".into(),
-                host_id: None,
-                host_name: None,
-                has_passcode: false,
-                synced_seq: 0,
-                read_seq: 0,
-            })
-            .unwrap();
+        store.upsert_joined_room(&joined(room, "Big")).unwrap();
         let msgs: Vec<ChatMessage> = (1..=2000)
             .map(|seq| ChatMessage {
                 room_id: room,
@@ -234,18 +228,7 @@ fn client_cache_tracks_contiguous_sync_point() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let room = Uuid::new_v4();
-    store
-        .upsert_joined_room(&JoinedRoom {
-            room_id: room,
-            name: "r".into(),
-            address: "127.0.0.1:1".into(),
-            host_id: None,
-            host_name: None,
-            has_passcode: false,
-            synced_seq: 0,
-            read_seq: 0,
-        })
-        .unwrap();
+    store.upsert_joined_room(&joined(room, "r")).unwrap();
     let m = |seq| ChatMessage {
         room_id: room,
         seq,
