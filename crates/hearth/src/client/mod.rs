@@ -11,10 +11,9 @@ mod probe;
 mod task;
 mod trust;
 
+pub use crate::store::{pin_key_addr, pin_key_host, pin_key_room};
 use task::Task;
-pub use trust::{
-    expected_for_announced, pin_key_addr, pin_key_host, pin_key_room, FingerprintConflict,
-};
+pub use trust::{expected_for_announced, FingerprintConflict};
 
 use std::collections::HashMap;
 use std::sync::Arc;

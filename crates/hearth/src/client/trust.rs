@@ -84,16 +84,3 @@ pub fn expected_for_announced(
     };
     Ok(pinned.or_else(|| announced.map(str::to_string)))
 }
-
-/// Pin keys in the store's `pins` table.
-pub fn pin_key_addr(authority: &str) -> String {
-    format!("addr:{authority}")
-}
-
-pub fn pin_key_room(room_id: Uuid) -> String {
-    format!("room:{room_id}")
-}
-
-pub fn pin_key_host(host_id: Uuid) -> String {
-    format!("host:{host_id}")
-}

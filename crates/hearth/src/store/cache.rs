@@ -321,7 +321,7 @@ impl Store {
                         .map(|&n| u32::try_from(n).unwrap_or(u32::MAX))
                         .unwrap_or(0),
                     last_message: last.remove(&id),
-                    fingerprint: pins.get(&format!("room:{id}")).cloned(),
+                    fingerprint: pins.get(&super::pin_key_room(id)).cloned(),
                     setting: settings.get(&setting_key(id)).cloned(),
                     room,
                 }
@@ -342,7 +342,7 @@ impl Store {
         Ok(Some(RoomOverview {
             unread: self.unread_count(room_id, me)?,
             last_message: self.last_message(room_id)?,
-            fingerprint: self.pinned(&format!("room:{room_id}"))?,
+            fingerprint: self.pinned(&super::pin_key_room(room_id))?,
             setting: self.setting(&setting_key(room_id))?,
             room,
         }))

@@ -24,6 +24,7 @@ pub use cache::{Cached, JoinedRoom, RoomOverview};
 pub use host_log::{Appended, HostLog, HostedRoom, NewMessage, Reader};
 use migrations::migrations;
 pub use outbox::OutboxEntry;
+pub use trust::{pin_key_addr, pin_key_host, pin_key_room};
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "hearth.db";

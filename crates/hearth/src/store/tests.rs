@@ -71,7 +71,7 @@ fn room_overviews_agree_with_the_per_room_queries() {
         store.cache_messages(room, &msgs, None).unwrap();
         if r % 2 == 0 {
             store.set_read_seq(room, r * 5).unwrap();
-            store.pin_first(&format!("room:{room}"), "ab").unwrap();
+            store.pin_first(&pin_key_room(room), "ab").unwrap();
             store
                 .set_setting(&format!("draft:{room}"), "half-typed")
                 .unwrap();

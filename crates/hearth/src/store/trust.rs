@@ -2,6 +2,7 @@
 //! user's explicit trust (docs/security.md).
 
 use rusqlite::{params, OptionalExtension};
+use uuid::Uuid;
 
 use super::*;
 use crate::protocol::now_ms;
@@ -44,4 +45,17 @@ impl Store {
             .optional()
             .map_err(|e| self.err(e))
     }
+}
+
+/// Pin keys in the `pins` table.
+pub fn pin_key_addr(authority: &str) -> String {
+    format!("addr:{authority}")
+}
+
+pub fn pin_key_room(room_id: Uuid) -> String {
+    format!("room:{room_id}")
+}
+
+pub fn pin_key_host(host_id: Uuid) -> String {
+    format!("host:{host_id}")
 }
