@@ -32,10 +32,8 @@ async fn blocking<T: Send + 'static>(
 /// The window's event stream; a reload subscribes again and replaces the old channel.
 #[tauri::command(rename_all = "snake_case")]
 pub fn subscribe(shell: State<'_, Shell>, on_event: Channel<AppEvent>) -> Res<()> {
-    shell
-        .subscribe
-        .send(on_event)
-        .map_err(|_| AppError::Invalid("the app is shutting down".into()))
+    shell.subscribe.send_replace(Some(on_event));
+    Ok(())
 }
 
 /// Called by the UI on its first paint. Returns whether render timings are wanted.

@@ -17,7 +17,7 @@ use anyhow::{bail, Context};
 use hearth_app::{App, AppConfig, AppEvent};
 use tauri::ipc::Channel;
 use tauri::{Manager, RunEvent};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// When `main` started; `ui_ready` reports the time to first paint against it.
 pub(crate) static STARTED: OnceLock<Instant> = OnceLock::new();
@@ -25,8 +25,9 @@ pub(crate) static STARTED: OnceLock<Instant> = OnceLock::new();
 /// What the commands share.
 pub(crate) struct Shell {
     pub app: App,
-    /// Hands the window's event channel to the forwarding task.
-    pub subscribe: mpsc::UnboundedSender<Channel<AppEvent>>,
+    /// The window's event channel, for the forwarding task: the latest subscriber wins
+    /// (a reloaded window subscribes again), so it holds one channel, not a queue.
+    pub subscribe: watch::Sender<Option<Channel<AppEvent>>>,
     /// `HEARTH_PERF=1`: the UI reports render timings through `ui_mark`.
     pub perf: bool,
     /// Closing the window hides it (Hearth keeps hosting) when there is a tray icon.
@@ -83,23 +84,29 @@ fn data_dir(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 }
 
 /// Forwards the app's events to whichever window channel subscribed last. Events that
-/// arrive before the window subscribes wait in the queue.
+/// arrive before the window subscribes wait in the app's bounded queue (past its bound
+/// the app drops them and sends a resync; see `App::emit`).
 async fn forward(
-    mut events: mpsc::UnboundedReceiver<AppEvent>,
-    mut channels: mpsc::UnboundedReceiver<Channel<AppEvent>>,
+    mut events: mpsc::Receiver<AppEvent>,
+    mut channel: watch::Receiver<Option<Channel<AppEvent>>>,
 ) {
-    let Some(mut channel) = channels.recv().await else {
-        return;
-    };
     loop {
+        let current = channel.borrow_and_update().clone();
+        let Some(window) = current else {
+            if channel.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
         tokio::select! {
-            c = channels.recv() => match c {
-                Some(c) => channel = c,
-                None => return,
-            },
+            c = channel.changed() => {
+                if c.is_err() {
+                    return;
+                }
+            }
             e = events.recv() => match e {
                 Some(e) => {
-                    if let Err(err) = channel.send(e) {
+                    if let Err(err) = window.send(e) {
                         tracing::warn!(error = %err, "cannot deliver an event to the window");
                     }
                 }
@@ -146,7 +153,7 @@ fn run() -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
     tracing::info!(data_dir = %dir.display(), "starting");
 
-    let (sub_tx, sub_rx) = mpsc::unbounded_channel();
+    let (sub_tx, sub_rx) = watch::channel(None);
     tauri::async_runtime::spawn(forward(events, sub_rx));
     let settings = app.settings()?;
     let shell = Shell {

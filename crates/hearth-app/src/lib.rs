@@ -6,7 +6,7 @@ mod app;
 mod hosting;
 pub mod views;
 
-pub use app::{App, AppConfig};
+pub use app::{App, AppConfig, EVENT_QUEUE};
 pub use views::*;
 
 /// Why a command failed. It reaches the UI as `{code, message}`: the code to branch on,
@@ -17,6 +17,8 @@ pub enum AppError {
     Store(#[from] hearth::StoreError),
     #[error(transparent)]
     Host(#[from] hearth::HostError),
+    #[error(transparent)]
+    Hosting(#[from] hearth::HostingError),
     #[error(transparent)]
     Client(#[from] hearth::client::ClientError),
     #[error(transparent)]
@@ -47,6 +49,11 @@ impl AppError {
                 _ => "storage",
             },
             AppError::Host(_) => "host",
+            AppError::Hosting(hearth::HostingError::Store(hearth::StoreError::DiskFull)) => {
+                "disk_full"
+            }
+            AppError::Hosting(hearth::HostingError::Store(_)) => "storage",
+            AppError::Hosting(_) => "host",
             AppError::Client(_) => "client",
             AppError::Invite(_) => "invalid_link",
             AppError::InvalidName => "invalid_name",

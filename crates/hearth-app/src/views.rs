@@ -260,6 +260,8 @@ pub enum AppEvent {
     /// copied without its -wal file). `set_aside` messages it no longer has are kept on
     /// this computer, apart, as "not on the host"; the room shows the host's history.
     HistoryDiverged { room_id: Uuid, set_aside: u32 },
+    /// Events were dropped because the UI fell behind: read everything afresh.
+    Resync,
     /// The rooms hosted here changed.
     Hosting { rooms: Vec<HostedView> },
     /// Whether a room can be chatted in changed (see [`RoomAccess`]).

@@ -272,3 +272,108 @@ fn the_announced_online_count_catches_up() {
         a.shutdown().await;
     });
 }
+
+/// A UI that stops taking events (hung, or not subscribed yet) does not grow the app:
+/// past the event queue's bound events are dropped, one `resync` follows, and the
+/// cache, which the UI reads on a resync, holds everything the dropped events carried.
+#[test]
+fn a_ui_that_falls_behind_gets_one_resync_and_loses_nothing() {
+    const HISTORY: usize = 3_000;
+    let mdns = isolate();
+    run(async move {
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        {
+            let store = hearth::Store::open(dir_a.path()).unwrap();
+            let room = store.open_hosted_room("Big archive", None).unwrap();
+            let user_id = uuid::Uuid::new_v4();
+            let batch: Vec<hearth::store::NewMessage> = (0..HISTORY)
+                .map(|i| hearth::store::NewMessage {
+                    room_id: room.room_id,
+                    user_id,
+                    author: "Archivist".into(),
+                    client_msg_id: format!("seed-{i}"),
+                    text: format!("archived message {i} — مرحبا 🔥"),
+                })
+                .collect();
+            store.host_log().unwrap().append_batch(&batch).unwrap();
+        }
+        let (a, _ea) = App::start(config(dir_a.path(), &mdns)).await.unwrap();
+        let (b, mut eb) = App::start(config(dir_b.path(), &mdns)).await.unwrap();
+        let hosted = a.host_room("Big archive", None, false).await.unwrap();
+        b.join_link(&hosted.invite, None).await.unwrap();
+        wait_joined(&mut eb, "join", hosted.room_id).await;
+        // From here on nobody reads b's events. Scrolling back through the whole archive
+        // makes the client fetch every page: thousands of message events.
+        let room = hosted.room_id;
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        loop {
+            // Walk down the cache; the first short page asks the host for the one below.
+            let (mut before, mut oldest) = (None, None);
+            loop {
+                let p = b.messages(room, before, 500).unwrap();
+                let Some(first) = p.messages.first() else {
+                    break;
+                };
+                oldest = Some(first.seq);
+                if p.at_start {
+                    break;
+                }
+                before = oldest;
+            }
+            if oldest == Some(1) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "history never loaded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Let late answers to repeated page requests land.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut held = Vec::new();
+        while let Ok(e) = eb.try_recv() {
+            held.push(e);
+        }
+        // Draining makes room, so the resync can slip in behind the queue's last event.
+        let events = held
+            .iter()
+            .filter(|e| !matches!(e, AppEvent::Resync))
+            .count();
+        assert!(
+            events <= hearth_app::EVENT_QUEUE,
+            "{events} events were held for a UI that read none"
+        );
+        // The resync goes out as soon as there is room again.
+        let resync = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(e) = eb.recv().await {
+                if matches!(e, AppEvent::Resync) {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert!(
+            matches!(resync, Ok(true)) || held.iter().any(|e| matches!(e, AppEvent::Resync)),
+            "events were dropped without a resync"
+        );
+        // What a resync reads: every message, in order, none twice.
+        let mut all = Vec::new();
+        let mut before = None;
+        loop {
+            let p = b.messages(room, before, 500).unwrap();
+            let Some(first) = p.messages.first() else {
+                break;
+            };
+            before = Some(first.seq);
+            let mut page = p.messages;
+            page.extend(all);
+            all = page;
+            if p.at_start {
+                break;
+            }
+        }
+        let seqs: Vec<u64> = all.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=HISTORY as u64).collect::<Vec<_>>());
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}

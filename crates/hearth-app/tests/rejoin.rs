@@ -9,11 +9,11 @@ use std::time::Duration;
 use common::*;
 use hearth::protocol::ErrorCode;
 use hearth_app::{App, AppEvent, RoomAccess};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 use uuid::Uuid;
 
 async fn wait_access(
-    rx: &mut UnboundedReceiver<AppEvent>,
+    rx: &mut Receiver<AppEvent>,
     what: &str,
     room: Uuid,
     f: impl Fn(&RoomAccess) -> bool,
@@ -27,7 +27,7 @@ async fn wait_access(
     .await
 }
 
-async fn wait_discovered(rx: &mut UnboundedReceiver<AppEvent>, room: Uuid) {
+async fn wait_discovered(rx: &mut Receiver<AppEvent>, room: Uuid) {
     wait_for(rx, "discovery", |e| match e {
         AppEvent::Discovery { rooms } => rooms.iter().any(|r| r.room_id == room).then_some(()),
         _ => None,
@@ -36,7 +36,7 @@ async fn wait_discovered(rx: &mut UnboundedReceiver<AppEvent>, room: Uuid) {
 }
 
 /// Sends and waits for the message at the other side: the room really works.
-async fn chat(from: &App, to: &mut UnboundedReceiver<AppEvent>, room: Uuid, text: &str) {
+async fn chat(from: &App, to: &mut Receiver<AppEvent>, room: Uuid, text: &str) {
     from.send(room, text).unwrap();
     wait_for(to, text, |e| {
         matches!(e, AppEvent::Message { message } if message.room_id == room && message.text == text)

@@ -1,14 +1,16 @@
-//! `hearth host`: serve one room until SIGINT or SIGTERM.
+//! `hearth host`: serve one room until SIGINT or SIGTERM (hosting itself is
+//! `hearth::Hosting`, shared with the app).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use hearth::discovery::{AdvertisedRoom, Advertiser, AdvertiserConfig};
 use hearth::tls::HostCert;
-use hearth::{Host, HostConfig, Invite, Limits, Store, Transport, DEFAULT_PORT};
+use hearth::{
+    HostConfig, Hosting, HostingConfig, Limits, PasscodeSetting, Store, Transport, DEFAULT_PORT,
+};
 
 use crate::rooms::MdnsArgs;
 use crate::DataDir;
@@ -89,7 +91,6 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
     }
     let data_dir = a.data.resolve()?;
     let store = Arc::new(Store::open_with_limit(&data_dir, a.max_db_size)?);
-    let _lock = hearth::store::lock_for_hosting(&data_dir)?;
     let limits = Limits {
         max_text_chars: a.max_text,
         messages_per_sec: a.rate,
@@ -110,133 +111,43 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
     } else {
         Transport::Tls(HostCert::load_or_create(&data_dir)?)
     };
-    let host = Host::start(
+    let hosting = Hosting::start(
         Arc::clone(&store),
-        HostConfig {
-            host_name,
-            limits,
-            transport,
+        &data_dir,
+        HostingConfig {
+            host: HostConfig {
+                host_name,
+                limits,
+                transport,
+            },
+            bind: a.bind,
+            any_port_if_busy: false,
+            mdns: (!a.no_advertise).then(|| a.mdns.config()),
         },
-    )?;
-    // Hashing a passcode is Argon2id (~40 ms of a core): off the async runtime.
-    let room = {
-        let (host, name, passcode) = (host.clone(), name.clone(), a.passcode.clone());
-        tokio::task::spawn_blocking(move || host.open_room(&name, passcode.as_deref()))
-            .await
-            .context("the room could not be opened")??
+    )
+    .await?;
+    let setting = match a.passcode.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => PasscodeSetting::Set(p),
+        None => PasscodeSetting::Open,
     };
-    let bound = listen(&host, a.bind)?;
-    let invite = Invite {
-        host: hearth::invite::advertised_ip(bound).to_string(),
-        port: bound.port(),
-        room_id: Some(room.room_id),
-        fingerprint: host.fingerprint().map(str::to_string),
-    };
-    println!("{invite}");
+    let room = hosting
+        .open(&name, setting)
+        .await
+        .context("the room could not be opened")?;
+    println!("{}", hosting.invite(room.room_id));
     tracing::info!(
         room = %room.name,
-        listen = %bound,
+        listen = %hosting.bound(),
         messages = room.head_seq,
         passcode = room.has_passcode,
         data = %store.path().display(),
         "hosting; share the link above (Ctrl-C stops)"
     );
-    let advertiser = if a.no_advertise {
-        None
-    } else {
-        start_advertising(&host, bound, &a.mdns)
-    };
-    let stopped = stop.wait();
-    tokio::pin!(stopped);
-    // Rooms can change while hosting (online count; an embedding app may open or close
-    // rooms): keep the announcements in step.
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = &mut stopped => break,
-            _ = tick.tick() => {
-                if let Some(adv) = &advertiser {
-                    let rooms: Vec<AdvertisedRoom> =
-                        host.rooms().iter().map(|r| AdvertisedRoom { fingerprint: host.fingerprint().map(str::to_string), ..AdvertisedRoom::from(r) }).collect();
-                    if let Err(e) = adv.sync(&rooms).await {
-                        tracing::warn!(error = %e, "cannot update the LAN announcement");
-                    }
-                }
-            }
-        }
-    }
-    tracing::info!("shutting down");
-    // Goodbyes first, so browsers drop the room at once rather than after a timeout.
-    if let Some(adv) = &advertiser {
-        adv.shutdown().await;
-        tracing::info!("withdrawn from the local network");
-    }
-    host.shutdown().await;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Binds the listener. An IPv6 wildcard is made dual-stack explicitly (some systems
-/// default to IPv6-only), and falls back to 0.0.0.0 where IPv6 is unavailable.
-fn listen(host: &Host, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
-    let bind = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
-        use socket2::{Domain, Socket, Type};
-        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-        if addr.is_ipv6() {
-            sock.set_only_v6(!addr.ip().is_unspecified())?;
-        }
-        // As std and tokio do: a restarted host can rebind while old connections linger.
-        #[cfg(unix)]
-        sock.set_reuse_address(true)?;
-        sock.bind(&addr.into())?;
-        sock.listen(1024)?;
-        sock.set_nonblocking(true)?;
-        Ok(sock.into())
-    };
-    let std_listener = match bind(addr) {
-        Ok(l) => l,
-        Err(e) if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) => {
-            let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port());
-            tracing::info!(error = %e, "IPv6 is unavailable; listening on IPv4 only");
-            bind(v4).with_context(|| format!("cannot listen on {v4}"))?
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot listen on {addr}")),
-    };
-    let listener = tokio::net::TcpListener::from_std(std_listener)
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let bound = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
-    host.serve(listener);
-    Ok(bound)
-}
-
-/// Announces every hosted room on the LAN. Failure only costs discovery (people can
-/// still join with the link), so it is a warning, not an error.
-fn start_advertising(host: &Host, bound: SocketAddr, mdns: &MdnsArgs) -> Option<Advertiser> {
-    let config = AdvertiserConfig {
-        host_id: host.host_id(),
-        host_name: host.host_name().to_string(),
-        listen: bound,
-        mdns: mdns.config(),
-    };
-    let adv = match Advertiser::new(config) {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::warn!(error = %e, "LAN discovery is off; share the link instead");
-            return None;
-        }
-    };
-    for room in host.rooms() {
-        if let Err(e) = adv.advertise(&AdvertisedRoom {
-            fingerprint: host.fingerprint().map(str::to_string),
-            ..AdvertisedRoom::from(&room)
-        }) {
-            tracing::warn!(error = %e, room = %room.name, "cannot announce the room on the LAN");
-        }
-    }
-    for (_, instance) in adv.advertised() {
+    for instance in hosting.announced() {
         tracing::info!(%instance, "announced on the local network");
     }
-    Some(adv)
+    stop.wait().await;
+    tracing::info!("shutting down");
+    hosting.shutdown().await;
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,11 +5,15 @@ pub mod client;
 mod connection;
 pub mod discovery;
 pub mod fd_limit;
+mod group_commit;
+mod host_state;
+pub mod hosting;
 pub mod invite;
 pub mod limits;
 /// The wire protocol, from its own crate (`hearth-protocol`).
 pub use hearth_protocol as protocol;
 pub mod passcode;
+mod passcode_checks;
 mod peer;
 pub mod room;
 pub mod server;
@@ -28,6 +32,7 @@ pub fn log_filter(user_spec: Option<&str>, default: &str) -> String {
         .unwrap_or(default);
     format!("{base},tungstenite=info,tokio_tungstenite=info,rustls=info,tokio_rustls=info")
 }
+pub use hosting::{Hosting, HostingConfig, HostingError};
 pub use invite::Invite;
 pub use limits::Limits;
 pub use server::{Host, HostConfig, HostError, PasscodeSetting, Transport, DEFAULT_PORT};

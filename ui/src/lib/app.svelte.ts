@@ -428,9 +428,32 @@ class AppState {
         delete this.messages[e.room_id];
         if (this.active === e.room_id) void this.reload(e.room_id);
         break;
+      case "resync":
+        void this.resync();
+        break;
       case "error":
         this.say(e.message);
         break;
+    }
+  }
+
+  /** The core dropped events because the UI fell behind: read everything afresh. */
+  async resync() {
+    try {
+      const [rooms, discovered, hosted] = await Promise.all([ipc.rooms(), ipc.discovered(), ipc.hosted()]);
+      this.setRooms(rooms);
+      this.discovered = discovered;
+      this.hosted = hosted;
+      for (const r of rooms) this.unread[r.room_id] = r.unread;
+      // Rooms not on screen load again when opened; the open one reloads now.
+      for (const id of Object.keys(this.messages)) if (id !== this.active) delete this.messages[id];
+      if (this.active) {
+        await this.reload(this.active);
+        this.members[this.active] = await ipc.members(this.active).catch(() => []);
+      }
+      this.syncTitle();
+    } catch (e) {
+      this.say(errorText(e));
     }
   }
 }

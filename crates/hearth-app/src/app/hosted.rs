@@ -7,9 +7,9 @@ use std::sync::Arc;
 use hearth::protocol::normalize_name;
 use uuid::Uuid;
 
-use crate::hosting::Hosting;
 use crate::views::*;
 use crate::AppError;
+use hearth::PasscodeSetting;
 
 use super::*;
 
@@ -82,7 +82,7 @@ impl App {
         if hosting.is_none() {
             let host_name = lock(&self.inner.name).clone();
             *hosting = Some(
-                Hosting::start(
+                crate::hosting::start(
                     Arc::clone(&self.inner.store),
                     &self.inner.config.data_dir,
                     host_name,
@@ -93,7 +93,12 @@ impl App {
             );
         }
         let h = hosting.as_ref().ok_or(AppError::NotFound)?;
-        let summary = h.open(&name, passcode.clone(), keep_passcode).await?;
+        let setting = match (&passcode, keep_passcode) {
+            (Some(p), _) => PasscodeSetting::Set(p),
+            (None, true) => PasscodeSetting::Keep,
+            (None, false) => PasscodeSetting::Open,
+        };
+        let summary = h.open(&name, setting).await?;
         let view = HostedView {
             room_id: summary.room_id,
             name: summary.name.clone(),
@@ -102,8 +107,8 @@ impl App {
             online: summary.online,
         };
         let local = h.local_address();
-        let fingerprint = h.host.fingerprint().map(str::to_string);
-        let views = h.views();
+        let fingerprint = h.host().fingerprint().map(str::to_string);
+        let views = crate::hosting::views(h);
         drop(hosting);
         self.set_hosted_now(&views);
         // Our own host's certificate is known, not learned: pin it, so a certificate made
@@ -148,7 +153,7 @@ impl App {
 
     pub async fn hosted(&self) -> Vec<HostedView> {
         match &*self.inner.hosting.lock().await {
-            Some(h) => h.views(),
+            Some(h) => crate::hosting::views(h),
             None => Vec::new(),
         }
     }
@@ -162,7 +167,7 @@ impl App {
         if !h.close(room_id).await {
             return Err(AppError::NotFound);
         }
-        let views = h.views();
+        let views = crate::hosting::views(h);
         if views.is_empty() {
             if let Some(h) = hosting.take() {
                 h.shutdown().await;

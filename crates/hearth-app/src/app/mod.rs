@@ -22,9 +22,9 @@ use hearth::{Client, Store, DEFAULT_PORT};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::hosting::Hosting;
 use crate::views::*;
 use crate::AppError;
+use hearth::Hosting;
 
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -62,6 +62,9 @@ struct Session {
 
 /// Until a host says otherwise (its `welcome`), the protocol's default.
 const DEFAULT_MAX_TEXT_CHARS: usize = 4000;
+/// Events queued for the UI at most (see [`App::emit`]). The largest events are
+/// messages (at most a host's text limit), so this holds some megabytes at worst.
+pub const EVENT_QUEUE: usize = 1024;
 /// How often rooms whose host is not hosting them are asked for again.
 const NOT_HOSTED_RETRY: Duration = Duration::from_secs(5);
 
@@ -77,7 +80,9 @@ struct Inner {
     user_id: Uuid,
     host_id: Uuid,
     name: Mutex<String>,
-    events: mpsc::UnboundedSender<AppEvent>,
+    events: mpsc::Sender<AppEvent>,
+    /// Events were dropped at the queue's bound and an [`AppEvent::Resync`] is on its way.
+    resync_pending: Arc<std::sync::atomic::AtomicBool>,
     /// host address (`host:port`) -> its client
     sessions: Mutex<HashMap<String, Session>>,
     live: Mutex<HashMap<Uuid, RoomLive>>,
@@ -133,14 +138,12 @@ fn os_user_name() -> String {
 impl App {
     /// Opens the data directory, reconnects to every room joined before, and starts
     /// browsing the LAN. Events arrive on the returned receiver.
-    pub async fn start(
-        config: AppConfig,
-    ) -> Result<(App, mpsc::UnboundedReceiver<AppEvent>), AppError> {
+    pub async fn start(config: AppConfig) -> Result<(App, mpsc::Receiver<AppEvent>), AppError> {
         let store = Arc::new(Store::open(&config.data_dir)?);
         let user_id = store.user_id()?;
         let host_id = store.host_id()?;
         let name = store.setting(NAME_KEY)?.unwrap_or_else(os_user_name);
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         let app = App {
             inner: Arc::new(Inner {
                 config,
@@ -149,6 +152,7 @@ impl App {
                 host_id,
                 name: Mutex::new(name),
                 events: tx,
+                resync_pending: Arc::default(),
                 sessions: Mutex::new(HashMap::new()),
                 live: Mutex::new(HashMap::new()),
                 discovered: Mutex::new(HashMap::new()),
@@ -172,8 +176,29 @@ impl App {
         Ok((app, rx))
     }
 
+    /// Queues an event for the UI without waiting. Past [`EVENT_QUEUE`] events the UI is
+    /// not keeping up (or has not subscribed yet): further ones are dropped, and one
+    /// [`AppEvent::Resync`] follows as soon as there is room, upon which the UI reads its
+    /// state afresh from the app (the cache holds every message the events carried).
     pub(super) fn emit(&self, e: AppEvent) {
-        let _ = self.inner.events.send(e);
+        use std::sync::atomic::Ordering;
+        let Err(mpsc::error::TrySendError::Full(_)) = self.inner.events.try_send(e) else {
+            return;
+        };
+        if self.inner.resync_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::debug!("the UI is behind on events; it will be told to resync");
+        let (tx, pending) = (
+            self.inner.events.clone(),
+            Arc::clone(&self.inner.resync_pending),
+        );
+        self.inner.runtime.spawn(async move {
+            let _ = tx.send(AppEvent::Resync).await;
+            // Cleared only once it is queued, so one task waits at a time. An event dropped
+            // meanwhile is covered too: the UI reads the state when it takes the resync.
+            pending.store(false, Ordering::Release);
+        });
     }
 
     pub fn profile(&self) -> Result<Profile, AppError> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hearth::discovery::{Interfaces, MdnsConfig};
 use hearth_app::{AppConfig, AppEvent, Connection};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 /// mDNS restricted to loopback on a private port; inside a fresh network namespace when
 /// root, so nothing leaves this test.
@@ -35,7 +35,7 @@ pub fn config(dir: &std::path::Path, mdns: &MdnsConfig) -> AppConfig {
 }
 
 pub async fn wait_for<T>(
-    rx: &mut UnboundedReceiver<AppEvent>,
+    rx: &mut Receiver<AppEvent>,
     what: &str,
     mut f: impl FnMut(&AppEvent) -> Option<T>,
 ) -> T {
@@ -55,7 +55,7 @@ pub async fn wait_for<T>(
 }
 
 /// Waits for `joined` of `room`.
-pub async fn wait_joined(rx: &mut UnboundedReceiver<AppEvent>, what: &str, room: uuid::Uuid) {
+pub async fn wait_joined(rx: &mut Receiver<AppEvent>, what: &str, room: uuid::Uuid) {
     wait_for(rx, what, |e| {
         matches!(e, AppEvent::Joined { room: r, .. } if r.room_id == room).then_some(())
     })
@@ -63,7 +63,7 @@ pub async fn wait_joined(rx: &mut UnboundedReceiver<AppEvent>, what: &str, room:
 }
 
 /// Waits until some connection reports it is reconnecting (the host is unreachable).
-pub async fn wait_reconnecting(rx: &mut UnboundedReceiver<AppEvent>, what: &str) {
+pub async fn wait_reconnecting(rx: &mut Receiver<AppEvent>, what: &str) {
     wait_for(rx, what, |e| {
         matches!(
             e,

@@ -15,7 +15,7 @@ pub use crate::store::{pin_key_addr, pin_key_host, pin_key_room};
 use task::Task;
 pub use trust::{expected_for_announced, FingerprintConflict};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,7 +153,15 @@ pub enum ClientError {
     Store(#[from] StoreError),
     #[error("the client has stopped")]
     Stopped,
+    #[error("the client is busy with earlier requests; try again")]
+    Busy,
+    #[error("the client's thread could not start: {0}")]
+    Thread(std::io::Error),
 }
+
+/// Requests queued for the task at most. Each comes from a person's action, so the
+/// bound is never near in use; past it a request fails with [`ClientError::Busy`].
+const COMMAND_QUEUE: usize = 256;
 
 enum Command {
     Join {
@@ -161,48 +169,85 @@ enum Command {
         passcode: Option<String>,
     },
     Leave(Uuid),
-    Flush(Uuid),
     Typing(Uuid, bool),
     History(Uuid, Option<u64>),
     Rename(String),
     /// Ends a reconnect wait early (the host was seen again).
     ReconnectNow,
-    Shutdown,
+}
+
+/// What the handle signals beside the command queue, so that it is never refused: the
+/// rooms whose outbox has something new (a set, so it stays as small as the rooms),
+/// and shutdown.
+#[derive(Default)]
+struct Signals {
+    flush: std::sync::Mutex<HashSet<Uuid>>,
+    flush_wanted: tokio::sync::Notify,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Signals {
+    fn take_flushes(&self) -> Vec<Uuid> {
+        let mut set = self.flush.lock().unwrap_or_else(|p| p.into_inner());
+        set.drain().collect()
+    }
 }
 
 /// A handle to the background client task.
 #[derive(Clone)]
 pub struct Client {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::Sender<Command>,
+    signals: Arc<Signals>,
     store: Arc<Store>,
 }
 
 impl Client {
-    /// Starts the client task. Events arrive on the returned receiver; a consumer that
-    /// stops reading eventually stalls the connection (and the host then drops it).
+    /// Starts the client on a thread of its own. Events arrive on the returned receiver;
+    /// a consumer that stops reading eventually stalls the connection (and the host then
+    /// drops it).
+    ///
+    /// Why a thread: the task writes every message it receives to SQLite, in order, as it
+    /// reads it. On its own current-thread runtime that blocking holds up this client and
+    /// nothing else, never the caller's runtime (the app's commands, an embedded host).
     pub fn start(
         config: ClientConfig,
     ) -> Result<(Client, mpsc::Receiver<ClientEvent>), ClientError> {
         let user_id = config.store.user_id()?;
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (etx, erx) = mpsc::channel(4096);
         let store = Arc::clone(&config.store);
+        let signals = Arc::new(Signals::default());
         let task = Task {
             user_id,
             name: config.name.clone(),
             config,
             events: etx,
             cmds: rx,
+            signals: Arc::clone(&signals),
             rooms: HashMap::new(),
             fingerprint: None,
             host: None,
         };
-        tokio::spawn(task.run());
-        Ok((Client { tx, store }, erx))
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ClientError::Thread)?;
+        std::thread::Builder::new()
+            .name("hearth-client".into())
+            .spawn(move || runtime.block_on(task.run()))
+            .map_err(ClientError::Thread)?;
+        Ok((Client { tx, signals, store }, erx))
     }
 
     fn cmd(&self, c: Command) -> Result<(), ClientError> {
-        self.tx.send(c).map_err(|_| ClientError::Stopped)
+        use mpsc::error::TrySendError;
+        match self.tx.try_send(c) {
+            Ok(()) => Ok(()),
+            // Typing and a reconnect nudge are moments, not requests: drop them.
+            Err(TrySendError::Full(Command::Typing(..) | Command::ReconnectNow)) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(ClientError::Busy),
+            Err(TrySendError::Closed(_)) => Err(ClientError::Stopped),
+        }
     }
 
     /// Joins (and keeps rejoining after reconnects) a room.
@@ -224,7 +269,12 @@ impl Client {
             .outbox_push(room_id, &Uuid::now_v7().to_string(), text)?;
         // A stopped client (say, at a certificate warning) leaves it queued: the outbox
         // is on disk, and the next client for this room sends it.
-        let _ = self.cmd(Command::Flush(room_id));
+        self.signals
+            .flush
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(room_id);
+        self.signals.flush_wanted.notify_one();
         Ok(entry)
     }
 
@@ -241,7 +291,6 @@ impl Client {
         self.cmd(Command::Rename(name.to_string()))
     }
 
-    /// Closes the connection politely and stops reconnecting.
     /// If the client is waiting to reconnect, tries now instead of at the end of its
     /// backoff: for when the host is known to be back (it was announced again, or it is
     /// this process's own host). A no-op while connected.
@@ -249,8 +298,9 @@ impl Client {
         self.cmd(Command::ReconnectNow)
     }
 
+    /// Closes the connection politely and stops reconnecting.
     pub fn shutdown(&self) {
-        let _ = self.tx.send(Command::Shutdown);
+        self.signals.stop.cancel();
     }
 
     pub fn store(&self) -> &Arc<Store> {

@@ -52,7 +52,8 @@ pub(super) struct Task {
     pub(super) user_id: Uuid,
     pub(super) name: String,
     pub(super) events: mpsc::Sender<ClientEvent>,
-    pub(super) cmds: mpsc::UnboundedReceiver<Command>,
+    pub(super) cmds: mpsc::Receiver<Command>,
+    pub(super) signals: Arc<Signals>,
     pub(super) rooms: HashMap<Uuid, RoomIntent>,
     /// Fingerprint of the current connection (None: plaintext or not connected).
     pub(super) fingerprint: Option<String>,
@@ -72,8 +73,13 @@ pub(super) enum End {
 }
 
 impl Task {
+    /// Waits while the consumer is behind (backpressure on the connection), but not
+    /// past a shutdown: the run loop sees the stop next.
     pub(super) async fn emit(&self, e: ClientEvent) {
-        let _ = self.events.send(e).await;
+        tokio::select! {
+            _ = self.events.send(e) => {}
+            _ = self.signals.stop.cancelled() => {}
+        }
     }
 
     pub(super) async fn run(mut self) {
@@ -129,8 +135,12 @@ impl Task {
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep_until(until) => break,
+                    _ = self.signals.stop.cancelled() => {
+                        self.emit(ClientEvent::State(ConnectionState::Closed { reason: "closed".into() })).await;
+                        return;
+                    }
                     c = self.cmds.recv() => match c {
-                        None | Some(Command::Shutdown) => {
+                        None => {
                             self.emit(ClientEvent::State(ConnectionState::Closed { reason: "closed".into() })).await;
                             return;
                         }
@@ -167,10 +177,10 @@ impl Task {
 
     pub(super) async fn connect(&mut self) -> Result<WsStream, End> {
         // Joins queued before this attempt decide which pins apply: take them in first.
+        if self.signals.stop.is_cancelled() {
+            return Err(End::Shutdown);
+        }
         while let Ok(c) = self.cmds.try_recv() {
-            if matches!(c, Command::Shutdown) {
-                return Err(End::Shutdown);
-            }
             self.offline_command(c).await;
         }
         let authority = self.config.invite.authority();
@@ -313,13 +323,22 @@ impl Task {
                         Some(Ok(_)) => {}
                     }
                 }
+                _ = self.signals.stop.cancelled() => {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+                    return End::Shutdown;
+                }
                 c = self.cmds.recv() => match c {
-                    None | Some(Command::Shutdown) => {
+                    None => {
                         let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
                         return End::Shutdown;
                     }
                     Some(c) => self.command(c, *greeted, &mut out),
                 },
+                _ = self.signals.flush_wanted.notified() => {
+                    for room_id in self.signals.take_flushes() {
+                        self.pump(room_id, &mut out);
+                    }
+                }
                 _ = tokio::time::sleep_until(wake) => {
                     if Instant::now() >= last_rx + silence {
                         return End::Lost("host stopped answering".into());
@@ -409,7 +428,6 @@ impl Task {
                     out.push(ClientFrame::Leave(RoomRef { room_id }));
                 }
             }
-            Command::Flush(room_id) => self.pump(room_id, out),
             Command::Typing(room_id, active) => {
                 if self.rooms.get(&room_id).is_some_and(|r| r.joined) {
                     out.push(ClientFrame::Typing(TypingState { room_id, active }));
@@ -429,7 +447,7 @@ impl Task {
                 self.name = name.clone();
                 out.push(ClientFrame::Rename(protocol::Rename { name }));
             }
-            Command::ReconnectNow | Command::Shutdown => {}
+            Command::ReconnectNow => {}
         }
     }
 

@@ -20,10 +20,10 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::host_state::HostState;
 use crate::limits::{ConnectionSlot, TokenBucket};
 use crate::peer::Peer;
 use crate::protocol::{close, PresenceEvent};
-use crate::server::Shared;
 
 /// A TCP stream, TLS or not.
 pub(crate) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
@@ -43,17 +43,17 @@ pub(crate) fn ws_config(max_frame_bytes: usize) -> WebSocketConfig {
 /// Serves one connection on any byte stream: a TCP socket from the accept loop, or an
 /// in-memory one ([`crate::Host::serve_io`]). TLS, when configured, is layered on top.
 pub(crate) async fn run<S: Io + 'static>(
-    shared: Arc<Shared>,
+    state: Arc<HostState>,
     stream: S,
     addr: SocketAddr,
     slot: Result<ConnectionSlot, &'static str>,
 ) {
-    let limits = &shared.limits;
+    let limits = state.limits();
     // The upgrade and the hello share one deadline.
     let accepted_at = Instant::now();
     let deadline = accepted_at + limits.handshake_timeout;
     // The TLS handshake shares the deadline too, so a slow handshake cannot hold a task.
-    let stream: Box<dyn Io> = match &shared.tls {
+    let stream: Box<dyn Io> = match state.tls() {
         Some(acceptor) => match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => Box::new(tls),
             Ok(Err(e)) => {
@@ -98,11 +98,11 @@ pub(crate) async fn run<S: Io + 'static>(
     let (peer, rx) = Peer::new(
         limits.outgoing_queue,
         limits.outgoing_bytes,
-        Arc::clone(&shared.outgoing),
+        Arc::clone(state.outgoing()),
     );
     // The reader hands its half to the writer when it is done, for the graceful close.
     let (read_half_tx, read_half_rx) = oneshot::channel();
-    shared.tasks.spawn(write_loop(
+    state.tasks().spawn(write_loop(
         sink,
         rx,
         Arc::clone(&peer),
@@ -115,7 +115,7 @@ pub(crate) async fn run<S: Io + 'static>(
         typing_bucket: TokenBucket::new(limits.typing_per_sec, limits.typing_per_sec),
         join_bucket: TokenBucket::new(limits.joins_per_sec, limits.joins_per_sec.saturating_mul(5)),
         frame_bucket: TokenBucket::new(limits.frame_rate(), limits.frame_rate().saturating_mul(2)),
-        shared: Arc::clone(&shared),
+        state: Arc::clone(&state),
         peer: Arc::clone(&peer),
         addr,
         user: None,

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::Ws;
 use uuid::Uuid;
 
+use crate::host_state::HostState;
 use crate::limits::TokenBucket;
 use crate::peer::Peer;
 use crate::protocol::{
@@ -22,11 +23,10 @@ use crate::protocol::{
     PROTOCOL_VERSION,
 };
 use crate::room::Room;
-use crate::server::Shared;
 use crate::store::{NewMessage, StoreError};
 
 pub(super) struct Session {
-    pub(super) shared: Arc<Shared>,
+    pub(super) state: Arc<HostState>,
     pub(super) peer: Arc<Peer>,
     pub(super) addr: SocketAddr,
     pub(super) user: Option<Member>,
@@ -45,8 +45,8 @@ impl Session {
         stream: &mut SplitStream<Ws>,
         accepted_at: Instant,
     ) -> bool {
-        let limits = self.shared.limits.clone();
-        let shutdown = self.shared.shutdown.clone();
+        let limits = self.state.limits().clone();
+        let shutdown = self.state.shutdown().clone();
         let kicked = self.peer.kicked().clone();
         let mut deadline = accepted_at + limits.handshake_timeout;
         loop {
@@ -121,7 +121,7 @@ impl Session {
     /// Counts a refused frame; a connection that keeps going after many is a flood.
     fn limited(&mut self) -> bool {
         self.limited_streak += 1;
-        if self.limited_streak >= self.shared.limits.flood_close_after {
+        if self.limited_streak >= self.state.limits().flood_close_after {
             tracing::warn!(addr = %self.addr, "closing flooding connection");
             self.peer.kick(close::FLOOD);
             return true;
@@ -138,7 +138,7 @@ impl Session {
                 ErrorCode::RateLimited,
                 format!(
                     "more than {} frames per second; slow down",
-                    self.shared.limits.frame_rate()
+                    self.state.limits().frame_rate()
                 ),
             );
             f.retry_after_ms = Some(wait.as_millis() as u64 + 1);
@@ -181,7 +181,7 @@ impl Session {
                 };
                 // Excess typing frames are dropped: they carry no data to lose.
                 if self.typing_bucket.take().is_ok() {
-                    room.set_typing(&u, t.active, self.shared.limits.typing_ttl);
+                    room.set_typing(&u, t.active, self.state.limits().typing_ttl);
                 }
             }
             (ClientFrame::History(h), Some(_)) => self.on_history(h, &frame).await,
@@ -228,7 +228,7 @@ impl Session {
             name,
         });
         let mut rooms: Vec<_> = self
-            .shared
+            .state
             .rooms_read()
             .values()
             .map(|r| r.summary())
@@ -236,10 +236,10 @@ impl Session {
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         self.peer.send(&HostFrame::Welcome(Welcome {
             protocol: PROTOCOL_VERSION,
-            host_id: self.shared.host_id,
-            host_name: self.shared.host_name.clone(),
+            host_id: self.state.host_id(),
+            host_name: self.state.host_name().to_string(),
             rooms,
-            limits: self.shared.limits.public(),
+            limits: self.state.limits().public(),
             capabilities: protocol::capability::negotiate(&h.capabilities),
         }));
     }
@@ -264,7 +264,7 @@ impl Session {
             self.peer.send(&HostFrame::Error(f));
             return;
         }
-        let Some(room) = self.shared.room(j.room_id) else {
+        let Some(room) = self.state.room(j.room_id) else {
             return self.error(
                 ErrorCode::UnknownRoom,
                 "this host has no such room",
@@ -274,7 +274,7 @@ impl Session {
         let token_ok = match (&room.pass_hash, j.passcode.as_deref(), &j.resume_token) {
             (Some(_), None | Some(""), Some(token)) => {
                 let (store, hash) = (
-                    Arc::clone(&self.shared.store),
+                    Arc::clone(self.state.store()),
                     crate::passcode::token_hash(token),
                 );
                 let (room_id, user_id) = (room.id, user.user_id);
@@ -297,15 +297,15 @@ impl Session {
                 );
             };
             let ip = self.addr.ip();
-            let throttle = &self.shared.throttle;
+            let throttle = self.state.throttle();
             // Argon2 checks take turns host-wide (memory and CPU stay bounded however many
             // connections join at once), and the throttle is consulted once it is this
             // join's turn, so failures recorded while it waited count.
-            let shared = Arc::clone(&self.shared);
+            let state = Arc::clone(&self.state);
             let _turn = tokio::select! {
-                permit = shared.passcode_checks.turn() => permit,
+                permit = state.passcode_checks().turn() => permit,
                 _ = self.peer.kicked().cancelled() => return,
-                _ = self.shared.shutdown.cancelled() => return,
+                _ = self.state.shutdown().cancelled() => return,
             };
             if let Err(wait) = throttle.check(ip, room.id) {
                 let mut f = ErrorFrame::new(
@@ -318,7 +318,7 @@ impl Session {
                 self.peer.send(&HostFrame::Error(f));
                 return;
             }
-            let ok = shared.passcode_checks.verify(hash, pass).await;
+            let ok = state.passcode_checks().verify(hash, pass).await;
             if !ok {
                 let wait = throttle.fail(ip, room.id);
                 tracing::info!(addr = %self.addr, room = %room.id, "wrong passcode");
@@ -340,7 +340,7 @@ impl Session {
             Some(_) => {
                 let token = crate::passcode::new_token();
                 let (store, hash) = (
-                    Arc::clone(&self.shared.store),
+                    Arc::clone(self.state.store()),
                     crate::passcode::token_hash(&token),
                 );
                 let (room_id, user_id) = (room.id, user.user_id);
@@ -352,12 +352,12 @@ impl Session {
             }
             None => None,
         };
-        let page = self.shared.limits.max_history_page;
+        let page = self.state.limits().max_history_page;
         let since = j.since_seq;
         let peer = Arc::clone(&self.peer);
         let r = Arc::clone(&room);
         let res = self
-            .shared
+            .state
             .with_reader(move |reader| {
                 // The backlog is read without the room lock: the fan-out task takes that
                 // lock for every message, so holding it across a long read would stall
@@ -437,7 +437,7 @@ impl Session {
         let Some(room) = self.joined_room(s.room_id, frame) else {
             return;
         };
-        let limits = &self.shared.limits;
+        let limits = self.state.limits();
         if s.client_msg_id.is_empty() || s.client_msg_id.len() > MAX_CLIENT_MSG_ID_LEN {
             return self.error(
                 ErrorCode::InvalidClientMsgId,
@@ -483,7 +483,7 @@ impl Session {
             client_msg_id: s.client_msg_id.clone(),
             text: s.text.clone(),
         };
-        if !self.shared.append(msg, room, Arc::clone(&self.peer)).await {
+        if !self.state.append(msg, room, Arc::clone(&self.peer)).await {
             self.error(
                 ErrorCode::StorageError,
                 "the host is shutting down",
@@ -496,7 +496,7 @@ impl Session {
         let Some(room) = self.joined_room(h.room_id, frame) else {
             return;
         };
-        let max = self.shared.limits.max_history_page;
+        let max = self.state.limits().max_history_page;
         let limit = h.limit.unwrap_or(max).clamp(1, max);
         if h.before_seq.is_some() && h.after_seq.is_some() {
             return self.error(
@@ -509,7 +509,7 @@ impl Session {
         let (before, after) = (h.before_seq, h.after_seq);
         let id = room.id;
         let res = self
-            .shared
+            .state
             .with_reader(move |r| match after {
                 Some(a) => {
                     let m = r.after(id, a, head, limit)?;
