@@ -27,6 +27,10 @@ pub struct RoomState {
     /// The highest seq committed and fanned out.
     pub committed_head: u64,
     members: HashMap<ConnId, (Member, Arc<Peer>)>,
+    /// user id -> how many of its connections are here: who is online, in O(1) per
+    /// join and leave (a join storm asks this once per join, and once per room in
+    /// every `welcome`).
+    users: HashMap<Uuid, u32>,
     /// user id -> (name, expiry)
     typing: HashMap<Uuid, (String, Instant)>,
 }
@@ -40,6 +44,7 @@ impl Room {
             state: Mutex::new(RoomState {
                 committed_head: head_seq,
                 members: HashMap::new(),
+                users: HashMap::new(),
                 typing: HashMap::new(),
             }),
         }
@@ -84,7 +89,7 @@ impl Room {
         let Some((member, _)) = st.members.remove(&conn) else {
             return;
         };
-        if !st.has_user(member.user_id) {
+        if st.leave_user(member.user_id) {
             if let Some((name, _)) = st.typing.remove(&member.user_id) {
                 let ev = self.typing_frame(member.user_id, name, false);
                 st.broadcast(&ev, None);
@@ -168,10 +173,22 @@ impl Room {
 impl RoomState {
     /// Distinct users online.
     pub fn online(&self) -> u32 {
-        let mut users: Vec<Uuid> = self.members.values().map(|(m, _)| m.user_id).collect();
-        users.sort_unstable();
-        users.dedup();
-        users.len() as u32
+        u32::try_from(self.users.len()).unwrap_or(u32::MAX)
+    }
+
+    /// One connection of `user` left; true if it was the user's last.
+    fn leave_user(&mut self, user: Uuid) -> bool {
+        match self.users.get_mut(&user) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                self.users.remove(&user);
+                true
+            }
+            None => true,
+        }
     }
 
     pub fn members(&self) -> Vec<Member> {
@@ -189,10 +206,6 @@ impl RoomState {
         v
     }
 
-    fn has_user(&self, user: Uuid) -> bool {
-        self.members.values().any(|(m, _)| m.user_id == user)
-    }
-
     pub fn contains(&self, conn: ConnId) -> bool {
         self.members.contains_key(&conn)
     }
@@ -200,10 +213,14 @@ impl RoomState {
     /// Adds a connection (the caller has already queued `joined` to it). Announces the
     /// user to the others if this is their first connection.
     pub fn add(&mut self, room_id: Uuid, member: Member, peer: Arc<Peer>) {
-        let new_user = !self.has_user(member.user_id);
         let id = peer.id;
-        self.members.insert(id, (member.clone(), peer));
-        if new_user {
+        if self.members.insert(id, (member.clone(), peer)).is_some() {
+            // Joined again on the same connection: nobody new.
+            return;
+        }
+        let connections = self.users.entry(member.user_id).or_insert(0);
+        *connections += 1;
+        if *connections == 1 {
             let online = self.online();
             let f = presence_frame(room_id, PresenceEvent::Join, member, online);
             self.broadcast(&f, Some(id));
@@ -227,4 +244,50 @@ fn presence_frame(room_id: Uuid, event: PresenceEvent, member: Member, online: u
         member,
         online,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::OutgoingBudget;
+
+    fn member(user_id: Uuid, name: &str) -> Member {
+        Member {
+            user_id,
+            name: name.into(),
+        }
+    }
+
+    /// Online counts people, not connections: a second device, a join repeated on the same
+    /// connection, and leaving one of two devices change nothing for the others.
+    #[test]
+    fn online_counts_people_and_presence_goes_out_once_per_person() {
+        let room = Room::new(Uuid::new_v4(), "Design".into(), None, 0);
+        let budget = OutgoingBudget::new(1 << 20);
+        let (watcher, mut watched) = Peer::new(64, 1 << 20, Arc::clone(&budget));
+        let (laptop, _l) = Peer::new(64, 1 << 20, Arc::clone(&budget));
+        let (phone, _p) = Peer::new(64, 1 << 20, Arc::clone(&budget));
+        let (w, n) = (Uuid::new_v4(), Uuid::new_v4());
+        room.lock()
+            .add(room.id, member(w, "Watcher"), Arc::clone(&watcher));
+        room.lock()
+            .add(room.id, member(n, "نور"), Arc::clone(&laptop));
+        room.lock()
+            .add(room.id, member(n, "نور"), Arc::clone(&laptop));
+        room.lock()
+            .add(room.id, member(n, "نور"), Arc::clone(&phone));
+        assert_eq!(room.lock().online(), 2);
+        assert_eq!(room.lock().members().len(), 2);
+        room.remove(laptop.id, PresenceEvent::Leave);
+        assert_eq!(room.lock().online(), 2, "the phone is still here");
+        room.remove(phone.id, PresenceEvent::Leave);
+        assert_eq!(room.lock().online(), 1);
+        let mut frames = Vec::new();
+        while let Ok(f) = watched.try_recv() {
+            frames.push(f.to_string());
+        }
+        assert_eq!(frames.len(), 2, "one join and one leave: {frames:?}");
+        assert!(frames[0].contains(r#""event":"join""#) && frames[0].contains(r#""online":2"#));
+        assert!(frames[1].contains(r#""event":"leave""#) && frames[1].contains(r#""online":1"#));
+    }
 }
