@@ -128,7 +128,7 @@ pub async fn run(a: JoinArgs) -> anyhow::Result<ExitCode> {
     } else if let Some(n) = a.tail {
         tail(&client, &mut events, room_id, n, a.json, deadline).await
     } else {
-        interactive(&client, &mut events, room_id).await
+        interactive(&client, &mut events, room_id, a.passcode.clone()).await
     };
     client.shutdown();
     // Let the close frame go out.
@@ -382,10 +382,14 @@ fn print_messages(msgs: &[ChatMessage], json: bool) {
     }
 }
 
+/// How often a room whose host stopped hosting it is asked for again.
+const NOT_HOSTED_RETRY: Duration = Duration::from_secs(5);
+
 async fn interactive(
     client: &Client,
     events: &mut mpsc::Receiver<ClientEvent>,
     room_id: Uuid,
+    passcode: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let store = Arc::clone(client.store());
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -395,6 +399,9 @@ async fn interactive(
     // A pasted block meets the host's rate limit; nothing is lost (the outbox resends),
     // so that is said once per backlog, not once per refused line.
     let mut told_rate_limited = false;
+    // The host stopped hosting the room: it is asked for again until it is back.
+    let mut not_hosted = false;
+    let mut ask_again = tokio::time::interval(NOT_HOSTED_RETRY);
     eprintln!("joining… type a message and press Enter; /quit leaves");
     loop {
         tokio::select! {
@@ -411,6 +418,7 @@ async fn interactive(
                         ConnectionState::Connecting => {}
                     },
                     ClientEvent::Joined { room, members } => {
+                        not_hosted = false;
                         let names: Vec<String> = members.iter().map(|m| output::term(&m.name).into_owned()).collect();
                         eprintln!("* in \"{}\" — online: {}", output::term(&room.name), names.join(", "));
                     }
@@ -444,7 +452,14 @@ async fn interactive(
                         eprintln!("* {} {what} ({} online)", output::term(&p.member.name), p.online);
                     }
                     ClientEvent::Typing(t) if t.active => eprintln!("* {} is typing…", output::term(&t.member.name)),
+                    ClientEvent::JoinFailed { error, .. }
+                        if not_hosted && error.code == ErrorCode::UnknownRoom => {}
                     ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
+                    ClientEvent::RoomClosed { room_id: r } if r == room_id => {
+                        not_hosted = true;
+                        ask_again.reset();
+                        eprintln!("* the host stopped hosting this room; waiting for it to be hosted again (messages you type are queued)");
+                    }
                     ClientEvent::FingerprintMismatch { address, expected, presented } => {
                         return Err(mismatch(&address, &expected, &presented))
                     }
@@ -498,6 +513,7 @@ async fn interactive(
                 Ok(None) | Err(_) => stdin_open = false,
             },
             _ = tokio::time::sleep(Duration::from_millis(200)), if !stdin_open => {}
+            _ = ask_again.tick(), if not_hosted => client.join(room_id, passcode.clone())?,
         }
         // End of input: leave once everything typed has been delivered.
         if !stdin_open && store.outbox(room_id).map(|o| o.is_empty()).unwrap_or(true) {

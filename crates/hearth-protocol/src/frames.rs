@@ -64,7 +64,7 @@ frames! {
     pub enum HostFrame {
         Welcome(Welcome) = "welcome",
         Joined(Joined) = "joined",
-        Left(RoomRef) = "left",
+        Left(Left) = "left",
         Ack(Ack) = "ack",
         Message(ChatMessage) = "message",
         Presence(Presence) = "presence",
@@ -109,6 +109,29 @@ pub struct Join {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct RoomRef {
     pub room_id: Uuid,
+}
+
+/// The host's `left` (§5.4): the answer to a `leave`, or, with a reason, the host taking
+/// this connection out of a room on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Left {
+    pub room_id: Uuid,
+    /// Absent: this connection asked to leave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<LeftReason>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum LeftReason {
+    /// The host stopped hosting the room. The connection stays open for its other
+    /// rooms; a `join` works again once the room is hosted again.
+    Closed,
+    /// A reason from a newer host.
+    #[serde(other)]
+    Other,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

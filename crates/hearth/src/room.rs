@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use crate::peer::{ConnId, Peer};
 use crate::protocol::{
-    encode, ChatMessage, HostFrame, Member, Presence, PresenceEvent, RoomSummary, TypingEvent,
+    encode, ChatMessage, HostFrame, Left, LeftReason, Member, Presence, PresenceEvent, RoomSummary,
+    TypingEvent,
 };
 
 pub struct Room {
@@ -33,6 +34,9 @@ pub struct RoomState {
     users: HashMap<Uuid, u32>,
     /// user id -> (name, expiry)
     typing: HashMap<Uuid, (String, Instant)>,
+    /// No longer hosted: nobody joins it again (the host makes a new `Room` when it
+    /// hosts it again).
+    closed: bool,
 }
 
 impl Room {
@@ -46,6 +50,7 @@ impl Room {
                 members: HashMap::new(),
                 users: HashMap::new(),
                 typing: HashMap::new(),
+                closed: false,
             }),
         }
     }
@@ -153,7 +158,26 @@ impl Room {
         }
     }
 
-    /// Closes every member connection (room closed or host shutting down).
+    /// The host stopped hosting this room: every member is told (`left` with reason
+    /// `closed`) and taken out, and their connections stay open for their other rooms.
+    pub fn close(&self) {
+        let left = Utf8Bytes::from(encode(&HostFrame::Left(Left {
+            room_id: self.id,
+            reason: Some(LeftReason::Closed),
+        })));
+        let mut st = self.lock();
+        st.closed = true;
+        st.broadcast(&left, None);
+        st.members.clear();
+        st.users.clear();
+        st.typing.clear();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Closes every member connection (room replaced, or host shutting down).
     pub fn kick_all(&self, code: u16) {
         let st = self.lock();
         for (_, p) in st.members.values() {
@@ -204,6 +228,10 @@ impl RoomState {
                 .then(a.user_id.cmp(&b.user_id))
         });
         v
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     pub fn contains(&self, conn: ConnId) -> bool {

@@ -192,11 +192,13 @@ impl Host {
         Ok(summary)
     }
 
-    /// Stops hosting a room: members are disconnected; its history stays on disk.
+    /// Stops hosting a room; its history stays on disk. Members are told (`left`, reason
+    /// `closed`) and stay connected for the host's other rooms.
     pub fn close_room(&self, room_id: Uuid) -> bool {
-        match self.state.rooms_write().remove(&room_id) {
+        let removed = self.state.rooms_write().remove(&room_id);
+        match removed {
             Some(room) => {
-                room.kick_all(close::GOING_AWAY);
+                room.close();
                 true
             }
             None => false,

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use hearth::protocol::{close, HostFrame, PresenceEvent};
+use hearth::protocol::{close, ErrorCode, HostFrame, LeftReason, PresenceEvent};
 use hearth::Limits;
 use serde_json::json;
 
@@ -404,4 +404,55 @@ async fn hosting_a_hosted_room_again_unchanged_keeps_its_members() {
     assert!(!ann.send_acked(room, "a1", "still here 🙂").await.1);
     h.host.open_room("Vault", Some("changed")).unwrap();
     assert_eq!(ann.closed().await, Some(close::GOING_AWAY));
+}
+
+/// Stopping one room leaves a member's other rooms on the same connection alone: the
+/// member is told (`left`, reason `closed`), the connection stays, the other room keeps
+/// delivering, and the room can be joined again once it is hosted again.
+#[tokio::test]
+async fn closing_one_room_keeps_a_members_other_rooms_connected() {
+    let h = start_host(fast_limits()).await;
+    let design = h.host.open_room("Design", None).unwrap().room_id;
+    let ops = h.host.open_room("Ops — عمليات", None).unwrap().room_id;
+    let mut both = member(h.addr, design, "Dana").await;
+    both.join(ops, None, None).await;
+    let mut other = member(h.addr, ops, "Omar").await;
+
+    assert!(h.host.close_room(design));
+    let left = both
+        .until(|f| match f {
+            HostFrame::Left(l) => Some(l.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(left.room_id, design);
+    assert_eq!(left.reason, Some(LeftReason::Closed));
+
+    // Still connected, still in the other room.
+    other.send_acked(ops, "ops-1", "still here 🙂").await;
+    let got = both.messages(1).await;
+    assert_eq!(got[0].text, "still here 🙂");
+    // The closed room is no longer joined, and cannot be joined while it is not hosted.
+    both.send(design, "d-1", "into a closed room").await;
+    let refused = both
+        .until(|f| match f {
+            HostFrame::Error(e) if e.client_msg_id.as_deref() == Some("d-1") => Some(e.code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(refused, ErrorCode::NotJoined);
+    both.text(json!({"type":"join","payload":{"room_id": design}}).to_string())
+        .await;
+    let refused = both
+        .until(|f| match f {
+            HostFrame::Error(e) => Some(e.code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(refused, ErrorCode::UnknownRoom);
+
+    // Hosted again: joined again, with its history.
+    h.host.open_room("Design", None).unwrap();
+    let joined = both.join(design, None, None).await;
+    assert_eq!(joined.room.room_id, design);
 }

@@ -4,12 +4,12 @@ import type { ChatMessage } from "./ChatMessage";
 import type { ErrorFrame } from "./ErrorFrame";
 import type { HistoryPage } from "./HistoryPage";
 import type { Joined } from "./Joined";
+import type { Left } from "./Left";
 import type { Presence } from "./Presence";
-import type { RoomRef } from "./RoomRef";
 import type { TypingEvent } from "./TypingEvent";
 import type { Welcome } from "./Welcome";
 
 /**
  * Frames the host sends to a client.
  */
-export type HostFrame = { "type": "welcome", "payload": Welcome } | { "type": "joined", "payload": Joined } | { "type": "left", "payload": RoomRef } | { "type": "ack", "payload": Ack } | { "type": "message", "payload": ChatMessage } | { "type": "presence", "payload": Presence } | { "type": "typing", "payload": TypingEvent } | { "type": "history_page", "payload": HistoryPage } | { "type": "error", "payload": ErrorFrame };
+export type HostFrame = { "type": "welcome", "payload": Welcome } | { "type": "joined", "payload": Joined } | { "type": "left", "payload": Left } | { "type": "ack", "payload": Ack } | { "type": "message", "payload": ChatMessage } | { "type": "presence", "payload": Presence } | { "type": "typing", "payload": TypingEvent } | { "type": "history_page", "payload": HistoryPage } | { "type": "error", "payload": ErrorFrame };

@@ -229,6 +229,14 @@ pub(super) async fn pump(
                 }
             }
             ClientEvent::Left { .. } => {}
+            ClientEvent::RoomClosed { room_id } => {
+                // As a refused join would say; the not-hosted retry joins it again.
+                app.set_access(room_id, RoomAccess::NotHosted);
+                if let Some(live) = lock(&app.inner.live).get_mut(&room_id) {
+                    live.members.clear();
+                    live.online = 0;
+                }
+            }
             // A rate-limited send is retried by the client and loses nothing: not news.
             ClientEvent::Error(e)
                 if e.code == ErrorCode::RateLimited && e.request.as_deref() == Some("send") => {}

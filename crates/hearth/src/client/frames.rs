@@ -239,7 +239,21 @@ impl Task {
                     self.emit(ClientEvent::Typing(t)).await;
                 }
             }
-            HostFrame::Left(r) => self.emit(ClientEvent::Left { room_id: r.room_id }).await,
+            HostFrame::Left(l) => match l.reason {
+                // Our own leave: the intent is gone already.
+                None => self.emit(ClientEvent::Left { room_id: l.room_id }).await,
+                // The host stopped hosting it. The intent stays: the room is joined again
+                // after a reconnect, or when asked (the app retries rooms not hosted).
+                Some(_) => {
+                    if let Some(r) = self.rooms.get_mut(&l.room_id) {
+                        r.joined = false;
+                        r.inflight = None;
+                        r.catching_up = false;
+                    }
+                    self.emit(ClientEvent::RoomClosed { room_id: l.room_id })
+                        .await;
+                }
+            },
             HostFrame::Error(e) => self.on_error(e, out).await?,
         }
         Ok(())

@@ -136,6 +136,11 @@ pub enum ClientEvent {
     Left {
         room_id: Uuid,
     },
+    /// The host stopped hosting this room (this connection stays for its other rooms).
+    /// Joining it again fails with `unknown_room` until it is hosted again.
+    RoomClosed {
+        room_id: Uuid,
+    },
     /// The host's history for this room went back in time (a restored backup, a database
     /// copied without its -wal file): `set_aside` cached messages it no longer has, or has
     /// others in place of, were moved to [`Store::unhosted_messages`]. The cache now

@@ -244,7 +244,11 @@ impl Session {
         }));
     }
 
-    fn joined_room(&self, room_id: Uuid, frame: &ClientFrame) -> Option<Arc<Room>> {
+    fn joined_room(&mut self, room_id: Uuid, frame: &ClientFrame) -> Option<Arc<Room>> {
+        // A room the host stopped hosting was left then (`left`, reason `closed`).
+        if self.rooms.get(&room_id).is_some_and(|r| r.is_closed()) {
+            self.rooms.remove(&room_id);
+        }
         let room = self.rooms.get(&room_id).cloned();
         if room.is_none() {
             self.error(ErrorCode::NotJoined, "join the room first", Some(frame));
@@ -394,6 +398,10 @@ impl Session {
                         None => messages = reader.before(r.id, Some(head + 1), page)?,
                     }
                 }
+                if st.is_closed() {
+                    // Stopped hosting while this join read the backlog.
+                    return Ok(false);
+                }
                 st.add(r.id, user, Arc::clone(&peer));
                 peer.send(&HostFrame::Joined(Joined {
                     room: r.summary_locked(&st),
@@ -403,13 +411,18 @@ impl Session {
                     has_more,
                     resume_token,
                 }));
-                Ok(())
+                Ok(true)
             })
             .await;
         match res {
-            Ok(()) => {
+            Ok(true) => {
                 self.rooms.insert(room.id, room);
             }
+            Ok(false) => self.error(
+                ErrorCode::UnknownRoom,
+                "this host has no such room",
+                Some(frame),
+            ),
             Err(e) => self.storage_error(e, frame),
         }
     }
@@ -427,7 +440,10 @@ impl Session {
         match self.rooms.remove(&r.room_id) {
             Some(room) => {
                 room.remove(self.peer.id, PresenceEvent::Leave);
-                self.peer.send(&HostFrame::Left(r.clone()));
+                self.peer.send(&HostFrame::Left(protocol::Left {
+                    room_id: r.room_id,
+                    reason: None,
+                }));
             }
             None => self.error(ErrorCode::NotJoined, "not in that room", Some(frame)),
         }
