@@ -1,7 +1,7 @@
 //! Tauri commands: each one is a direct call into `hearth_app::App`. Arguments use the
 //! same snake_case names as the generated TypeScript bindings.
 
-use hearth::protocol::Member;
+use hearth::protocol::{ChatMessage, Member};
 use hearth_app::{
     AppError, AppEvent, DiscoveredView, HostedView, MessagePage, PendingView, Profile, RoomView,
     Settings,
@@ -111,6 +111,12 @@ pub async fn messages(
     limit: u32,
 ) -> Res<MessagePage> {
     blocking(&shell, move |app| app.messages(room_id, before_seq, limit)).await
+}
+
+/// Messages kept here that the room's host no longer has ("not on the host").
+#[tauri::command(rename_all = "snake_case")]
+pub async fn unhosted_messages(shell: State<'_, Shell>, room_id: Uuid) -> Res<Vec<ChatMessage>> {
+    blocking(&shell, move |app| app.unhosted_messages(room_id)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -203,6 +203,7 @@ fn run() -> anyhow::Result<()> {
             commands::rooms,
             commands::members,
             commands::messages,
+            commands::unhosted_messages,
             commands::send,
             commands::typing,
             commands::mark_read,

@@ -109,6 +109,9 @@ pub struct RoomView {
     pub has_passcode: bool,
     pub unread: u32,
     pub last_message: Option<ChatMessage>,
+    /// Messages kept on this computer that the host's history no longer has (it went
+    /// back in time): listed apart as "not on the host".
+    pub unhosted: u32,
     pub connection: Connection,
     /// Members online, as last heard from the host (0 while offline).
     pub online: u32,

@@ -10,7 +10,12 @@ export type RoomView = { room_id: string, name: string,
 /**
  * `host:port` the room is reached at.
  */
-address: string, host_name: string | null, has_passcode: boolean, unread: number, last_message: ChatMessage | null, connection: Connection, 
+address: string, host_name: string | null, has_passcode: boolean, unread: number, last_message: ChatMessage | null, 
+/**
+ * Messages kept on this computer that the host's history no longer has (it went
+ * back in time): listed apart as "not on the host".
+ */
+unhosted: number, connection: Connection, 
 /**
  * Members online, as last heard from the host (0 while offline).
  */

@@ -64,6 +64,8 @@ class AppState {
   mismatches = $state<MismatchWarning[]>([]);
   /** Rooms whose host's history went back in time: how many messages were set aside. */
   diverged = $state<Record<string, number>>({});
+  /** Rooms whose "not on the host" notice was dismissed this session. */
+  unhostedDismissed = $state<Record<string, boolean>>({});
   /** Rooms a `joined` event arrived for in this session (a join can outrun its command). */
   joinedNow = $state<Record<string, boolean>>({});
   toast = $state<string | null>(null);
@@ -425,6 +427,8 @@ class AppState {
       case "history_diverged":
         // The cache now follows the host: what the list showed may be gone or different.
         this.diverged = { ...this.diverged, [e.room_id]: (this.diverged[e.room_id] ?? 0) + e.set_aside };
+        delete this.unhostedDismissed[e.room_id];
+        this.refreshRooms(0);
         delete this.messages[e.room_id];
         if (this.active === e.room_id) void this.reload(e.room_id);
         break;

@@ -2,6 +2,7 @@
 // from Rust (src/bindings), so the two sides cannot drift apart.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { AppEvent } from "../bindings/AppEvent";
+import type { ChatMessage } from "../bindings/ChatMessage";
 import type { DiscoveredView } from "../bindings/DiscoveredView";
 import type { HostedView } from "../bindings/HostedView";
 import type { Member } from "../bindings/Member";
@@ -27,6 +28,8 @@ export const ipc = {
   members: (roomId: string) => invoke<Member[]>("members", { room_id: roomId }),
   messages: (roomId: string, beforeSeq: number | null, limit: number) =>
     invoke<MessagePage>("messages", { room_id: roomId, before_seq: beforeSeq, limit }),
+  /** Messages kept here that the host no longer has ("not on the host"). */
+  unhostedMessages: (roomId: string) => invoke<ChatMessage[]>("unhosted_messages", { room_id: roomId }),
   send: (roomId: string, text: string) => invoke<PendingView>("send", { room_id: roomId, text }),
   typing: (roomId: string, active: boolean) => invoke<void>("typing", { room_id: roomId, active }),
   markRead: (roomId: string, seq: number) => invoke<void>("mark_read", { room_id: roomId, seq }),

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use hearth::protocol::Member;
+use hearth::protocol::{ChatMessage, Member};
 use hearth::Client;
 use uuid::Uuid;
 
@@ -56,6 +56,7 @@ impl App {
             has_passcode: room.has_passcode,
             unread: overview.unread,
             last_message: overview.last_message,
+            unhosted: overview.unhosted,
             connection,
             online,
             hosted_by_me: hosted.contains(&room.room_id),
@@ -135,6 +136,11 @@ impl App {
             messages,
             pending,
         })
+    }
+
+    /// Messages of a room kept here that its host no longer has, oldest set aside first.
+    pub fn unhosted_messages(&self, room_id: Uuid) -> Result<Vec<ChatMessage>, AppError> {
+        Ok(self.inner.store.unhosted_messages(room_id)?)
     }
 
     pub(super) fn client_for(&self, room_id: Uuid) -> Option<Client> {

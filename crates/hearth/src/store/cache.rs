@@ -285,6 +285,10 @@ impl Store {
              WHERE m.seq > j.read_seq AND m.user_id != ?1 GROUP BY m.room_id",
             &[&me.to_string()],
         )?;
+        let unhosted = by_room(
+            "SELECT room_id, COUNT(*) FROM unhosted_messages GROUP BY room_id",
+            &[],
+        )?;
         let mut last = HashMap::new();
         {
             let mut stmt = conn
@@ -321,6 +325,10 @@ impl Store {
                         .map(|&n| u32::try_from(n).unwrap_or(u32::MAX))
                         .unwrap_or(0),
                     last_message: last.remove(&id),
+                    unhosted: unhosted
+                        .get(&id.to_string())
+                        .map(|&n| u32::try_from(n).unwrap_or(u32::MAX))
+                        .unwrap_or(0),
                     fingerprint: pins.get(&super::pin_key_room(id)).cloned(),
                     setting: settings.get(&setting_key(id)).cloned(),
                     room,
@@ -342,6 +350,7 @@ impl Store {
         Ok(Some(RoomOverview {
             unread: self.unread_count(room_id, me)?,
             last_message: self.last_message(room_id)?,
+            unhosted: u32::try_from(self.unhosted_messages(room_id)?.len()).unwrap_or(u32::MAX),
             fingerprint: self.pinned(&super::pin_key_room(room_id))?,
             setting: self.setting(&setting_key(room_id))?,
             room,
@@ -367,6 +376,8 @@ pub struct RoomOverview {
     pub room: JoinedRoom,
     pub unread: u32,
     pub last_message: Option<ChatMessage>,
+    /// Messages kept here that the host no longer has ([`Store::unhosted_messages`]).
+    pub unhosted: u32,
     pub fingerprint: Option<String>,
     pub setting: Option<String>,
 }
