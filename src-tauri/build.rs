@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "rooms",
     "members",
     "messages",
+    "unhosted_messages",
     "send",
     "typing",
     "mark_read",
