@@ -161,4 +161,18 @@ async fn history_pages_nobody_reads_do_not_grow_the_host() {
     for mut ws in attackers {
         assert_eq!(close_code(&mut ws).await, Some(4001));
     }
+    // Once they are gone, the memory comes back: all but a quarter of what the attack took
+    // (glibc keeps freed memory; the host trims it once the burst is over).
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    let mut now = host.rss_kib();
+    while now > rss_before + grown / 4 && std::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        now = host.rss_kib();
+    }
+    println!("host RSS {now} KiB after the attackers left");
+    assert!(
+        now <= rss_before + grown / 4,
+        "the host kept {} KiB of the {grown} KiB the attack took",
+        now.saturating_sub(rss_before)
+    );
 }

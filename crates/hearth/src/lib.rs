@@ -10,6 +10,7 @@ mod host_state;
 pub mod hosting;
 pub mod invite;
 pub mod limits;
+mod memory_trim;
 /// The wire protocol, from its own crate (`hearth-protocol`).
 pub use hearth_protocol as protocol;
 pub mod passcode;

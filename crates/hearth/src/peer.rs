@@ -19,6 +19,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug)]
 pub struct OutgoingBudget {
     queued: AtomicUsize,
+    /// Bytes that have passed through, ever (see `memory_trim`).
+    passed: AtomicUsize,
     max: usize,
 }
 
@@ -26,6 +28,7 @@ impl OutgoingBudget {
     pub fn new(max: usize) -> Arc<OutgoingBudget> {
         Arc::new(OutgoingBudget {
             queued: AtomicUsize::new(0),
+            passed: AtomicUsize::new(0),
             max,
         })
     }
@@ -40,6 +43,12 @@ impl OutgoingBudget {
 
     fn release(&self, n: usize) {
         self.queued.fetch_sub(n, Ordering::AcqRel);
+        self.passed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bytes that have left the queues since the host started (wrapping).
+    pub fn passed(&self) -> usize {
+        self.passed.load(Ordering::Relaxed)
     }
 
     /// Bytes queued for all connections now.

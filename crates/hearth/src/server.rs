@@ -138,6 +138,10 @@ impl Host {
             }),
         };
         host.spawn_typing_sweeper();
+        host.state.tasks().spawn(crate::memory_trim::run(
+            Arc::clone(host.state.outgoing()),
+            host.state.shutdown().clone(),
+        ));
         Ok(host)
     }
 
