@@ -139,6 +139,10 @@ fn passcode_rooms_keep_their_passcode_and_ask_members_when_it_changes() {
         wait_discovered(&mut eb, room).await;
         b.join_discovered(room, Some("pw-1".into())).await.unwrap();
         wait_joined(&mut eb, "B joined", room).await;
+        // A's own client is in too (it joins a moment after hosting, with the passcode):
+        // stopping before that would test another story, and its `joined` would still be
+        // waiting below to be mistaken for the rejoin.
+        wait_joined(&mut ea, "A in its own room", room).await;
 
         a.stop_hosting(room).await.unwrap();
         wait_access(&mut eb, "not hosted", room, |a| *a == RoomAccess::NotHosted).await;

@@ -232,6 +232,8 @@ struct Proc {
     child: Child,
     lines: Lines,
     stderr: Arc<Mutex<String>>,
+    /// The threads reading stdout and stderr; they end when the process's pipes close.
+    readers: Vec<std::thread::JoinHandle<()>>,
     read: usize,
     what: String,
 }
@@ -255,7 +257,7 @@ impl Proc {
         let lines: Lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let out = child.stdout.take().expect("stdout");
         let l2 = Arc::clone(&lines);
-        std::thread::spawn(move || {
+        let out_reader = std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 let (m, cv) = &*l2;
                 m.lock().unwrap().push((Instant::now(), line));
@@ -265,7 +267,7 @@ impl Proc {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err = child.stderr.take().expect("stderr");
         let e2 = Arc::clone(&stderr);
-        std::thread::spawn(move || {
+        let err_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = err.read(&mut buf) {
                 if n == 0 {
@@ -280,6 +282,7 @@ impl Proc {
             child,
             lines,
             stderr,
+            readers: vec![out_reader, err_reader],
             read: 0,
             what: format!("hearth {} (in {ns})", args.join(" ")),
         }
@@ -331,6 +334,32 @@ impl Proc {
         }
     }
 
+    /// Waits until everything the process wrote has been read (for after it exited).
+    fn drain(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.readers.iter().all(|r| r.is_finished()) {
+            assert!(
+                Instant::now() < deadline,
+                "the output of {} was not read to its end within {within:?}",
+                self.what
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits until stderr contains `what`.
+    fn wait_stderr(&self, what: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.stderr().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "no {what:?} on stderr within {within:?}:\n{}",
+                self.diagnostics()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn stdout(&self) -> String {
         let (m, _) = &*self.lines;
         m.lock()
@@ -373,8 +402,7 @@ fn run(ns: &str, args: &[&str], within: Duration) -> Done {
     let status = p
         .wait(within)
         .unwrap_or_else(|| panic!("did not finish within {within:?}:\n{}", p.diagnostics()));
-    // Let the reader threads drain the pipes.
-    std::thread::sleep(Duration::from_millis(50));
+    p.drain(Duration::from_secs(10));
     Done {
         status,
         stdout: p.stdout(),
@@ -409,6 +437,14 @@ fn host(ns: &str, args: &[&str]) -> (Proc, String) {
     };
     assert!(invite.starts_with("hearth://"), "{invite}");
     (p, invite)
+}
+
+/// `hearth rooms --watch --json ARGS` in `ns`, once it is watching (it says so on stderr
+/// after its browser started).
+fn watch_rooms(ns: &str, args: &[&str]) -> Proc {
+    let p = Proc::spawn(ns, &[&["rooms", "--watch", "--json"], args].concat());
+    p.wait_stderr("watching for rooms", Duration::from_secs(20));
+    p
 }
 
 /// A `rooms --watch --json` event line about the room called `name`.
@@ -456,9 +492,8 @@ fn two_namespaces_discover_join_and_withdraw() {
     let b = net.ns("b");
     net.link(&a, "veth-b", "10.231.1.1/24", &b, "veth-a", "10.231.1.2/24");
 
-    let mut watch = Proc::spawn(&b, &["rooms", "--watch", "--json"]);
-    // Let the watcher's first query go out before the host exists.
-    std::thread::sleep(Duration::from_millis(300));
+    // The watcher is browsing before the host exists.
+    let mut watch = watch_rooms(&b, &[]);
     let started = Instant::now();
     let host_dir = d("host");
     let host_args = [
@@ -643,6 +678,7 @@ fn two_namespaces_discover_join_and_withdraw() {
         .wait(Duration::from_secs(10))
         .expect("host exits after SIGTERM");
     assert!(st.success(), "host exit: {st}\n{}", h.diagnostics());
+    h.drain(Duration::from_secs(10));
     assert!(h.stderr().contains("withdrawn from the local network"));
 
     // Power loss: SIGKILL sends nothing; the room must still go, within the liveness
@@ -973,7 +1009,8 @@ fn interfaces_that_come_and_go_are_followed() {
             &data,
         ],
     );
-    let mut watch = Proc::spawn(&b, &["rooms", "--watch", "--json"]);
+    // Browsing (before the link exists), and for a second nothing is seen.
+    let mut watch = watch_rooms(&b, &[]);
     std::thread::sleep(Duration::from_secs(1));
     assert!(
         watch
@@ -1195,8 +1232,7 @@ fn bench_discovery_latency() {
     let a = net.ns("a");
     let b = net.ns("b");
     net.link(&a, "veth-b", "10.231.9.1/24", &b, "veth-a", "10.231.9.2/24");
-    let mut watch = Proc::spawn(&b, &["rooms", "--watch", "--json"]);
-    std::thread::sleep(Duration::from_millis(500));
+    let mut watch = watch_rooms(&b, &[]);
     let (mut appear, mut vanish) = (Vec::new(), Vec::new());
     for i in 0..runs {
         let name = format!("Bench {i}");
@@ -1283,10 +1319,7 @@ fn a_flood_of_100000_announced_rooms_is_bounded() {
         "10.231.9.2/24",
     );
 
-    let mut watch = Proc::spawn(
-        &victim,
-        &["rooms", "--watch", "--json", "--data-dir", &d("victim")],
-    );
+    let mut watch = watch_rooms(&victim, &["--data-dir", &d("victim")]);
     let rss = |p: &Proc| -> u64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", p.pid())).unwrap_or_default();
@@ -1296,6 +1329,7 @@ fn a_flood_of_100000_announced_rooms_is_bounded() {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
     };
+    // Browsing; its memory settles before the baseline.
     std::thread::sleep(Duration::from_secs(1));
     let rss_before = rss(&watch);
 

@@ -149,10 +149,14 @@ async fn history_pages_nobody_reads_do_not_grow_the_host() {
         let m = tokio::time::timeout(Duration::from_secs(10), alice.next())
             .await
             .expect("ack in time");
-        if let Some(Ok(Message::Text(t))) = m {
-            if t.contains(r#""type":"ack""#) && t.contains(r#""after""#) {
-                break;
+        match m {
+            Some(Ok(Message::Text(t))) => {
+                if t.contains(r#""type":"ack""#) && t.contains(r#""after""#) {
+                    break;
+                }
             }
+            Some(Ok(_)) => {}
+            other => panic!("Alice's connection ended before the ack: {other:?}"),
         }
     }
     println!("a member's ack took {:?} during the attack", t0.elapsed());

@@ -42,7 +42,7 @@ async fn impossible_seqs_from_a_host_are_dropped_without_a_panic() {
         msg(room_id, 2, "two"),
         msg(room_id, u64::MAX, "seq max"),
     ];
-    let (store, seen) = visit_fake_host(room_id, u64::MAX, initial, live, 3).await;
+    let (store, seen, _dir) = visit_fake_host(room_id, u64::MAX, initial, live, 3).await;
     assert_eq!(seen, vec![1, 2, 3], "only the possible seqs, in order");
     let cached: Vec<u64> = store
         .all_cached_messages(room_id)
@@ -66,7 +66,8 @@ async fn a_newer_hosts_unknown_frames_and_kinds_do_not_break_the_client() {
         protocol::encode(&HostFrame::Message(poll)),
         protocol::encode(&HostFrame::Message(msg(room_id, 3, "after the poll"))),
     ];
-    let (store, seen) = visit_fake_host(room_id, 1, vec![msg(room_id, 1, "one")], live, 3).await;
+    let (store, seen, _dir) =
+        visit_fake_host(room_id, 1, vec![msg(room_id, 1, "one")], live, 3).await;
     assert_eq!(seen, vec![1, 2, 3]);
     let cached = store.all_cached_messages(room_id).unwrap();
     assert_eq!(cached[1].kind.as_deref(), Some("poll"));
@@ -94,14 +95,15 @@ async fn until_client(
 
 /// Runs a fake host that greets, answers the join with `initial` (head `head`), then
 /// sends the raw `live` frames; a client joins it and collects message seqs until it
-/// has seen `until`. Returns the client's store and the seqs it announced.
+/// has seen `until`. Returns the client's store, the seqs it announced, and the store's
+/// directory (the store is read after this returns: the directory must outlive it).
 async fn visit_fake_host(
     room_id: Uuid,
     head: u64,
     initial: Vec<ChatMessage>,
     live: Vec<String>,
     until: u64,
-) -> (Arc<Store>, Vec<u64>) {
+) -> (Arc<Store>, Vec<u64>, tempfile::TempDir) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let summary = RoomSummary {
@@ -184,5 +186,5 @@ async fn visit_fake_host(
     .expect("the sane messages arrive");
     client.shutdown();
     host.abort();
-    (store, seen)
+    (store, seen, dir)
 }

@@ -78,9 +78,11 @@ async fn joined(ev: &mut Receiver<ClientEvent>) {
 }
 
 /// A TLS endpoint with its own certificate that records every byte a client sends it
-/// after the handshake: what a man in the middle would learn.
+/// after the handshake: what a man in the middle would learn. It serves every
+/// connection until told to stop (the sender), then answers what it recorded.
 async fn impostor() -> (
     std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<(usize, usize)>,
 ) {
     let dir = tempfile::tempdir().unwrap();
@@ -90,12 +92,23 @@ async fn impostor() -> (
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let (stop_tx, mut stop) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _keep = dir;
         let (mut handshakes, mut leaked) = (0, 0);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        while let Ok(Ok((tcp, _))) = tokio::time::timeout_at(deadline, listener.accept()).await {
-            if let Ok(mut tls) = acceptor.accept(tcp).await {
+        loop {
+            // A connection already waiting is served before the stop is taken.
+            let tcp = tokio::select! {
+                biased;
+                a = listener.accept() => match a {
+                    Ok((tcp, _)) => tcp,
+                    Err(_) => break,
+                },
+                _ = &mut stop => break,
+            };
+            // A client aborts its handshake at once; one that stalls is not waited for.
+            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
+            if let Ok(Ok(mut tls)) = handshake.await {
                 handshakes += 1;
                 let mut buf = vec![0u8; 4096];
                 while let Ok(Ok(n)) =
@@ -110,7 +123,7 @@ async fn impostor() -> (
         }
         (handshakes, leaked)
     });
-    (addr, task)
+    (addr, stop_tx, task)
 }
 
 #[tokio::test]
@@ -118,7 +131,9 @@ async fn a_man_in_the_middle_is_refused_before_anything_is_sent() {
     let host_dir = tempfile::tempdir().unwrap();
     let (host, addr, room) = tls_host(host_dir.path(), "127.0.0.1:0").await;
     let fp = host.fingerprint().unwrap().to_string();
-    let store = Arc::new(Store::open(tempfile::tempdir().unwrap().path()).unwrap());
+    // Kept for the whole test: the store lives in it.
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(store_dir.path()).unwrap());
 
     // 1. The invite carries the fingerprint: the join works and pins it.
     let (c, mut ev) = client(&store, invite(addr, room, Some(&fp)));
@@ -133,7 +148,7 @@ async fn a_man_in_the_middle_is_refused_before_anything_is_sent() {
     c.shutdown();
 
     // 2. The same invite (with the real fingerprint) pointed at an impostor.
-    let (mitm, recorded) = impostor().await;
+    let (mitm, stop_impostor, recorded) = impostor().await;
     let (c, mut ev) = client(&store, invite(mitm, room, Some(&fp)));
     c.join(room, Some("open sesame".into())).unwrap();
     let (expected, presented) = until(&mut ev, "mismatch", |e| match e {
@@ -170,6 +185,9 @@ async fn a_man_in_the_middle_is_refused_before_anything_is_sent() {
         _ => None,
     })
     .await;
+    // Both clients are done with it (each saw the mismatch, so its handshake ended).
+    c2.shutdown();
+    let _ = stop_impostor.send(());
     let (handshakes, leaked) = recorded.await.unwrap();
     println!("impostor: {handshakes} completed handshakes, {leaked} application bytes");
     // The client aborts on the certificate, before its Finished: the impostor never
@@ -187,7 +205,9 @@ async fn a_changed_certificate_is_refused_until_trusted_explicitly() {
     let host_dir = tempfile::tempdir().unwrap();
     let (host, addr, room) = tls_host(host_dir.path(), "127.0.0.1:0").await;
     let old_fp = host.fingerprint().unwrap().to_string();
-    let store = Arc::new(Store::open(tempfile::tempdir().unwrap().path()).unwrap());
+    // Kept for the whole test: the store lives in it.
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(store_dir.path()).unwrap());
     // First visit by address only: trust on first use.
     let (c, mut ev) = client(&store, invite(addr, room, None));
     c.join(room, Some("open sesame".into())).unwrap();
@@ -254,7 +274,9 @@ async fn plaintext_is_refused_by_a_tls_host_and_never_a_silent_fallback() {
         "plaintext upgrade must fail: {r:?}"
     );
     // A client that allows plaintext still speaks TLS unless told to use plaintext...
-    let store = Arc::new(Store::open(tempfile::tempdir().unwrap().path()).unwrap());
+    // Kept for the whole test: the store lives in it.
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(store_dir.path()).unwrap());
     let (c, mut ev) = client(&store, invite(addr, room, None));
     c.join(room, Some("open sesame".into())).unwrap();
     joined(&mut ev).await;

@@ -39,7 +39,9 @@ pub async fn wait_for<T>(
     what: &str,
     mut f: impl FnMut(&AppEvent) -> Option<T>,
 ) -> T {
-    let r = tokio::time::timeout(Duration::from_secs(15), async {
+    // Generous: mDNS, reconnects and a debug build on a loaded machine; it costs nothing
+    // when the event comes.
+    let r = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(e) = rx.recv().await {
             if let Some(t) = f(&e) {
                 return Some(t);
@@ -51,6 +53,22 @@ pub async fn wait_for<T>(
     match r {
         Ok(Some(t)) => t,
         _ => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// Polls `f` every 50 ms until it gives a value; fails naming `what` after 20 s. For
+/// waiting on the app's state instead of sleeping a fixed time.
+pub async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(t) = f() {
+            return t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

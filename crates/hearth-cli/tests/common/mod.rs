@@ -220,8 +220,13 @@ pub async fn wss_member(invite: &Invite, name: &str) -> Wss {
         .expect("send join");
     let mut frames = 0;
     while frames < 2 {
-        if let Some(Ok(Message::Text(_))) = ws.next().await {
-            frames += 1;
+        let m = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("welcome and joined within 20 s");
+        match m {
+            Some(Ok(Message::Text(_))) => frames += 1,
+            Some(Ok(_)) => {}
+            other => panic!("connection ended before welcome and joined: {other:?}"),
         }
     }
     ws

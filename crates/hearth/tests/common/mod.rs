@@ -16,6 +16,23 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
 pub const WAIT: Duration = Duration::from_secs(10);
+/// How long to wait for something that should happen "soon" (a slot freed, a count
+/// settled): generous, since it costs nothing when things work, and a debug build on a
+/// loaded 2-core machine can be slow.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Polls `cond` every 20 ms until it holds; fails naming `what` if it never does within
+/// `within`. For waiting on a condition instead of sleeping a fixed time.
+pub async fn eventually(what: &str, within: Duration, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !cond().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: did not happen within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 pub struct TestHost {
     pub host: Host,
