@@ -112,6 +112,16 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
                 t.contains("Bob")
             })
             .await?;
+        // Bob's list can lag Alice's by a presence frame: wait for it too, rather than
+        // read it at once.
+        let end = Instant::now() + Duration::from_secs(10);
+        while !testid_text(bob.ui(), "members-panel")
+            .await?
+            .contains("Alice")
+            && Instant::now() < end
+        {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
         let members_a = testid_text(alice.ui(), "members-panel").await?;
         let members_b = testid_text(bob.ui(), "members-panel").await?;
         assert!(
