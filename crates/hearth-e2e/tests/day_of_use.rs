@@ -92,6 +92,47 @@ fn assert_usable(l: &Value, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// The layout once `f` holds for it (polled every 100 ms, at most `limit`): for waiting
+/// on the window instead of sleeping a fixed time.
+async fn layout_when(
+    ui: &Ui,
+    what: &str,
+    limit: Duration,
+    f: impl Fn(&Value) -> bool,
+) -> Result<Value> {
+    let end = Instant::now() + limit;
+    loop {
+        let l = layout(ui).await?;
+        if f(&l) {
+            return Ok(l);
+        }
+        ensure!(Instant::now() < end, "{what}: not within {limit:?}: {l}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The layout once the message list has stopped moving (its scroll position and height
+/// the same over three looks 100 ms apart).
+async fn settled_layout(ui: &Ui) -> Result<Value> {
+    let key = |l: &Value| {
+        (
+            num(l, &["list", "scrollTop"]),
+            num(l, &["list", "scrollHeight"]),
+        )
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut last = layout(ui).await?;
+    let mut same = 0;
+    while same < 2 {
+        ensure!(Instant::now() < end, "the message list kept moving: {last}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let l = layout(ui).await?;
+        same = if key(&l) == key(&last) { same + 1 } else { 0 };
+        last = l;
+    }
+    Ok(last)
+}
+
 fn at_bottom(l: &Value) -> bool {
     num(l, &["list", "scrollHeight"])
         - num(l, &["list", "scrollTop"])
@@ -211,8 +252,7 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
 
         // A new message while he reads the past: a button, not a jump, and not read.
         scroll_list(bob.ui(), "2000").await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let before = layout(bob.ui()).await?;
+        let before = settled_layout(bob.ui()).await?;
         open_room(alice.ui(), "Design team").await?;
         send(alice.ui(), "news while Bob reads the past").await?;
         bob.ui().find("new-messages-button").await.context("the New messages button")?;
@@ -220,9 +260,7 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
         ensure!((num(&after, &["list", "scrollTop"]) - num(&before, &["list", "scrollTop"])).abs() < 5.0, "the reader's place was kept: {before} -> {after}");
         bob.shot("scrolled-up-new-messages.png")?;
         bob.ui().click("new-messages-button").await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let l = layout(bob.ui()).await?;
-        ensure!(at_bottom(&l), "the button scrolls to the newest: {l}");
+        layout_when(bob.ui(), "the button scrolls to the newest", Duration::from_secs(10), at_bottom).await?;
         wait_messages(bob.ui(), "the new message", |t| t.last().is_some_and(|m| m == "news while Bob reads the past")).await?;
         step!(t0, "new messages while scrolled up");
 
@@ -324,14 +362,26 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
         // With Bob's window in the background (another window has the focus), a burst of
         // messages notifies him once at first and once for the rest, as "Hearth".
         let other = bob.x.focus_elsewhere()?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The app knows it is in the background once its document has lost the focus.
+        let end = Instant::now() + Duration::from_secs(10);
+        while bob.ui().client.execute("return document.hasFocus()", vec![]).await? != Value::Bool(false) {
+            ensure!(Instant::now() < end, "Bob's window kept the focus");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let before = bob.notifications().len();
         for i in 1..=12 {
             send(alice.ui(), &format!("burst {i} of 12")).await?;
         }
         wait_messages(bob.ui(), "the burst at Bob", |t| t.iter().any(|m| m == "burst 12 of 12")).await?;
-        // The summary comes when the 4 s window closes.
-        tokio::time::sleep(Duration::from_secs(6)).await;
+        // The summary comes when the 4 s window closes: wait for it (a loaded machine may
+        // be late), and look at what came in at least the 6 s after the burst.
+        let burst_seen = Instant::now();
+        let end = burst_seen + Duration::from_secs(30);
+        while !bob.notifications().into_iter().skip(before).any(|(_, title, _)| title.contains("new messages in")) {
+            ensure!(Instant::now() < end, "no summary notification: {:?}", bob.notifications());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep((burst_seen + Duration::from_secs(6)).saturating_duration_since(Instant::now())).await;
         let got: Vec<_> = bob.notifications().into_iter().skip(before).collect();
         ensure!((2..=4).contains(&got.len()), "12 messages gave {} notifications: {got:?}", got.len());
         ensure!(got.iter().all(|(app, _, _)| app == "Hearth"), "notifications not named Hearth: {got:?}");
@@ -388,8 +438,13 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
             set_theme(bob.ui(), theme).await.with_context(|| format!("theme {theme}"))?;
             for (w, h) in [(1280u32, 800u32), (1024, 700), (800, 600)] {
                 bob.x.resize_app(w, h).with_context(|| format!("resize to {w}x{h}"))?;
-                tokio::time::sleep(Duration::from_millis(400)).await;
                 let tag = format!("{w}x{h}-{theme}");
+                layout_when(bob.ui(), &format!("{tag}: the window resized"), Duration::from_secs(10), |l| {
+                    (num(l, &["inner", "w"]) - w as f64).abs() < 2.0
+                })
+                .await?;
+                // Let the layout settle at the new size before it is checked and captured.
+                tokio::time::sleep(Duration::from_millis(400)).await;
                 let l = layout(bob.ui()).await?;
                 ensure!((num(&l, &["inner", "w"]) - w as f64).abs() < 2.0, "{tag}: window is {l}");
                 assert_usable(&l, &tag)?;

@@ -158,10 +158,11 @@ async fn a_restored_host_keeps_what_it_lost_apart_and_lists_it() -> Result<()> {
 
         dana.ui().click("unhosted-show").await?;
         dana.ui().find("unhosted-dialog").await?;
-        // The list loads from the cache after the dialog opens.
+        // The list loads from the cache after the dialog opens: wait for all of it (not
+        // just its first rows), then it must be exactly what the host lost, in order.
         let end = Instant::now() + Duration::from_secs(15);
         let mut shown = listed(dana.ui()).await?;
-        while shown.is_empty() && Instant::now() < end {
+        while shown.len() < lost.len() && Instant::now() < end {
             tokio::time::sleep(Duration::from_millis(150)).await;
             shown = listed(dana.ui()).await?;
         }
