@@ -270,6 +270,18 @@ impl Person {
     }
 }
 
+/// Chooses the light or dark theme in Settings (the button is in the docked sidebar).
+pub async fn set_theme(ui: &Ui, theme: &str) -> Result<()> {
+    ui.click("settings-button").await?;
+    ui.find("settings-theme")
+        .await?
+        .select_by_value(theme)
+        .await?;
+    ui.click("settings-save").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Ok(())
+}
+
 pub async fn set_name(ui: &Ui, name: &str) -> Result<()> {
     let input = ui.find("first-run-name").await?;
     input.clear().await?;

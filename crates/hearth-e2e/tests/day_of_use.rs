@@ -158,17 +158,6 @@ async fn field_value(ui: &Ui, id: &str) -> Result<String> {
     Ok(ui.find(id).await?.prop("value").await?.unwrap_or_default())
 }
 
-async fn set_theme(ui: &Ui, theme: &str) -> Result<()> {
-    ui.click("settings-button").await?;
-    ui.find("settings-theme")
-        .await?
-        .select_by_value(theme)
-        .await?;
-    ui.click("settings-save").await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    Ok(())
-}
-
 async fn wait_state(ui: &Ui, what: &str, f: impl Fn(&str) -> bool) -> Result<String> {
     ui.wait_text(what, Duration::from_secs(30), f).await
 }

@@ -33,17 +33,6 @@ fn host_on(dir: &std::path::Path) -> Result<Host> {
     )?)
 }
 
-async fn set_theme(ui: &Ui, theme: &str) -> Result<()> {
-    ui.click("settings-button").await?;
-    ui.find("settings-theme")
-        .await?
-        .select_by_value(theme)
-        .await?;
-    ui.click("settings-save").await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    Ok(())
-}
-
 async fn listed(ui: &Ui) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for el in ui

@@ -246,9 +246,7 @@ impl Task {
                 // after a reconnect, or when asked (the app retries rooms not hosted).
                 Some(_) => {
                     if let Some(r) = self.rooms.get_mut(&l.room_id) {
-                        r.joined = false;
-                        r.inflight = None;
-                        r.catching_up = false;
+                        r.not_joined();
                     }
                     self.emit(ClientEvent::RoomClosed { room_id: l.room_id })
                         .await;

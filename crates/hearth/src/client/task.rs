@@ -45,6 +45,14 @@ impl RoomIntent {
             catching_up: false,
         }
     }
+
+    /// Out of the room (the connection dropped, or the host closed the room): the send in
+    /// flight goes again after the next `joined`, and resume paging starts over.
+    pub(super) fn not_joined(&mut self) {
+        self.joined = false;
+        self.inflight = None;
+        self.catching_up = false;
+    }
 }
 
 pub(super) struct Task {
@@ -100,9 +108,7 @@ impl Task {
                 Err(end) => end,
             };
             for r in self.rooms.values_mut() {
-                r.joined = false;
-                r.inflight = None;
-                r.catching_up = false;
+                r.not_joined();
             }
             let (reason, host_down) = match end {
                 End::Shutdown => {
