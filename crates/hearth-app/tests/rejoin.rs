@@ -193,6 +193,39 @@ fn passcode_rooms_keep_their_passcode_and_ask_members_when_it_changes() {
     });
 }
 
+/// "Host again, keeping the passcode" lets our own client in by a token the host issues
+/// it, also when that client is not in the room at that moment (it had left it): the
+/// token was once written only into an existing joined room, and so dropped, which
+/// locked the host out of its own room with "this room needs a passcode".
+#[test]
+fn hosting_again_with_the_kept_passcode_lets_our_own_client_in_after_it_left() {
+    let mdns = isolate();
+    run(async move {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, mut ea) = App::start(config(dir.path(), &mdns)).await.unwrap();
+        let room = a
+            .host_room("Secret", Some("pw-1".into()), false)
+            .await
+            .unwrap()
+            .room_id;
+        wait_joined(&mut ea, "A in its own room", room).await;
+        a.leave(room).unwrap();
+        a.stop_hosting(room).await.unwrap();
+        let again = a.host_room("Secret", None, true).await.unwrap();
+        assert!(again.has_passcode, "Host again kept the passcode");
+        wait_for(&mut ea, "A back in its own room by token", |e| match e {
+            AppEvent::Joined { room: r, .. } if r.room_id == room => Some(()),
+            AppEvent::JoinFailed { code, message, .. } => {
+                panic!("our own client was refused its own room: {code:?} {message}")
+            }
+            _ => None,
+        })
+        .await;
+        assert_eq!(again.room_id, room);
+        a.shutdown().await;
+    });
+}
+
 /// Quitting and starting Hearth brings its hosted rooms back by themselves, passcode and
 /// all, and its members with them; with the setting off they stay closed.
 #[test]

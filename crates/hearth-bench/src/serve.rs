@@ -95,6 +95,9 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let list: Vec<String> = ids.iter().map(Uuid::to_string).collect();
     println!("READY {port} {}", list.join(","));
+    if let Some(path) = std::env::var_os("HEARTH_BENCH_HEAP") {
+        tokio::spawn(heap_log(PathBuf::from(path)));
+    }
     // The parent holds our stdin; its end (or a signal) is the stop.
     let stop = hearth::stop::Stop::install()?;
     let mut stdin = tokio::io::stdin();
@@ -107,6 +110,36 @@ pub async fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         host.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A diagnostic (`HEARTH_BENCH_HEAP=FILE`): every 2 s, what glibc's allocator holds in
+/// use and free, beside the RSS, so that memory held can be told from fragmentation.
+async fn heap_log(path: PathBuf) {
+    use std::io::Write;
+    let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
+        return;
+    };
+    loop {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            // SAFETY: mallinfo2 only reads the allocator's statistics.
+            let m = unsafe { libc::mallinfo2() };
+            let rss = ProcStats::own().rss_kib;
+            let _ = writeln!(
+                f,
+                "rss_kib={rss} in_use_kib={} mmap_kib={} free_kib={} top_free_kib={}",
+                m.uordblks / 1024,
+                m.hblkhd / 1024,
+                m.fordblks / 1024,
+                m.keepcost / 1024
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {

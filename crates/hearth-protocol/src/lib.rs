@@ -13,7 +13,7 @@ mod error;
 mod frames;
 mod names;
 
-pub use codec::{decode_client, decode_host, encode};
+pub use codec::{decode_client, decode_host, encode, RequestRef};
 pub use error::{DecodeError, ErrorCode, ErrorFrame};
 pub use frames::*;
 pub use names::{is_invisible_format, normalize_name};

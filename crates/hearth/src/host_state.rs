@@ -16,7 +16,9 @@ use crate::peer::{OutgoingBudget, Peer};
 use crate::room::Room;
 use crate::store::{NewMessage, Reader, Store, StoreError};
 
-/// Read connections kept for reuse between history reads.
+/// Read connections kept for reuse between history reads, and how many reads run at
+/// once: a join storm otherwise put hundreds of reads on as many blocking threads, each
+/// opening a connection of its own.
 const READER_POOL: usize = 8;
 
 pub(crate) struct HostState {
@@ -34,6 +36,8 @@ pub(crate) struct HostState {
     /// `None`: plaintext.
     tls: Option<tokio_rustls::TlsAcceptor>,
     readers: Mutex<Vec<Reader>>,
+    /// One permit per pooled reader (`READER_POOL`).
+    reads: tokio::sync::Semaphore,
     writer: mpsc::Sender<WriteReq>,
 }
 
@@ -63,6 +67,7 @@ impl HostState {
             tasks: TaskTracker::new(),
             tls: p.tls,
             readers: Mutex::new(Vec::new()),
+            reads: tokio::sync::Semaphore::new(READER_POOL),
             writer: p.writer,
         }
     }
@@ -130,6 +135,8 @@ impl HostState {
         self: &Arc<Self>,
         f: impl FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        // Waiting here costs a task, not a thread. The semaphore is never closed.
+        let _turn = self.reads.acquire().await.ok();
         let state = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let pooled = state

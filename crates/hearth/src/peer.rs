@@ -1,11 +1,12 @@
 //! The sending side of one connection: a queue of encoded frames, bounded in frames and
 //! in bytes (per connection and host-wide), plus a way to close it. Fan-out only ever
-//! `try_send`s here, so a slow reader never blocks a room.
+//! pushes here without waiting, so a slow reader never blocks a room.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
@@ -57,10 +58,20 @@ impl OutgoingBudget {
     }
 }
 
+/// A queue that holds no memory while it is empty, which is most of an idle connection's
+/// life (a bounded tokio channel keeps a block of 32 slots, about 1 KiB, from the start).
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Utf8Bytes>,
+    closed: bool,
+}
+
 #[derive(Debug)]
 pub struct Peer {
     pub id: ConnId,
-    tx: mpsc::Sender<Utf8Bytes>,
+    queue: Mutex<Queue>,
+    ready: Notify,
+    max_frames: usize,
     kill: CancellationToken,
     close_code: AtomicU16,
     queued: AtomicUsize,
@@ -73,18 +84,26 @@ impl Peer {
         frames: usize,
         max_bytes: usize,
         budget: Arc<OutgoingBudget>,
-    ) -> (Arc<Peer>, mpsc::Receiver<Utf8Bytes>) {
-        let (tx, rx) = mpsc::channel(frames.max(1));
-        let peer = Peer {
+    ) -> (Arc<Peer>, Outgoing) {
+        let peer = Arc::new(Peer {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            tx,
+            queue: Mutex::new(Queue::default()),
+            ready: Notify::new(),
+            max_frames: frames.max(1),
             kill: CancellationToken::new(),
             close_code: AtomicU16::new(close::NORMAL),
             queued: AtomicUsize::new(0),
             max_bytes,
             budget,
+        });
+        let out = Outgoing {
+            peer: Arc::clone(&peer),
         };
-        (Arc::new(peer), rx)
+        (peer, out)
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Queues an already encoded frame. A queue over its frame or byte bound, or a host
@@ -97,16 +116,20 @@ impl Peer {
             return false;
         }
         self.queued.fetch_add(n, Ordering::AcqRel);
-        match self.tx.try_send(frame) {
-            Ok(()) => true,
-            Err(e) => {
-                self.written(n);
-                if matches!(e, mpsc::error::TrySendError::Full(_)) {
-                    self.kick(close::SLOW_READER);
-                }
-                false
+        let mut q = self.queue();
+        if q.closed || q.frames.len() >= self.max_frames {
+            let full = !q.closed;
+            drop(q);
+            self.written(n);
+            if full {
+                self.kick(close::SLOW_READER);
             }
+            return false;
         }
+        q.frames.push_back(frame);
+        drop(q);
+        self.ready.notify_one();
+        true
     }
 
     /// A frame of `n` bytes left the queue (written, or dropped at the close).
@@ -143,5 +166,44 @@ impl Peer {
 
     pub fn close_code(&self) -> u16 {
         self.close_code.load(Ordering::Acquire)
+    }
+}
+
+/// The receiving end of a peer's queue: the connection's writer.
+#[derive(Debug)]
+pub struct Outgoing {
+    peer: Arc<Peer>,
+}
+
+impl Outgoing {
+    /// The next frame, waiting for one; None once closed and empty.
+    pub async fn recv(&mut self) -> Option<Utf8Bytes> {
+        loop {
+            if let Some(f) = self.try_recv() {
+                return Some(f);
+            }
+            if self.peer.queue().closed {
+                return None;
+            }
+            // A push between the check and here leaves a permit: no wake-up is lost.
+            self.peer.ready.notified().await;
+        }
+    }
+
+    /// The next frame if one is queued. An emptied queue gives its memory back: idle
+    /// connections are most of them, and a burst of fan-out can grow a queue to
+    /// thousands of slots.
+    pub fn try_recv(&mut self) -> Option<Utf8Bytes> {
+        let mut q = self.peer.queue();
+        let f = q.frames.pop_front();
+        if q.frames.is_empty() && q.frames.capacity() > 0 {
+            q.frames = VecDeque::new();
+        }
+        f
+    }
+
+    /// Refuses every later push; what is queued can still be taken.
+    pub fn close(&mut self) {
+        self.peer.queue().closed = true;
     }
 }

@@ -311,7 +311,7 @@ mod tests {
         room.remove(phone.id, PresenceEvent::Leave);
         assert_eq!(room.lock().online(), 1);
         let mut frames = Vec::new();
-        while let Ok(f) = watched.try_recv() {
+        while let Some(f) = watched.try_recv() {
             frames.push(f.to_string());
         }
         assert_eq!(frames.len(), 2, "one join and one leave: {frames:?}");

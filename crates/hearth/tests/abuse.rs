@@ -619,6 +619,11 @@ async fn every_frame_counts_so_junk_and_join_floods_are_bounded() {
             HostFrame::Joined(_) => joined += 1,
             HostFrame::Error(e) if e.code == ErrorCode::RateLimited => {
                 assert!(e.retry_after_ms.is_some());
+                // Over the join budget or over the frame budget (the last 20 of the 60,
+                // refused before decoding), the error names the join it refused, so a
+                // client knows to ask again.
+                assert_eq!(e.request.as_deref(), Some("join"), "{e:?}");
+                assert_eq!(e.room_id, Some(room), "{e:?}");
                 limited += 1;
             }
             _ => {}

@@ -86,6 +86,10 @@ impl Task {
             }
             HostFrame::Joined(j) => {
                 let room_id = j.room.room_id;
+                // A stale `joined` (an older join got in) is as good as the latest.
+                if let Some(r) = self.rooms.get_mut(&room_id) {
+                    r.answered();
+                }
                 if let Some(fp) = self.fingerprint.clone() {
                     // A room pinned with another certificate belongs to another host: this
                     // one claims it (a hijack, or a copied database). Refuse the room
@@ -292,6 +296,13 @@ impl Task {
                     self.pump(room_id, out);
                 }
             },
+            (Some("join"), Some(room_id), _)
+                if self.rooms.get_mut(&room_id).is_some_and(|r| r.answered()) =>
+            {
+                // The answer to a join asked again since (a passcode typed anew): the
+                // newer one's answer is the one that counts, and it is on its way.
+                tracing::debug!(%room_id, code = ?e.code, "refusal of a superseded join");
+            }
             (Some("join"), Some(room_id), _)
                 if matches!(e.code, ErrorCode::StorageError | ErrorCode::RateLimited) =>
             {

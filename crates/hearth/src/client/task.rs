@@ -32,6 +32,12 @@ pub(super) struct RoomIntent {
     pub(super) rejoin_at: Option<Instant>,
     /// Resume paging in progress.
     pub(super) catching_up: bool,
+    /// Join frames sent on this connection and not answered yet. The host answers each
+    /// in order (`joined` or an error), so the oldest answer belongs to the oldest.
+    pub(super) joins_unanswered: u32,
+    /// How many of those were sent before the latest `join` asked of us: their answers
+    /// are stale (a refusal of a passcode typed before the right one) and not reported.
+    pub(super) joins_superseded: u32,
 }
 
 impl RoomIntent {
@@ -43,7 +49,29 @@ impl RoomIntent {
             retry_at: None,
             rejoin_at: None,
             catching_up: false,
+            joins_unanswered: 0,
+            joins_superseded: 0,
         }
+    }
+
+    /// A new `join` asked of us: what is still unanswered answers an older one.
+    pub(super) fn superseding(passcode: Option<String>, old: Option<RoomIntent>) -> Self {
+        let mut intent = RoomIntent::new(passcode);
+        if let Some(old) = old {
+            intent.joins_unanswered = old.joins_unanswered;
+            intent.joins_superseded = old.joins_unanswered;
+        }
+        intent
+    }
+
+    /// Takes one answer to a join off the count; true when it answers a superseded one.
+    pub(super) fn answered(&mut self) -> bool {
+        self.joins_unanswered = self.joins_unanswered.saturating_sub(1);
+        if self.joins_superseded > 0 {
+            self.joins_superseded -= 1;
+            return true;
+        }
+        false
     }
 
     /// Out of the room (the connection dropped, or the host closed the room): the send in
@@ -52,6 +80,13 @@ impl RoomIntent {
         self.joined = false;
         self.inflight = None;
         self.catching_up = false;
+    }
+
+    /// The connection is gone, and with it every answer still owed on it.
+    pub(super) fn disconnected(&mut self) {
+        self.not_joined();
+        self.joins_unanswered = 0;
+        self.joins_superseded = 0;
     }
 }
 
@@ -108,7 +143,7 @@ impl Task {
                 Err(end) => end,
             };
             for r in self.rooms.values_mut() {
-                r.not_joined();
+                r.disconnected();
             }
             let (reason, host_down) = match end {
                 End::Shutdown => {
@@ -170,7 +205,9 @@ impl Task {
     pub(super) async fn offline_command(&mut self, c: Command) {
         match c {
             Command::Join { room_id, passcode } => {
-                self.rooms.insert(room_id, RoomIntent::new(passcode));
+                let old = self.rooms.remove(&room_id);
+                self.rooms
+                    .insert(room_id, RoomIntent::superseding(passcode, old));
             }
             Command::Leave(room_id) => {
                 self.rooms.remove(&room_id);
@@ -383,6 +420,11 @@ impl Task {
                     probe.sent(Instant::now(), self.config.probe_after);
                 }
                 for f in out {
+                    if let ClientFrame::Join(j) = &f {
+                        if let Some(r) = self.rooms.get_mut(&j.room_id) {
+                            r.joins_unanswered += 1;
+                        }
+                    }
                     if ws.feed(Message::Text(encode(&f).into())).await.is_err() {
                         return End::Lost("connection lost while sending".into());
                     }
@@ -424,7 +466,9 @@ impl Task {
     pub(super) fn command(&mut self, c: Command, greeted: bool, out: &mut Vec<ClientFrame>) {
         match c {
             Command::Join { room_id, passcode } => {
-                self.rooms.insert(room_id, RoomIntent::new(passcode));
+                let old = self.rooms.remove(&room_id);
+                self.rooms
+                    .insert(room_id, RoomIntent::superseding(passcode, old));
                 if greeted {
                     out.push(self.join_frame(room_id));
                 }

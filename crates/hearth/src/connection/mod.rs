@@ -3,11 +3,13 @@
 //! gracefully in `writer`; the session that decodes and handles the frames in
 //! `session`.
 
+mod coalescing_io;
 mod session;
 mod writer;
 
+use coalescing_io::CoalescingIo;
 use session::Session;
-use writer::{close_frame, write_loop, FRAGMENT};
+use writer::{close_frame, write_loop};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,16 +31,31 @@ use crate::protocol::{close, PresenceEvent};
 pub(crate) trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
-pub(super) type Ws = WebSocketStream<Box<dyn Io>>;
+pub(super) type Ws = WebSocketStream<CoalescingIo<Box<dyn Io>>>;
 
+/// The client's WebSocket settings: small buffers, since frames are small.
 pub(crate) fn ws_config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .max_frame_size(Some(max_frame_bytes))
         .max_message_size(Some(max_frame_bytes))
-        // Small buffers keep idle connections cheap; frames are small.
         .read_buffer_size(2 * 1024)
-        .write_buffer_size(FRAGMENT)
+        .write_buffer_size(4 * 1024)
 }
+
+/// The host's: what an idle connection holds is what these buffers keep, times every
+/// connection. The read buffer grows to a frame larger than itself and stays that size,
+/// so it starts at what `hello` and `join` need. Writes go straight down to the
+/// `CoalescingIo`, which batches them and frees its buffer after every flush.
+fn host_ws_config(max_frame_bytes: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_frame_size(Some(max_frame_bytes))
+        .max_message_size(Some(max_frame_bytes))
+        .read_buffer_size(HOST_READ_BUFFER)
+        .write_buffer_size(0)
+}
+
+/// Enough for a `join` in one read (a `hello` may take two).
+const HOST_READ_BUFFER: usize = 256;
 
 /// Serves one connection on any byte stream: a TCP socket from the accept loop, or an
 /// in-memory one ([`crate::Host::serve_io`]). TLS, when configured, is layered on top.
@@ -48,9 +65,29 @@ pub(crate) async fn run<S: Io + 'static>(
     addr: SocketAddr,
     slot: Result<ConnectionSlot, &'static str>,
 ) {
-    let limits = state.limits();
     // The upgrade and the hello share one deadline.
     let accepted_at = Instant::now();
+    // The handshakes' state (rustls', tungstenite's) is large and needed only once: on
+    // the heap for the moment, not in this future for the life of the connection.
+    let Some(ws) = Box::pin(handshake(&state, stream, addr, accepted_at)).await else {
+        return;
+    };
+    // Each boxed too, and the socket moved straight into it: this future is the
+    // connection's task for its whole life, and only one of the two ever runs.
+    match slot {
+        Ok(slot) => Box::pin(live(state, ws, addr, slot, accepted_at)).await,
+        Err(why) => Box::pin(refuse(ws, addr, why)).await,
+    }
+}
+
+/// TLS (when configured) and the WebSocket upgrade, within the handshake deadline.
+async fn handshake<S: Io + 'static>(
+    state: &HostState,
+    stream: S,
+    addr: SocketAddr,
+    accepted_at: Instant,
+) -> Option<Ws> {
+    let limits = state.limits();
     let deadline = accepted_at + limits.handshake_timeout;
     // The TLS handshake shares the deadline too, so a slow handshake cannot hold a task.
     let stream: Box<dyn Io> = match state.tls() {
@@ -58,42 +95,51 @@ pub(crate) async fn run<S: Io + 'static>(
             Ok(Ok(tls)) => Box::new(tls),
             Ok(Err(e)) => {
                 tracing::debug!(%addr, error = %e, "TLS handshake failed");
-                return;
+                return None;
             }
             Err(_) => {
                 tracing::debug!(%addr, "TLS handshake timed out");
-                return;
+                return None;
             }
         },
         None => Box::new(stream),
     };
     let upgrade = tokio_tungstenite::accept_async_with_config(
-        stream,
-        Some(ws_config(limits.max_frame_bytes)),
+        CoalescingIo::new(stream),
+        Some(host_ws_config(limits.max_frame_bytes)),
     );
-    let mut ws = match tokio::time::timeout_at(deadline, upgrade).await {
-        Ok(Ok(ws)) => ws,
+    match tokio::time::timeout_at(deadline, upgrade).await {
+        Ok(Ok(ws)) => Some(ws),
         Ok(Err(e)) => {
             tracing::debug!(%addr, error = %e, "websocket upgrade failed");
-            return;
+            None
         }
         Err(_) => {
             tracing::debug!(%addr, "websocket upgrade timed out");
-            return;
+            None
         }
-    };
-    let _slot = match slot {
-        Ok(s) => s,
-        Err(why) => {
-            tracing::warn!(%addr, why, "connection refused");
-            let _ = tokio::time::timeout(
-                Duration::from_secs(2),
-                ws.close(Some(close_frame(close::TOO_MANY_CONNECTIONS, why))),
-            )
-            .await;
-            return;
-        }
-    };
+    }
+}
+
+/// Past a connection limit: the client learns why (4005), then the connection ends.
+async fn refuse(mut ws: Ws, addr: SocketAddr, why: &'static str) {
+    tracing::warn!(%addr, why, "connection refused");
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        ws.close(Some(close_frame(close::TOO_MANY_CONNECTIONS, why))),
+    )
+    .await;
+}
+
+/// A connection in its slot: the writer task, and the session reading its frames here.
+async fn live(
+    state: Arc<HostState>,
+    ws: Ws,
+    addr: SocketAddr,
+    _slot: ConnectionSlot,
+    accepted_at: Instant,
+) {
+    let limits = state.limits();
     let (sink, mut stream) = ws.split();
     let (peer, rx) = Peer::new(
         limits.outgoing_queue,

@@ -45,10 +45,13 @@ impl Session {
         stream: &mut SplitStream<Ws>,
         accepted_at: Instant,
     ) -> bool {
-        let limits = self.state.limits().clone();
+        let (handshake_timeout, heartbeat_timeout) = {
+            let l = self.state.limits();
+            (l.handshake_timeout, l.heartbeat_timeout)
+        };
         let shutdown = self.state.shutdown().clone();
         let kicked = self.peer.kicked().clone();
-        let mut deadline = accepted_at + limits.handshake_timeout;
+        let mut deadline = accepted_at + handshake_timeout;
         loop {
             let msg = tokio::select! {
                 biased;
@@ -70,7 +73,9 @@ impl Session {
             };
             match msg {
                 None => return false,
-                Some(Ok(Message::Text(text))) => self.on_text(&text).await,
+                // Boxed: a handler's state (a join's backlog read, a passcode check) is
+                // large, and only lives while it runs, not in every idle connection.
+                Some(Ok(Message::Text(text))) => Box::pin(self.on_text(&text)).await,
                 Some(Ok(Message::Binary(_))) => {
                     self.peer.kick(close::UNSUPPORTED_DATA);
                     return false;
@@ -101,7 +106,7 @@ impl Session {
             }
             // Any frame, pongs included, proves the peer alive.
             if self.user.is_some() {
-                deadline = Instant::now() + limits.heartbeat_timeout;
+                deadline = Instant::now() + heartbeat_timeout;
             }
         }
     }
@@ -142,6 +147,10 @@ impl Session {
                 ),
             );
             f.retry_after_ms = Some(wait.as_millis() as u64 + 1);
+            // Named, where it can be read, so that the client knows which request was
+            // not processed (a join it must ask again, a send it must resend).
+            let r = protocol::RequestRef::read(text);
+            (f.request, f.room_id, f.client_msg_id) = (r.request, r.room_id, r.client_msg_id);
             self.peer.send(&HostFrame::Error(f));
             return;
         }

@@ -201,9 +201,10 @@ fn advertise_browse_update_goodbye() {
             other => panic!("expected removal on goodbye, got {other:?}"),
         }
         // The "closing" announcement makes it immediate, without the 1 s that RFC 6762
-        // §10.1 adds after a goodbye.
+        // §10.1 adds after a goodbye: anything under that second shows it (a loaded
+        // machine may take some hundreds of milliseconds to deliver the packet).
         assert!(
-            t.elapsed() < Duration::from_millis(600),
+            t.elapsed() < Duration::from_millis(1000),
             "{:?}",
             t.elapsed()
         );
@@ -261,15 +262,17 @@ fn vanished_host_expires_after_liveness_timeout() {
         // The host goes silent without a goodbye, as on power loss.
         adv.go_silent();
         let t = std::time::Instant::now();
-        match next_for(&mut b, r.room_id, timeout + Duration::from_secs(2)).await {
+        match next_for(&mut b, r.room_id, timeout + Duration::from_secs(4)).await {
             Some(BrowseEvent::Removed(_)) => {}
             other => panic!("expected expiry, got {other:?}"),
         }
         let took = t.elapsed();
         // The last confirmation came at most one sweep (plus mdns-sd's 1 s repeat)
-        // before the silence; removal is the timeout after it, checked every 250 ms.
+        // before the silence; removal is the timeout after it, checked every 250 ms. The
+        // upper bound leaves a loaded machine 2 s more than that; it still shows expiry
+        // by the timeout, not by some later clean-up.
         assert!(
-            took <= timeout + Duration::from_millis(1000)
+            took <= timeout + Duration::from_millis(3000)
                 && took >= timeout - Duration::from_millis(3200),
             "removed after {took:?}"
         );

@@ -78,6 +78,7 @@ impl Store {
             "DELETE FROM joined_rooms WHERE room_id = ?1",
             "DELETE FROM messages WHERE room_id = ?1",
             "DELETE FROM outbox WHERE room_id = ?1",
+            "DELETE FROM resume_tokens WHERE room_id = ?1",
         ] {
             tx.execute(sql, [&id]).map_err(|e| self.err(e))?;
         }

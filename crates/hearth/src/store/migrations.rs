@@ -4,7 +4,16 @@
 use rusqlite_migration::{Migrations, M};
 
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
+    Migrations::new(steps())
+}
+
+/// The schema version before the client's resume tokens moved out of `joined_rooms`.
+#[cfg(test)]
+pub(super) const BEFORE_RESUME_TOKENS: usize = 5;
+
+/// Every migration, oldest first.
+fn steps() -> Vec<M<'static>> {
+    vec![
         M::up(
             r#"
         CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -108,5 +117,18 @@ pub(super) fn migrations() -> Migrations<'static> {
         CREATE INDEX unhosted_by_room ON unhosted_messages (room_id, seq);
         "#,
         ),
-    ])
+        // The client's resume tokens, apart from the rooms joined: a token can arrive
+        // before the first join completes (our own host issues one to our own client).
+        M::up(
+            r#"
+        CREATE TABLE resume_tokens (
+            room_id TEXT PRIMARY KEY,
+            token   TEXT NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO resume_tokens (room_id, token)
+            SELECT room_id, resume_token FROM joined_rooms WHERE resume_token IS NOT NULL;
+        ALTER TABLE joined_rooms DROP COLUMN resume_token;
+        "#,
+        ),
+    ]
 }

@@ -256,3 +256,53 @@ fn client_cache_tracks_contiguous_sync_point() {
     );
     assert_eq!(store.all_cached_messages(room).unwrap().len(), 4);
 }
+
+/// A resume token our own host hands our own client before that client's first join
+/// completed: there is no joined room yet, and the token must still be kept (it used to
+/// be an UPDATE of the joined room, which dropped it and locked us out of our own room).
+#[test]
+fn a_resume_token_is_kept_for_a_room_not_joined_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let room = Uuid::new_v4();
+    store.set_resume_token(room, Some("t1")).unwrap();
+    assert_eq!(store.resume_token(room).unwrap().as_deref(), Some("t1"));
+    store.upsert_joined_room(&joined(room, "Kitchen")).unwrap();
+    store.set_resume_token(room, Some("t2")).unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.resume_token(room).unwrap().as_deref(), Some("t2"));
+    // Leaving forgets it with the room; None forgets it too.
+    store.forget_room(room).unwrap();
+    assert_eq!(store.resume_token(room).unwrap(), None);
+    store.set_resume_token(room, Some("t3")).unwrap();
+    store.set_resume_token(room, None).unwrap();
+    assert_eq!(store.resume_token(room).unwrap(), None);
+}
+
+/// Tokens kept in `joined_rooms` by the schema before `resume_tokens` survive the
+/// migration.
+#[test]
+fn resume_tokens_survive_the_migration_out_of_joined_rooms() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hearth.db");
+    let room = Uuid::new_v4();
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        migrations::migrations()
+            .to_version(&mut conn, migrations::BEFORE_RESUME_TOKENS)
+            .unwrap();
+        conn.execute(
+            "INSERT INTO joined_rooms (room_id, name, address, has_passcode, joined_at, resume_token)
+             VALUES (?1, 'Kitchen', '127.0.0.1:1', 1, 0, 'old-token')",
+            [room.to_string()],
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.resume_token(room).unwrap().as_deref(),
+        Some("old-token")
+    );
+    assert!(store.joined_room(room).unwrap().is_some());
+}

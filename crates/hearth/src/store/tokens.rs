@@ -46,26 +46,31 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Client side: the resume token a host gave us for a room.
+    /// Client side: the resume token a host gave us for a room (None forgets it).
+    /// Kept whether or not the room is joined yet.
     pub fn set_resume_token(&self, room_id: Uuid, token: Option<&str>) -> Result<()> {
-        self.conn()
-            .execute(
-                "UPDATE joined_rooms SET resume_token = ?2 WHERE room_id = ?1",
-                params![room_id.to_string(), token],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
+        let conn = self.conn();
+        let id = room_id.to_string();
+        match token {
+            Some(t) => conn.execute(
+                "INSERT INTO resume_tokens (room_id, token) VALUES (?1, ?2)
+                 ON CONFLICT (room_id) DO UPDATE SET token = excluded.token",
+                params![id, t],
+            ),
+            None => conn.execute("DELETE FROM resume_tokens WHERE room_id = ?1", [id]),
+        }
+        .map(drop)
+        .map_err(|e| self.err(e))
     }
 
     pub fn resume_token(&self, room_id: Uuid) -> Result<Option<String>> {
         self.conn()
             .query_row(
-                "SELECT resume_token FROM joined_rooms WHERE room_id = ?1",
+                "SELECT token FROM resume_tokens WHERE room_id = ?1",
                 [room_id.to_string()],
-                |r| r.get::<_, Option<String>>(0),
+                |r| r.get::<_, String>(0),
             )
             .optional()
-            .map(Option::flatten)
             .map_err(|e| self.err(e))
     }
 }
