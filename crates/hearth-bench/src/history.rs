@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
+use hearth::protocol::{
+    encode, ClientFrame, Hello, HistoryRequest, Join, RoomRef, PROTOCOL_VERSION,
+};
 use hearth::store::{HostLog, NewMessage};
 use hearth::Store;
 use tokio_tungstenite::tungstenite::Message;
@@ -228,9 +231,13 @@ type Ws =
 async fn time_reads(server: &Server) -> anyhow::Result<(Histogram, Histogram, Histogram)> {
     let room = *server.rooms.first().context("no room")?;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", server.addr)).await?;
-    let hello = serde_json::json!({"type": "hello", "payload": {
-        "protocol": hearth::protocol::PROTOCOL_VERSION, "user_id": Uuid::new_v4(), "name": "reader"}});
-    send(&mut ws, hello).await?;
+    let hello = ClientFrame::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        user_id: Uuid::new_v4(),
+        name: "reader".into(),
+        capabilities: Vec::new(),
+    });
+    send(&mut ws, &hello).await?;
     let (welcome, _) = wait(&mut ws, "welcome").await?;
     let head = welcome["payload"]["rooms"][0]["head_seq"]
         .as_u64()
@@ -238,25 +245,17 @@ async fn time_reads(server: &Server) -> anyhow::Result<(Histogram, Histogram, Hi
     anyhow::ensure!(head > PAGE, "the room has only {head} messages");
     let mut join = Histogram::default();
     for _ in 0..50 {
-        let f = serde_json::json!({"type": "join", "payload": {"room_id": room, "since_seq": head - PAGE}});
+        let f = join_frame(room, head - PAGE);
         let t = Instant::now();
-        send(&mut ws, f).await?;
+        send(&mut ws, &f).await?;
         let (v, e) = wait_since(&mut ws, "joined", t).await?;
         join.record(e.as_micros() as u64);
         let got = v["payload"]["messages"].as_array().map_or(0, Vec::len) as u64;
         anyhow::ensure!(got == PAGE, "join returned {got} messages, not {PAGE}");
-        send(
-            &mut ws,
-            serde_json::json!({"type": "leave", "payload": {"room_id": room}}),
-        )
-        .await?;
+        send(&mut ws, &ClientFrame::Leave(RoomRef { room_id: room })).await?;
         wait(&mut ws, "left").await?;
     }
-    send(
-        &mut ws,
-        serde_json::json!({"type": "join", "payload": {"room_id": room, "since_seq": head}}),
-    )
-    .await?;
+    send(&mut ws, &join_frame(room, head)).await?;
     wait(&mut ws, "joined").await?;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut random = Histogram::default();
@@ -278,9 +277,14 @@ async fn time_reads(server: &Server) -> anyhow::Result<(Histogram, Histogram, Hi
 }
 
 async fn page(ws: &mut Ws, room: Uuid, before: u64) -> anyhow::Result<u64> {
-    let f = serde_json::json!({"type": "history", "payload": {"room_id": room, "before_seq": before, "limit": PAGE}});
+    let f = ClientFrame::History(HistoryRequest {
+        room_id: room,
+        before_seq: Some(before),
+        after_seq: None,
+        limit: u32::try_from(PAGE).ok(),
+    });
     let t = Instant::now();
-    send(ws, f).await?;
+    send(ws, &f).await?;
     let (v, e) = wait_since(ws, "history_page", t).await?;
     let got = v["payload"]["messages"].as_array().map_or(0, Vec::len) as u64;
     anyhow::ensure!(
@@ -290,8 +294,17 @@ async fn page(ws: &mut Ws, room: Uuid, before: u64) -> anyhow::Result<u64> {
     Ok(e.as_micros() as u64)
 }
 
-async fn send(ws: &mut Ws, v: serde_json::Value) -> anyhow::Result<()> {
-    ws.send(Message::Text(v.to_string().into())).await?;
+fn join_frame(room_id: Uuid, since_seq: u64) -> ClientFrame {
+    ClientFrame::Join(Join {
+        room_id,
+        passcode: None,
+        since_seq: Some(since_seq),
+        resume_token: None,
+    })
+}
+
+async fn send(ws: &mut Ws, f: &ClientFrame) -> anyhow::Result<()> {
+    ws.send(Message::Text(encode(f).into())).await?;
     Ok(())
 }
 

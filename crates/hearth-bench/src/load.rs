@@ -20,6 +20,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use uuid::Uuid;
 
+use hearth::protocol::{encode, ClientFrame, Hello, Join, PROTOCOL_VERSION};
+
 use super::hist::Histogram;
 use super::serve::{ProcStats, Server};
 
@@ -350,13 +352,13 @@ async fn connect(
     )
     .await
     .context("WebSocket upgrade timed out")??;
-    // Written by hand so that `type` comes first, as Hearth's own client sends it.
-    let hello = format!(
-        r#"{{"type":"hello","payload":{{"protocol":{},"user_id":"{}","name":"bench{i}"}}}}"#,
-        hearth::protocol::PROTOCOL_VERSION,
-        Uuid::new_v4()
-    );
-    ws.send(Message::Text(hello.into())).await?;
+    let hello = ClientFrame::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        user_id: Uuid::new_v4(),
+        name: format!("bench{i}"),
+        capabilities: Vec::new(),
+    });
+    ws.send(Message::Text(encode(&hello).into())).await?;
     let welcome = expect(&mut ws, "welcome").await?;
     // Resume from the room's head: a joined frame with no backlog, as a returning client.
     let head = serde_json::from_str::<serde_json::Value>(&welcome)
@@ -368,11 +370,13 @@ async fn connect(
                     .and_then(|r| r["head_seq"].as_u64())
             })
         });
-    let join = match head {
-        Some(h) => format!(r#"{{"type":"join","payload":{{"room_id":"{room}","since_seq":{h}}}}}"#),
-        None => format!(r#"{{"type":"join","payload":{{"room_id":"{room}"}}}}"#),
-    };
-    ws.send(Message::Text(join.into())).await?;
+    let join = ClientFrame::Join(Join {
+        room_id: room,
+        passcode: None,
+        since_seq: head,
+        resume_token: None,
+    });
+    ws.send(Message::Text(encode(&join).into())).await?;
     expect(&mut ws, "joined").await?;
     Ok(ws)
 }
