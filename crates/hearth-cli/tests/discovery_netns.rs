@@ -1442,9 +1442,9 @@ print(f"announced {sent} fake rooms in {time.time() - start:.1f} s", flush=True)
             &d("host"),
         ],
     );
-    // Waited for up to 60 s: once in a full run on a loaded machine the browser took
-    // longer than 20 s to work through the flood's backlog (it costs nothing when the
-    // room is found at once, as it usually is).
+    // Waited for up to 60 s: once, in a full run on a loaded machine, it was not found
+    // within 20 s (most likely the flood's backlog, still being worked through). The
+    // wait costs nothing when the room is found at once, as it usually is.
     assert!(
         watch
             .next_line(Duration::from_secs(60), event_about("added", "Real room"))
