@@ -504,7 +504,9 @@ async fn run(
             _ = stop.cancelled() => break,
             ev = recv(&watch_rx) => {
                 if ev.is_none() {
-                    tracing::warn!("the mDNS watcher stopped; the room list no longer updates live");
+                    // mdns-sd ended the browse (seen under a flood of announcements): it
+                    // is started again at the next tick, so the list keeps updating.
+                    tracing::warn!("the mDNS watcher stopped; browsing again");
                     watch_rx = None;
                 }
                 (ev, Source::Watcher)
@@ -516,6 +518,13 @@ async fn run(
                 (ev, Source::Sweeper)
             }
             _ = tick.tick() => {
+                if watch_rx.is_none() {
+                    let _ = watcher.stop_browse(SERVICE_TYPE);
+                    match watcher.browse(SERVICE_TYPE) {
+                        Ok(rx) => watch_rx = Some(rx),
+                        Err(e) => tracing::debug!(error = %e, "watch browse failed"),
+                    }
+                }
                 let now = Instant::now();
                 if now >= next_sweep {
                     next_sweep = now + state.config.sweep_interval;
