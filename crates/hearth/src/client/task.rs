@@ -202,12 +202,18 @@ impl Task {
         Duration::from_secs_f64(exp * jitter)
     }
 
+    /// A `join` asked of us: the room's intent starts afresh, and answers still owed to
+    /// earlier joins of it are known to be stale.
+    fn intend_join(&mut self, room_id: Uuid, passcode: Option<String>) {
+        let old = self.rooms.remove(&room_id);
+        self.rooms
+            .insert(room_id, RoomIntent::superseding(passcode, old));
+    }
+
     pub(super) async fn offline_command(&mut self, c: Command) {
         match c {
             Command::Join { room_id, passcode } => {
-                let old = self.rooms.remove(&room_id);
-                self.rooms
-                    .insert(room_id, RoomIntent::superseding(passcode, old));
+                self.intend_join(room_id, passcode);
             }
             Command::Leave(room_id) => {
                 self.rooms.remove(&room_id);
@@ -466,9 +472,7 @@ impl Task {
     pub(super) fn command(&mut self, c: Command, greeted: bool, out: &mut Vec<ClientFrame>) {
         match c {
             Command::Join { room_id, passcode } => {
-                let old = self.rooms.remove(&room_id);
-                self.rooms
-                    .insert(room_id, RoomIntent::superseding(passcode, old));
+                self.intend_join(room_id, passcode);
                 if greeted {
                     out.push(self.join_frame(room_id));
                 }
