@@ -9,6 +9,11 @@
 //!   and addresses, 75 min for PTR and TXT) that cannot be shortened through its API,
 //!   so a host that lost power would otherwise linger for minutes.
 //!
+//! mdns-sd ends a browse whose event channel fills, and a daemon's cache outlives
+//! that: browsing the same daemon again replays the cache, which fills the channel
+//! again. So a daemon whose browse ended is replaced by a fresh one (seen under a flood
+//! of fake announcements, which otherwise kept the fakes alive for the records' TTL).
+//!
 //! An entry is removed on a goodbye, or once no answer confirmed it for
 //! [`BrowseConfig::liveness_timeout`]. Entries are keyed by room id, so a room seen on
 //! several interfaces, addresses or instance names is one entry.
@@ -43,6 +48,9 @@ pub const MAX_INSTANCES: usize = 512;
 /// Changes waiting for the consumer. Past this many, changes are dropped and the next
 /// event is a [`BrowseEvent::Resync`] with the whole list.
 const EVENT_QUEUE: usize = 1024;
+
+/// Daemon events taken in before the list is published again.
+const DRAIN_BATCH: usize = 4096;
 
 #[derive(Debug, Clone)]
 pub struct BrowseConfig {
@@ -176,8 +184,15 @@ pub struct Browser {
     rooms: Arc<Mutex<BTreeMap<Uuid, DiscoveredRoom>>>,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
-    daemons: [ServiceDaemon; 2],
+    daemons: Daemons,
 }
+
+/// The current watcher and sweeper. The browse task replaces them; [`Browser`]'s drop
+/// stops whichever are current.
+type Daemons = Arc<Mutex<[ServiceDaemon; 2]>>;
+
+const WATCHER: usize = 0;
+const SWEEPER: usize = 1;
 
 impl Browser {
     /// Starts browsing. Must be called within a Tokio runtime.
@@ -197,6 +212,7 @@ impl Browser {
         let lagged = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let rooms = Arc::new(Mutex::new(BTreeMap::new()));
         let stop = CancellationToken::new();
+        let daemons: Daemons = Arc::new(Mutex::new([watcher, sweeper]));
         let state = State {
             config,
             instances: HashMap::new(),
@@ -209,20 +225,14 @@ impl Browser {
             local: LocalNet::current(),
             full_logged: false,
         };
-        let task = tokio::spawn(run(
-            state,
-            watcher.clone(),
-            sweeper.clone(),
-            watch_rx,
-            stop.clone(),
-        ));
+        let task = tokio::spawn(run(state, Arc::clone(&daemons), watch_rx, stop.clone()));
         Ok(Browser {
             events,
             lagged,
             rooms,
             stop,
             task: Some(task),
-            daemons: [watcher, sweeper],
+            daemons,
         })
     }
 
@@ -272,7 +282,12 @@ impl Drop for Browser {
         self.stop.cancel();
         if self.task.is_some() {
             // Not shut down properly: make sure the daemon threads end anyway.
-            for d in &self.daemons {
+            for d in self
+                .daemons
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+            {
                 let _ = d.shutdown();
             }
         }
@@ -280,7 +295,7 @@ impl Drop for Browser {
 }
 
 /// Which daemon reported something.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Watcher,
     Sweeper,
@@ -394,6 +409,23 @@ impl State {
         }
     }
 
+    /// Takes in one event from a daemon; whether it may have changed the list.
+    fn apply(&mut self, ev: Option<ServiceEvent>, from: Source) -> bool {
+        match ev {
+            Some(ServiceEvent::ServiceResolved(rs)) => {
+                tracing::trace!(instance = %rs.get_fullname(), ?from, "resolved");
+                self.resolved(&rs, from);
+                true
+            }
+            Some(ServiceEvent::ServiceRemoved(_, fullname)) => {
+                tracing::debug!(instance = %fullname, "goodbye");
+                self.removed(&fullname);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn removed(&mut self, fullname: &str) {
         let key = fullname.to_ascii_lowercase();
         self.instances.remove(&key);
@@ -479,6 +511,10 @@ impl State {
     }
 }
 
+fn try_recv(rx: &Option<Receiver<ServiceEvent>>) -> Option<ServiceEvent> {
+    rx.as_ref()?.try_recv().ok()
+}
+
 async fn recv(rx: &Option<Receiver<ServiceEvent>>) -> Option<ServiceEvent> {
     match rx {
         Some(rx) => rx.recv_async().await.ok(),
@@ -486,15 +522,33 @@ async fn recv(rx: &Option<Receiver<ServiceEvent>>) -> Option<ServiceEvent> {
     }
 }
 
+/// Replaces the daemon in `slot` by a fresh one, with an empty cache.
+fn replace(daemons: &Daemons, slot: usize, mdns: &MdnsConfig) -> Option<ServiceDaemon> {
+    let fresh = match mdns.daemon() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::debug!(error = %e, "no fresh mDNS daemon");
+            return None;
+        }
+    };
+    let mut current = daemons.lock().unwrap_or_else(|p| p.into_inner());
+    // Its threads end on their own; nothing here waits for them.
+    let _ = current[slot].shutdown();
+    current[slot] = fresh.clone();
+    Some(fresh)
+}
+
 async fn run(
     mut state: State,
-    watcher: ServiceDaemon,
-    sweeper: ServiceDaemon,
+    daemons: Daemons,
     watch_rx: Receiver<ServiceEvent>,
     stop: CancellationToken,
 ) {
+    let [mut watcher, mut sweeper] = daemons.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let mut watch_rx = Some(watch_rx);
     let mut sweep_rx: Option<Receiver<ServiceEvent>> = None;
+    // Whether the sweeper's browse ended without our stopping it.
+    let mut sweeper_lost = false;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The watcher's own first query finds everything at start; the sweeper begins later.
@@ -504,9 +558,9 @@ async fn run(
             _ = stop.cancelled() => break,
             ev = recv(&watch_rx) => {
                 if ev.is_none() {
-                    // mdns-sd ended the browse (seen under a flood of announcements): it
-                    // is started again at the next tick, so the list keeps updating.
-                    tracing::warn!("the mDNS watcher stopped; browsing again");
+                    // Its channel filled up (see the module docs): a fresh watcher starts
+                    // at the next tick, so the list keeps updating.
+                    tracing::warn!("the mDNS watcher stopped; starting a fresh one");
                     watch_rx = None;
                 }
                 (ev, Source::Watcher)
@@ -514,12 +568,16 @@ async fn run(
             ev = recv(&sweep_rx) => {
                 if ev.is_none() {
                     sweep_rx = None;
+                    sweeper_lost = true;
                 }
                 (ev, Source::Sweeper)
             }
             _ = tick.tick() => {
                 if watch_rx.is_none() {
-                    let _ = watcher.stop_browse(SERVICE_TYPE);
+                    if let Some(fresh) = replace(&daemons, WATCHER, &state.config.mdns) {
+                        watcher = fresh;
+                        super::advertise::spawn_monitor(&watcher);
+                    }
                     match watcher.browse(SERVICE_TYPE) {
                         Ok(rx) => watch_rx = Some(rx),
                         Err(e) => tracing::debug!(error = %e, "watch browse failed"),
@@ -529,6 +587,12 @@ async fn run(
                 if now >= next_sweep {
                     next_sweep = now + state.config.sweep_interval;
                     state.local = LocalNet::current();
+                    if std::mem::take(&mut sweeper_lost) {
+                        tracing::debug!("the mDNS sweeper fell behind; starting a fresh one");
+                        if let Some(fresh) = replace(&daemons, SWEEPER, &state.config.mdns) {
+                            sweeper = fresh;
+                        }
+                    }
                     // stop_browse empties the sweeper's cache, so the next query has no
                     // known answers and every live host must answer it.
                     let _ = sweeper.stop_browse(SERVICE_TYPE);
@@ -542,18 +606,20 @@ async fn run(
                 continue;
             }
         };
-        match ev {
-            Some(ServiceEvent::ServiceResolved(rs)) => {
-                tracing::trace!(instance = %rs.get_fullname(), "resolved");
-                state.resolved(&rs, from);
-            }
-            Some(ServiceEvent::ServiceRemoved(_, fullname)) => {
-                tracing::debug!(instance = %fullname, "goodbye");
-                state.removed(&fullname);
-            }
-            _ => continue,
+        let mut changed = state.apply(ev, from);
+        // Take what else is waiting, then publish once. Publishing after every event
+        // (linear in the rooms) fell behind a flood of announcements, and mdns-sd ends
+        // a browse whose event channel fills up.
+        for _ in 0..DRAIN_BATCH {
+            let next = try_recv(&watch_rx)
+                .map(|ev| (ev, Source::Watcher))
+                .or_else(|| try_recv(&sweep_rx).map(|ev| (ev, Source::Sweeper)));
+            let Some((ev, from)) = next else { break };
+            changed |= state.apply(Some(ev), from);
         }
-        state.publish();
+        if changed {
+            state.publish();
+        }
     }
     stop_daemon(&watcher).await;
     stop_daemon(&sweeper).await;
