@@ -12,6 +12,7 @@ APT_PACKAGES=(
   iproute2                     # network-namespace tests (ip netns, veth, bridge)
   procps psmisc                # ps/pkill in test scripts
   python3-zeroconf             # an independent mDNS stack for the discovery interop test
+  python3-websockets python3-cryptography  # an independent protocol client (identity test)
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev  # the desktop app (Tauri 2 on WebKitGTK)
   libayatana-appindicator3-dev # the tray icon (loaded at run time; the bundler needs the -dev
                                # package to name it in the .deb's Depends)

@@ -297,6 +297,7 @@ fn a_ui_that_falls_behind_gets_one_resync_and_loses_nothing() {
                     author: "Archivist".into(),
                     client_msg_id: format!("seed-{i}"),
                     text: format!("archived message {i} — مرحبا 🔥"),
+                    verified: false,
                 })
                 .collect();
             store.host_log().unwrap().append_batch(&batch).unwrap();

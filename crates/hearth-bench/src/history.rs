@@ -156,6 +156,7 @@ fn build(dir: &Path, n: u64, singles: u64, size: usize) -> anyhow::Result<Built>
             // As the Hearth client makes them: time-ordered UUIDv7.
             client_msg_id: Uuid::now_v7().to_string(),
             text,
+            verified: false,
         }
     };
     let mut batch_hist = Histogram::default();
@@ -236,6 +237,7 @@ async fn time_reads(server: &Server) -> anyhow::Result<(Histogram, Histogram, Hi
         user_id: Uuid::new_v4(),
         name: "reader".into(),
         capabilities: Vec::new(),
+        identity: None,
     });
     send(&mut ws, &hello).await?;
     let (welcome, _) = wait(&mut ws, "welcome").await?;

@@ -357,6 +357,7 @@ async fn connect(
         user_id: Uuid::new_v4(),
         name: format!("bench{i}"),
         capabilities: Vec::new(),
+        identity: None,
     });
     ws.send(Message::Text(encode(&hello).into())).await?;
     let welcome = expect(&mut ws, "welcome").await?;

@@ -12,6 +12,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::authors::Authors;
 use crate::output;
 use crate::rooms::MdnsArgs;
 use crate::DataDir;
@@ -373,11 +374,12 @@ async fn tail(
 }
 
 fn print_messages(msgs: &[ChatMessage], json: bool) {
+    let mut authors = Authors::default();
     for m in msgs {
         if json {
             println!("{}", output::json(m));
         } else {
-            println!("{}", output::human(m));
+            println!("{}", output::human(m, &mut authors));
         }
     }
 }
@@ -402,6 +404,7 @@ async fn interactive(
     // The host stopped hosting the room: it is asked for again until it is back.
     let mut not_hosted = false;
     let mut ask_again = tokio::time::interval(NOT_HOSTED_RETRY);
+    let mut authors = Authors::default();
     eprintln!("joining… type a message and press Enter; /quit leaves");
     loop {
         tokio::select! {
@@ -430,14 +433,14 @@ async fn interactive(
                             store.all_cached_messages(room_id)?.into_iter().filter(|m| m.seq > from).collect()
                         };
                         for m in &msgs {
-                            println!("{}", output::human(m));
+                            println!("{}", output::human(m, &mut authors));
                         }
                         printed = Some(msgs.last().map(|m| m.seq).unwrap_or(from).max(from));
                     }
                     ClientEvent::Message(m) if m.room_id == room_id => {
                         if let Some(p) = printed {
                             if m.seq == p + 1 {
-                                println!("{}", output::human(&m));
+                                println!("{}", output::human(&m, &mut authors));
                                 printed = Some(m.seq);
                             }
                         }

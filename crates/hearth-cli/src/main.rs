@@ -1,10 +1,12 @@
 //! `hearth`: host and join Hearth rooms from a terminal.
 
+mod authors;
 mod backup;
 mod host;
 mod join;
 mod output;
 mod rooms;
+mod whoami;
 
 use std::path::PathBuf;
 
@@ -38,6 +40,8 @@ enum Command {
     Rooms(rooms::RoomsArgs),
     /// Copy this install's database safely (SQLite's online backup), even while it runs.
     Backup(backup::BackupArgs),
+    /// Print this install's identity: user id, identity code and public key.
+    Whoami(whoami::WhoamiArgs),
 }
 
 /// Options shared by every subcommand that touches the local database.
@@ -90,6 +94,7 @@ fn main() -> std::process::ExitCode {
             Command::Join(a) => join::run(a).await,
             Command::Rooms(a) => rooms::run(a).await,
             Command::Backup(a) => backup::run(a).await,
+            Command::Whoami(a) => whoami::run(a).await,
         }
     });
     match result {

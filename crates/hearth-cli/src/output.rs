@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use hearth::protocol::ChatMessage;
+
+use crate::authors::Authors;
 use time::{OffsetDateTime, UtcOffset};
 
 static LOCAL: OnceLock<UtcOffset> = OnceLock::new();
@@ -41,8 +43,9 @@ pub fn term(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `[2026-11-21 14:05] Alice: hello`, continuation lines indented.
-pub fn human(m: &ChatMessage) -> String {
+/// `[2026-11-21 14:05] Alice [7KQ2-M9XD-41FZ-HC0P]: hello`, continuation lines indented;
+/// the author as [`Authors::label`] gives it.
+pub fn human(m: &ChatMessage, authors: &mut Authors) -> String {
     let t = local(m.ts);
     let text = m
         .text
@@ -62,12 +65,13 @@ pub fn human(m: &ChatMessage) -> String {
         t.day(),
         t.hour(),
         t.minute(),
-        term(&m.author),
+        term(&authors.label(m.user_id, &m.author, m.verified)),
         text
     )
 }
 
-/// One JSON object: seq, ts (ms since the epoch), author, user_id, text, room_id.
+/// One JSON object: seq, ts (ms since the epoch), author, user_id (and whether the host
+/// verified it, with its identity code), text, room_id.
 pub fn json(m: &ChatMessage) -> String {
     serde_json::json!({
         "room_id": m.room_id,
@@ -75,6 +79,8 @@ pub fn json(m: &ChatMessage) -> String {
         "ts": m.ts,
         "author": m.author,
         "user_id": m.user_id,
+        "verified": m.verified,
+        "identity_code": hearth::protocol::identity::identity_code(m.user_id),
         "client_msg_id": m.client_msg_id,
         "text": m.text,
         "kind": m.kind,
@@ -107,10 +113,15 @@ mod tests {
             client_msg_id: "c".into(),
             text: "line one\u{1b}[2J\nline two".into(),
             kind: None,
+            verified: false,
         };
-        let line = human(&m);
+        let line = human(&m, &mut Authors::default());
         assert!(!line.contains('\u{1b}'), "{line:?}");
-        assert!(line.ends_with("Mal\\u{1b}[31mlory: line one\\u{1b}[2J\n    line two"));
+        assert!(
+            line.ends_with(" unverified]: line one\\u{1b}[2J\n    line two"),
+            "{line}"
+        );
+        assert!(line.contains("Mal\\u{1b}[31mlory ["), "{line}");
         // JSON keeps the text exact.
         let v: serde_json::Value = serde_json::from_str(&json(&m)).unwrap();
         assert_eq!(v["text"], "line one\u{1b}[2J\nline two");

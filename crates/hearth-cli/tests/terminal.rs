@@ -37,7 +37,9 @@ fn escape_sequences_from_a_member_are_shown_not_obeyed() {
         "control characters reached the terminal: {shown:?}"
     );
     assert!(
-        shown.contains(r"Mallory: hi\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[1A\u{d}fake line\u{9b}31m"),
+        // The author's identity code on first appearance (protocol §3.7), then the text.
+        shown.contains("] Mallory [")
+            && shown.contains(r"]: hi\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[1A\u{d}fake line\u{9b}31m"),
         "{shown:?}"
     );
 
@@ -203,7 +205,7 @@ fn a_full_disk_is_reported_and_the_member_keeps_receiving() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    lines_until(&rx, "Alice: can you read this?");
+    lines_until(&rx, "]: can you read this?");
     writeln!(stdin, "/quit").unwrap();
     assert!(child.wait().unwrap().success());
 }

@@ -8,8 +8,12 @@
 /// other kinds only to connections that negotiated it.
 pub const MESSAGE_KINDS: &str = "message_kinds";
 
+/// Verified identity (§3.7): `hello` may carry a proof of the client's key, and members
+/// and messages say whether the host verified them.
+pub const IDENTITY: &str = "identity";
+
 /// Everything this build supports, in a stable order.
-pub const ALL: &[&str] = &[MESSAGE_KINDS];
+pub const ALL: &[&str] = &[MESSAGE_KINDS, IDENTITY];
 
 /// Offered names looked at: a hostile hello cannot make negotiation expensive.
 const MAX_OFFERED: usize = 64;

@@ -22,12 +22,15 @@ pub const HELLO_REQUIRED: u16 = 4004;
 pub const TOO_MANY_CONNECTIONS: u16 = 4005;
 /// The connection kept flooding after `rate_limited` errors.
 pub const FLOOD: u16 = 4008;
+/// `hello` claimed a key-derived user id without a valid proof of its key (§3.7).
+pub const IDENTITY_REFUSED: u16 = 4009;
 
 /// The reason the host sends with `code` in its close frame.
 pub fn reason(code: u16) -> &'static str {
     match code {
         GOING_AWAY => "host shutting down",
         UNSUPPORTED_DATA => "binary frames are not supported",
+        IDENTITY_REFUSED => "identity not proven",
         INVALID_PAYLOAD => "text frame is not valid UTF-8",
         TOO_BIG => "frame too large",
         SLOW_READER => "outgoing queue overflow: reading too slowly",

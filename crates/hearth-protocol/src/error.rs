@@ -53,6 +53,8 @@ error_codes! {
     InvalidRequest = "invalid_request",
     StorageFull = "storage_full",
     StorageError = "storage_error",
+    IdentityInvalid = "identity_invalid",
+    IdentityRequired = "identity_required",
 }
 
 impl std::fmt::Display for ErrorCode {

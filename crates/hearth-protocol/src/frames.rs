@@ -83,6 +83,11 @@ pub struct Hello {
     /// Optional features this client understands (§3.6); absent from a v1-only client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,
+    /// Proof that this client holds the key `user_id` is derived from (§3.7); absent
+    /// from a client without identity, which is then unverified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub identity: Option<crate::identity::HelloIdentity>,
 }
 
 /// Optional features beyond protocol 1 (docs/protocol.md §3.6). A client offers the names
@@ -184,6 +189,11 @@ pub struct Welcome {
     /// and the host supports. Absent from an older host: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,
+    /// The host checked this connection's key (§3.7): the user id is verified. Absent
+    /// (false) without a proof, from a plaintext host, and from an older host.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+    pub verified: bool,
 }
 
 /// The limits a well-behaved client needs to know to stay within them.
@@ -215,6 +225,11 @@ pub struct RoomSummary {
 pub struct Member {
     pub user_id: Uuid,
     pub name: String,
+    /// The host checked this member's key (§3.7). False for clients without identity
+    /// and for every member of a plaintext host.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+    pub verified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -266,6 +281,10 @@ pub struct ChatMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub kind: Option<String>,
+    /// The host checked the author's key when it received this message (§3.7).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+    pub verified: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

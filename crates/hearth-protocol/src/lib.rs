@@ -11,6 +11,7 @@ pub mod close;
 mod codec;
 mod error;
 mod frames;
+pub mod identity;
 mod names;
 
 pub use codec::{decode_client, decode_host, encode, RequestRef};
@@ -145,6 +146,7 @@ mod names_once {
             user_id: uuid::Uuid::nil(),
             name: "a".into(),
             capabilities: vec![],
+            identity: None,
         });
         let v: serde_json::Value = serde_json::from_str(&encode(&hello)).unwrap();
         assert_eq!(v["type"], hello.kind());

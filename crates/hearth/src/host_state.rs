@@ -35,6 +35,8 @@ pub(crate) struct HostState {
     tasks: TaskTracker,
     /// `None`: plaintext.
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The certificate's fingerprint, which `hello` proofs sign (`None`: plaintext).
+    fingerprint: Option<String>,
     readers: Mutex<Vec<Reader>>,
     /// One permit per pooled reader (`READER_POOL`).
     reads: tokio::sync::Semaphore,
@@ -49,6 +51,7 @@ pub(crate) struct Parts {
     pub store: Arc<Store>,
     pub passcode_checks: PasscodeChecks,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub fingerprint: Option<String>,
     pub writer: mpsc::Sender<WriteReq>,
 }
 
@@ -66,6 +69,7 @@ impl HostState {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             tls: p.tls,
+            fingerprint: p.fingerprint,
             readers: Mutex::new(Vec::new()),
             reads: tokio::sync::Semaphore::new(READER_POOL),
             writer: p.writer,
@@ -74,6 +78,10 @@ impl HostState {
 
     pub fn host_id(&self) -> Uuid {
         self.host_id
+    }
+
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
     }
 
     pub fn host_name(&self) -> &str {

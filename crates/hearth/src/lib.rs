@@ -8,6 +8,7 @@ pub mod fd_limit;
 mod group_commit;
 mod host_state;
 pub mod hosting;
+pub mod identity;
 pub mod invite;
 pub mod limits;
 mod memory_trim;

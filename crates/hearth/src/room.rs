@@ -33,7 +33,7 @@ pub struct RoomState {
     /// every `welcome`).
     users: HashMap<Uuid, u32>,
     /// user id -> (name, expiry)
-    typing: HashMap<Uuid, (String, Instant)>,
+    typing: HashMap<Uuid, (Member, Instant)>,
     /// No longer hosted: nobody joins it again (the host makes a new `Room` when it
     /// hosts it again).
     closed: bool,
@@ -82,8 +82,8 @@ impl Room {
         // Sending a message ends its author's typing indicator, as in every chat app.
         let stop = st.typing.remove(&msg.user_id);
         st.broadcast(&frame, None);
-        if let Some((name, _)) = stop {
-            let ev = self.typing_frame(msg.user_id, name, false);
+        if let Some((typist, _)) = stop {
+            let ev = self.typing_frame(typist, false);
             st.broadcast(&ev, None);
         }
     }
@@ -95,8 +95,8 @@ impl Room {
             return;
         };
         if st.leave_user(member.user_id) {
-            if let Some((name, _)) = st.typing.remove(&member.user_id) {
-                let ev = self.typing_frame(member.user_id, name, false);
+            if let Some((typist, _)) = st.typing.remove(&member.user_id) {
+                let ev = self.typing_frame(typist, false);
                 st.broadcast(&ev, None);
             }
             let online = st.online();
@@ -108,19 +108,15 @@ impl Room {
     /// Renames a member everywhere it is connected from.
     pub fn rename(&self, user_id: Uuid, name: &str) {
         let mut st = self.lock();
-        let mut changed = false;
+        let mut changed = None;
         for (m, _) in st.members.values_mut() {
             if m.user_id == user_id && m.name != name {
                 m.name = name.to_string();
-                changed = true;
+                changed = Some(m.clone());
             }
         }
-        if changed {
+        if let Some(member) = changed {
             let online = st.online();
-            let member = Member {
-                user_id,
-                name: name.to_string(),
-            };
             let f = presence_frame(self.id, PresenceEvent::Rename, member, online);
             st.broadcast(&f, None);
         }
@@ -132,12 +128,12 @@ impl Room {
         let was = st.typing.contains_key(&member.user_id);
         if active {
             st.typing
-                .insert(member.user_id, (member.name.clone(), Instant::now() + ttl));
+                .insert(member.user_id, (member.clone(), Instant::now() + ttl));
         } else {
             st.typing.remove(&member.user_id);
         }
         if was != active {
-            let f = self.typing_frame(member.user_id, member.name.clone(), active);
+            let f = self.typing_frame(member.clone(), active);
             st.broadcast(&f, None);
         }
     }
@@ -145,15 +141,15 @@ impl Room {
     /// Expires typing indicators whose owner went quiet.
     pub fn expire_typing(&self, now: Instant) {
         let mut st = self.lock();
-        let expired: Vec<(Uuid, String)> = st
+        let expired: Vec<Member> = st
             .typing
-            .iter()
-            .filter(|(_, (_, until))| *until <= now)
-            .map(|(u, (n, _))| (*u, n.clone()))
+            .values()
+            .filter(|(_, until)| *until <= now)
+            .map(|(m, _)| m.clone())
             .collect();
-        for (user, name) in expired {
-            st.typing.remove(&user);
-            let f = self.typing_frame(user, name, false);
+        for typist in expired {
+            st.typing.remove(&typist.user_id);
+            let f = self.typing_frame(typist, false);
             st.broadcast(&f, None);
         }
     }
@@ -185,10 +181,10 @@ impl Room {
         }
     }
 
-    fn typing_frame(&self, user_id: Uuid, name: String, active: bool) -> Utf8Bytes {
+    fn typing_frame(&self, member: Member, active: bool) -> Utf8Bytes {
         Utf8Bytes::from(encode(&HostFrame::Typing(TypingEvent {
             room_id: self.id,
-            member: Member { user_id, name },
+            member,
             active,
         })))
     }
@@ -283,6 +279,7 @@ mod tests {
         Member {
             user_id,
             name: name.into(),
+            verified: false,
         }
     }
 

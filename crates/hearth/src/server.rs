@@ -125,6 +125,7 @@ impl Host {
             limits: config.limits,
             store,
             tls,
+            fingerprint: fingerprint.clone(),
             writer,
         });
         let host = Host {

@@ -25,6 +25,7 @@ fn msg(room_id: Uuid, seq: u64, text: &str) -> ChatMessage {
         client_msg_id: format!("m{seq}"),
         text: text.into(),
         kind: None,
+        verified: false,
     }
 }
 
@@ -131,6 +132,7 @@ async fn visit_fake_host(
                 heartbeat_interval_ms: 15_000,
             },
             capabilities: Vec::new(),
+            verified: false,
         });
         ws.send(Message::Text(protocol::encode(&welcome).into()))
             .await
@@ -141,6 +143,7 @@ async fn visit_fake_host(
             members: vec![Member {
                 user_id: Uuid::nil(),
                 name: "Mallory".into(),
+                verified: false,
             }],
             messages: initial,
             head_seq: head,

@@ -7,4 +7,8 @@ export type ChatMessage = { room_id: string, seq: number, ts: number, user_id: s
  * fallback, shown with "unsupported message" by a client that does not know the
  * kind.
  */
-kind?: string, };
+kind?: string, 
+/**
+ * The host checked the author's key when it received this message (§3.7).
+ */
+verified?: boolean, };

@@ -7,4 +7,9 @@ export type Welcome = { protocol: number, host_id: string, host_name: string, ro
  * The optional features in use on this connection (§3.6): what the client offered
  * and the host supports. Absent from an older host: none.
  */
-capabilities?: Array<string>, };
+capabilities?: Array<string>, 
+/**
+ * The host checked this connection's key (§3.7): the user id is verified. Absent
+ * (false) without a proof, from a plaintext host, and from an older host.
+ */
+verified?: boolean, };

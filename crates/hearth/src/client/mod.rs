@@ -217,13 +217,15 @@ impl Client {
     pub fn start(
         config: ClientConfig,
     ) -> Result<(Client, mpsc::Receiver<ClientEvent>), ClientError> {
-        let user_id = config.store.user_id()?;
+        let identity = config.store.identity()?;
+        let user_id = identity.user_id();
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let (etx, erx) = mpsc::channel(4096);
         let store = Arc::clone(&config.store);
         let signals = Arc::new(Signals::default());
         let task = Task {
             user_id,
+            identity,
             name: config.name.clone(),
             config,
             events: etx,

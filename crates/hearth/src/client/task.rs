@@ -93,6 +93,8 @@ impl RoomIntent {
 pub(super) struct Task {
     pub(super) config: ClientConfig,
     pub(super) user_id: Uuid,
+    /// Proves `user_id` in every `hello` (protocol §3.7).
+    pub(super) identity: Arc<crate::identity::Identity>,
     pub(super) name: String,
     pub(super) events: mpsc::Sender<ClientEvent>,
     pub(super) cmds: mpsc::Receiver<Command>,
@@ -310,6 +312,8 @@ impl Task {
             user_id: self.user_id,
             name: self.name.clone(),
             capabilities: protocol::capability::all(),
+            // Signed for the certificate this connection was shown (none: plaintext).
+            identity: Some(self.identity.prove(self.fingerprint.as_deref())),
         });
         if ws.send(Message::Text(encode(&hello).into())).await.is_err() {
             return End::Lost("connection lost during hello".into());

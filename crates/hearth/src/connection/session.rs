@@ -232,9 +232,13 @@ impl Session {
                 Some(frame),
             );
         };
+        let Some(verified) = self.check_identity(h, frame) else {
+            return;
+        };
         self.user = Some(Member {
             user_id: h.user_id,
             name,
+            verified,
         });
         let mut rooms: Vec<_> = self
             .state
@@ -250,7 +254,30 @@ impl Session {
             rooms,
             limits: self.state.limits().public(),
             capabilities: protocol::capability::negotiate(&h.capabilities),
+            verified,
         }));
+    }
+
+    /// Whether `hello` proved its user id (§3.7); `None` when it was refused, and the
+    /// connection is closing. Without a proof, a key-derived id is someone else's.
+    fn check_identity(&mut self, h: &protocol::Hello, frame: &ClientFrame) -> Option<bool> {
+        let fingerprint = self.state.fingerprint();
+        let refused = match &h.identity {
+            Some(proof) => match crate::identity::verify(proof, h.user_id, fingerprint) {
+                // Over plaintext a man in the middle could have relayed the proof.
+                Ok(()) => return Some(fingerprint.is_some()),
+                Err(e) => (ErrorCode::IdentityInvalid, format!("identity refused: {e}")),
+            },
+            None if protocol::identity::is_key_derived(h.user_id) => (
+                ErrorCode::IdentityRequired,
+                "this user id belongs to a key: prove it with hello.identity".to_string(),
+            ),
+            None => return Some(false),
+        };
+        tracing::warn!(addr = %self.addr, user_id = %h.user_id, error = %refused.1, "hello refused");
+        self.error(refused.0, refused.1, Some(frame));
+        self.peer.kick(close::IDENTITY_REFUSED);
+        None
     }
 
     fn joined_room(&mut self, room_id: Uuid, frame: &ClientFrame) -> Option<Arc<Room>> {
@@ -507,6 +534,7 @@ impl Session {
             author: user.name,
             client_msg_id: s.client_msg_id.clone(),
             text: s.text.clone(),
+            verified: user.verified,
         };
         if !self.state.append(msg, room, Arc::clone(&self.peer)).await {
             self.error(

@@ -152,8 +152,8 @@ impl Store {
         {
             let mut ins = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO messages (room_id, seq, ts, user_id, author, client_msg_id, text, kind)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT OR IGNORE INTO messages (room_id, seq, ts, user_id, author, client_msg_id, text, kind, verified)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(|e| self.err(e))?;
             let mut same = tx
@@ -169,7 +169,7 @@ impl Store {
                 .map_err(|e| self.err(e))?;
             let mut replace = tx
                 .prepare_cached(
-                    "UPDATE messages SET ts = ?3, user_id = ?4, author = ?5, client_msg_id = ?6, text = ?7, kind = ?8
+                    "UPDATE messages SET ts = ?3, user_id = ?4, author = ?5, client_msg_id = ?6, text = ?7, kind = ?8, verified = ?9
                      WHERE room_id = ?1 AND seq = ?2",
                 )
                 .map_err(|e| self.err(e))?;
@@ -184,7 +184,8 @@ impl Store {
                     m.author,
                     m.client_msg_id,
                     m.text,
-                    m.kind
+                    m.kind,
+                    m.verified
                 ];
                 if ins.execute(fields).map_err(|e| self.err(e))? == 1 {
                     continue;

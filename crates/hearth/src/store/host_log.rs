@@ -118,6 +118,8 @@ pub struct NewMessage {
     pub author: String,
     pub client_msg_id: String,
     pub text: String,
+    /// The host checked the author's key (protocol §3.7).
+    pub verified: bool,
 }
 
 /// What happened to one appended message.
@@ -162,8 +164,8 @@ impl HostLog {
             // walk per message instead of a lookup and then an insert. Only a duplicate
             // pays for the lookup of the original.
             let mut ins = tx.prepare_cached(
-                "INSERT INTO host_messages (room_id, seq, ts, user_id, author, client_msg_id, text)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                "INSERT INTO host_messages (room_id, seq, ts, user_id, author, client_msg_id, text, verified)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (room_id, user_id, client_msg_id) DO NOTHING",
             )?;
             for m in batch {
@@ -180,7 +182,8 @@ impl HostLog {
                     user,
                     m.author,
                     m.client_msg_id,
-                    m.text
+                    m.text,
+                    m.verified
                 ])?;
                 if inserted == 0 {
                     let orig = find.query_row(params![room, user, m.client_msg_id], row_to_msg)?;
@@ -197,6 +200,7 @@ impl HostLog {
                     client_msg_id: m.client_msg_id.clone(),
                     text: m.text.clone(),
                     kind: None,
+                    verified: m.verified,
                 }));
             }
         }

@@ -130,5 +130,13 @@ fn steps() -> Vec<M<'static>> {
         ALTER TABLE joined_rooms DROP COLUMN resume_token;
         "#,
         ),
+        // Verified authors (protocol §3.7): 1 when the host checked the author's key.
+        M::up(
+            r#"
+        ALTER TABLE host_messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE unhosted_messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+        "#,
+        ),
     ]
 }

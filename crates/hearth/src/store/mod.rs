@@ -41,6 +41,8 @@ pub enum StoreError {
     DiskFull,
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("the data directory {path} is already used by a running host (lock file {lock})")]
@@ -89,6 +91,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     /// Caps the file size (in pages); used to enforce `--max-db-size`.
     max_page_count: Option<u64>,
+    /// This install's identity, loaded from beside the database on first use.
+    identity: std::sync::OnceLock<std::sync::Arc<crate::identity::Identity>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -128,6 +132,7 @@ impl Store {
             path,
             conn: Mutex::new(conn),
             max_page_count,
+            identity: std::sync::OnceLock::new(),
         })
     }
 

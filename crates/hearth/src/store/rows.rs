@@ -54,7 +54,8 @@ pub(super) fn advance_synced(conn: &Connection, room_id: &str) -> rusqlite::Resu
     Ok(synced as u64)
 }
 
-pub(super) const MSG_COLS: &str = "room_id, seq, ts, user_id, author, client_msg_id, text, kind";
+pub(super) const MSG_COLS: &str =
+    "room_id, seq, ts, user_id, author, client_msg_id, text, kind, verified";
 
 pub(super) fn row_to_msg(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
     Ok(ChatMessage {
@@ -66,6 +67,7 @@ pub(super) fn row_to_msg(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage>
         client_msg_id: r.get(5)?,
         text: r.get(6)?,
         kind: r.get(7)?,
+        verified: r.get(8)?,
     })
 }
 

@@ -26,9 +26,20 @@ impl Store {
         Ok(id)
     }
 
-    /// This install's stable user id, created on first use.
+    /// This install's identity (its key pair), created on first use in the data
+    /// directory.
+    pub fn identity(&self) -> Result<std::sync::Arc<crate::identity::Identity>> {
+        if let Some(id) = self.identity.get() {
+            return Ok(std::sync::Arc::clone(id));
+        }
+        let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
+        let loaded = std::sync::Arc::new(crate::identity::Identity::load_or_create(dir)?);
+        Ok(std::sync::Arc::clone(self.identity.get_or_init(|| loaded)))
+    }
+
+    /// This install's user id: derived from its identity key (docs/protocol.md §3.7).
     pub fn user_id(&self) -> Result<Uuid> {
-        self.setting_uuid("user_id")
+        Ok(self.identity()?.user_id())
     }
 
     /// This install's stable host id, created on first use.

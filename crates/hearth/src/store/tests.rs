@@ -66,6 +66,7 @@ fn room_overviews_agree_with_the_per_room_queries() {
                 client_msg_id: format!("c{seq}"),
                 text: format!("{seq} 🙂"),
                 kind: None,
+                verified: false,
             })
             .collect();
         store.cache_messages(room, &msgs, None).unwrap();
@@ -117,6 +118,7 @@ fn a_damaged_database_is_refused_at_open_with_its_path() {
                 client_msg_id: format!("c{seq}"),
                 text: format!("message {seq} 🙂 {}", "x".repeat(200)),
                 kind: None,
+                verified: false,
             })
             .collect();
         store.cache_messages(room, &msgs, None).unwrap();
@@ -147,6 +149,7 @@ fn msg(room: Uuid, user: Uuid, cmid: &str) -> NewMessage {
         author: "a".into(),
         client_msg_id: cmid.into(),
         text: format!("text {cmid}"),
+        verified: false,
     }
 }
 
@@ -238,6 +241,7 @@ fn client_cache_tracks_contiguous_sync_point() {
         client_msg_id: format!("c{seq}"),
         text: "t".into(),
         kind: None,
+        verified: false,
     };
     assert_eq!(
         store
