@@ -112,14 +112,17 @@ async fn two_desktop_apps_host_discover_join_chat_and_survive_outages() -> Resul
                 t.contains("Bob")
             })
             .await?;
-        // Bob's list can lag Alice's by a presence frame: wait for it too, rather than
-        // read it at once.
+        // Either list can lag the other by a presence frame (seen once each: Bob's
+        // without Alice, Alice's without herself): wait for both, rather than read them
+        // at once.
         let end = Instant::now() + Duration::from_secs(10);
-        while !testid_text(bob.ui(), "members-panel")
-            .await?
-            .contains("Alice")
-            && Instant::now() < end
-        {
+        loop {
+            let a = testid_text(alice.ui(), "members-panel").await?;
+            let b = testid_text(bob.ui(), "members-panel").await?;
+            let both = |t: &str| t.contains("Alice") && t.contains("Bob");
+            if (both(&a) && both(&b)) || Instant::now() >= end {
+                break;
+            }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
         let members_a = testid_text(alice.ui(), "members-panel").await?;
