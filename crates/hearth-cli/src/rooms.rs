@@ -307,7 +307,7 @@ fn candidate_line(r: &DiscoveredRoom) -> String {
 
 /// How long to keep listening for other rooms of the same name after the first match.
 /// All hosts answer one query within about 120 ms (RFC 6762 §6).
-const SETTLE: Duration = Duration::from_millis(700);
+const SETTLE: Duration = Duration::from_millis(1500);
 
 /// Finds the room called (or with the id) `query` and the first of its addresses that
 /// accepts a connection.

@@ -211,7 +211,14 @@ async fn a_day_with_busy_rooms_rehosting_drafts_and_small_windows() -> Result<()
         bob.ui().type_into("passcode-input", "pw-day").await?;
         bob.ui().click("passcode-submit").await?;
         wait_room_shown(bob.ui(), "Design team").await?;
-        let l = layout(bob.ui()).await?;
+        // The room can show before its first page arrives (seen once in CI: nothing
+        // rendered yet): wait for messages, then check the layout.
+        let until = Instant::now() + Duration::from_secs(10);
+        let mut l = layout(bob.ui()).await?;
+        while l["rendered"].as_u64().unwrap_or(0) == 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            l = layout(bob.ui()).await?;
+        }
         assert_usable(&l, "Bob's busy room")?;
         ensure!(!l["beginning"].as_bool().unwrap_or(true), "no 'beginning of' above a partial history: {l}");
         let active = bob.ui().client.execute("return document.activeElement?.dataset?.testid ?? null", vec![]).await?;
