@@ -1,10 +1,10 @@
 //! Tauri commands: each one is a direct call into `hearth_app::App`. Arguments use the
 //! same snake_case names as the generated TypeScript bindings.
 
-use hearth::protocol::{ChatMessage, Member};
+use hearth::protocol::{ChatMessage, Member, Visibility};
 use hearth_app::{
-    AppError, AppEvent, DiscoveredView, HostedView, MessagePage, PendingView, Profile, RoomView,
-    Settings,
+    AppError, AppEvent, DiscoveredView, HostedView, MessagePage, PendingView, PersonView, Profile,
+    RoomView, Settings,
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, State};
@@ -195,6 +195,47 @@ pub async fn hosted(shell: State<'_, Shell>) -> Res<Vec<HostedView>> {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn stop_hosting(shell: State<'_, Shell>, room_id: Uuid) -> Res<()> {
     shell.app.stop_hosting(room_id).await
+}
+
+/// The host owner changes who may see and join a room they host (protocol §3.8).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_room_policy(
+    shell: State<'_, Shell>,
+    room_id: Uuid,
+    visibility: Visibility,
+    members_only: bool,
+) -> Res<HostedView> {
+    shell
+        .app
+        .set_room_policy(room_id, visibility, members_only)
+        .await
+}
+
+/// The host owner removes someone from a room they host.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_member(shell: State<'_, Shell>, room_id: Uuid, user_id: Uuid) -> Res<()> {
+    shell.app.remove_member(room_id, user_id).await
+}
+
+/// Everyone seen in a room, with their identity codes and trust marks.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn people(shell: State<'_, Shell>, room_id: Uuid) -> Res<Vec<PersonView>> {
+    blocking(&shell, move |app| app.people(room_id)).await
+}
+
+/// Marks someone verified (`verified`), or no longer, after comparing identity codes.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_verified(
+    shell: State<'_, Shell>,
+    user_id: Uuid,
+    name: String,
+    verified: bool,
+) -> Res<()> {
+    blocking(&shell, move |app| match verified {
+        true => app.verify_person(user_id, &name),
+        false => app.unverify_person(user_id),
+    })
+    .await
 }
 
 #[tauri::command(async)]

@@ -44,6 +44,8 @@ pub(crate) fn views(hosting: &Hosting) -> Vec<HostedView> {
             name: r.name,
             has_passcode: r.has_passcode,
             online: r.online,
+            visibility: r.visibility,
+            members_only: r.members_only,
         })
         .collect()
 }

@@ -1,7 +1,8 @@
 //! What the UI sees: commands' results and events. These types are the contract with
 //! `ui/`; their TypeScript twins are generated into `ui/src/bindings` by ts-rs.
 
-use hearth::protocol::{ChatMessage, ErrorCode, Member, PresenceEvent};
+use hearth::people::Trust;
+use hearth::protocol::{ChatMessage, ErrorCode, Member, PresenceEvent, Visibility};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
@@ -66,6 +67,9 @@ pub enum RoomAccess {
     NeedsPasscode { message: String },
     /// The host runs but does not host this room now; rejoined when it does again.
     NotHosted,
+    /// The host owner removed us, or the room is for its members only: joined again
+    /// only when the user asks (and the host lets us).
+    Refused { message: String },
     /// The host presented another certificate than the pinned one: nothing is sent
     /// until the user trusts it (or the genuine host is back).
     IdentityChanged {
@@ -161,6 +165,23 @@ pub struct HostedView {
     pub has_passcode: bool,
     pub invite: String,
     pub online: u32,
+    pub visibility: Visibility,
+    pub members_only: bool,
+}
+
+/// Someone seen in a room, as this user knows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct PersonView {
+    pub user_id: Uuid,
+    /// The current name (online), else the last one seen.
+    pub name: String,
+    /// The identity code (protocol §3.7), compared aloud to verify someone.
+    pub code: String,
+    pub trust: Trust,
+    pub online: bool,
+    /// The room's host owner.
+    pub owner: bool,
 }
 
 /// A message typed here that the host has not stored yet.

@@ -55,6 +55,7 @@ error_codes! {
     StorageError = "storage_error",
     IdentityInvalid = "identity_invalid",
     IdentityRequired = "identity_required",
+    NotAMember = "not_a_member",
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -134,6 +134,9 @@ pub enum LeftReason {
     /// The host stopped hosting the room. The connection stays open for its other
     /// rooms; a `join` works again once the room is hosted again.
     Closed,
+    /// The host owner removed this member. Joining again needs the passcode (the
+    /// member's resume tokens are revoked), and a members-only room refuses it.
+    Removed,
     /// A reason from a newer host.
     #[serde(other)]
     Other,
@@ -218,6 +221,52 @@ pub struct RoomSummary {
     pub online: u32,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub head_seq: u64,
+    /// Who may see the room listed (§3.8). Absent: public.
+    #[serde(default, skip_serializing_if = "Visibility::is_public")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Visibility>", optional))]
+    pub visibility: Visibility,
+    /// Only identities the host has admitted before may join (§3.8).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+    pub members_only: bool,
+    /// The host owner's verified user id: the only person who can change the room's
+    /// passcode, visibility or members. Absent from a plaintext host and older hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub owner_id: Option<Uuid>,
+}
+
+/// Where a room is listed (§3.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Listed in every `welcome` and announced on the LAN.
+    #[default]
+    Public,
+    /// Joinable by its link; listed only to its members and never announced.
+    Unlisted,
+}
+
+impl Visibility {
+    pub fn is_public(&self) -> bool {
+        *self == Visibility::Public
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Visibility> {
+        match s {
+            "public" => Some(Visibility::Public),
+            "unlisted" => Some(Visibility::Unlisted),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

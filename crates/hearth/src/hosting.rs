@@ -13,7 +13,7 @@ use crate::discovery::{AdvertisedRoom, Advertiser, AdvertiserConfig, MdnsConfig}
 use crate::invite::{advertised_ip, Invite};
 use crate::protocol::RoomSummary;
 use crate::server::{Host, HostConfig, HostError, PasscodeSetting};
-use crate::store::{Store, StoreError};
+use crate::store::{RoomPolicy, RosterEntry, Store, StoreError};
 
 /// How often the announcements are brought in step with the rooms (online counts).
 const REANNOUNCE: Duration = Duration::from_secs(1);
@@ -163,12 +163,55 @@ impl Hosting {
         })
         .await
         .map_err(|e| HostError::Stopped(e.to_string()))??;
-        if let Some(a) = &self.advertiser {
+        if let Some(a) = self
+            .advertiser
+            .as_ref()
+            .filter(|_| summary.visibility.is_public())
+        {
             if let Err(e) = a.advertise(&advertised(&self.host, &summary)) {
                 tracing::warn!(error = %e, room = %summary.name, "cannot announce the room on the LAN");
             }
         }
         Ok(summary)
+    }
+
+    /// Changes a room's visibility or members-only mode; an unlisted room's
+    /// announcement is withdrawn at once, a public one's made.
+    pub async fn set_policy(
+        &self,
+        room_id: Uuid,
+        policy: RoomPolicy,
+    ) -> Result<RoomSummary, HostError> {
+        let host = self.host.clone();
+        let summary = tokio::task::spawn_blocking(move || host.set_room_policy(room_id, policy))
+            .await
+            .map_err(|e| HostError::Stopped(e.to_string()))??;
+        if let Some(a) = &self.advertiser {
+            if summary.visibility.is_public() {
+                if let Err(e) = a.advertise(&advertised(&self.host, &summary)) {
+                    tracing::warn!(error = %e, room = %summary.name, "cannot announce the room on the LAN");
+                }
+            } else {
+                let _ = a.withdraw(room_id).await;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Removes a person from a room ([`Host::remove_member`]).
+    pub async fn remove_member(&self, room_id: Uuid, user_id: Uuid) -> Result<bool, HostError> {
+        let host = self.host.clone();
+        tokio::task::spawn_blocking(move || host.remove_member(room_id, user_id))
+            .await
+            .map_err(|e| HostError::Stopped(e.to_string()))?
+    }
+
+    /// The identities admitted to a room.
+    pub async fn roster(&self, room_id: Uuid) -> Result<Vec<RosterEntry>, HostError> {
+        let host = self.host.clone();
+        tokio::task::spawn_blocking(move || host.roster(room_id))
+            .await
+            .map_err(|e| HostError::Stopped(e.to_string()))?
     }
 
     /// The mDNS instance names announced, for logs.
@@ -228,7 +271,12 @@ fn advertised(host: &Host, summary: &RoomSummary) -> AdvertisedRoom {
 }
 
 fn advertised_rooms(host: &Host) -> Vec<AdvertisedRoom> {
-    host.rooms().iter().map(|r| advertised(host, r)).collect()
+    // Unlisted rooms are never announced (§3.8).
+    host.rooms()
+        .iter()
+        .filter(|r| r.visibility.is_public())
+        .map(|r| advertised(host, r))
+        .collect()
 }
 
 /// Binds and serves `addr`. An IPv6 wildcard is made dual-stack explicitly (some systems

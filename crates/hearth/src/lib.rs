@@ -17,6 +17,7 @@ pub use hearth_protocol as protocol;
 pub mod passcode;
 mod passcode_checks;
 mod peer;
+pub mod people;
 pub mod room;
 pub mod server;
 pub mod stop;

@@ -4,7 +4,7 @@
 //! The state sits behind a short `std::sync::Mutex`. Fan-out happens under that lock
 //! so that a joining member sees `joined` strictly before any later `message`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -14,14 +14,25 @@ use uuid::Uuid;
 use crate::peer::{ConnId, Peer};
 use crate::protocol::{
     encode, ChatMessage, HostFrame, Left, LeftReason, Member, Presence, PresenceEvent, RoomSummary,
-    TypingEvent,
+    TypingEvent, Visibility,
 };
+use crate::store::RoomPolicy;
 
 pub struct Room {
     pub id: Uuid,
     pub name: String,
     pub pass_hash: Option<String>,
+    /// The host owner's user id (`None` on a plaintext host, which verifies nobody).
+    owner_id: Option<Uuid>,
     state: Mutex<RoomState>,
+}
+
+/// Who is let in beyond the passcode (protocol §3.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    /// A members-only room, and this is not a verified identity on its roster.
+    NotAMember,
 }
 
 pub struct RoomState {
@@ -37,6 +48,9 @@ pub struct RoomState {
     /// No longer hosted: nobody joins it again (the host makes a new `Room` when it
     /// hosts it again).
     closed: bool,
+    policy: RoomPolicy,
+    /// Verified identities admitted before (the store's roster, mirrored).
+    roster: HashSet<Uuid>,
 }
 
 impl Room {
@@ -45,14 +59,120 @@ impl Room {
             id,
             name,
             pass_hash,
+            owner_id: None,
             state: Mutex::new(RoomState {
                 committed_head: head_seq,
                 members: HashMap::new(),
                 users: HashMap::new(),
                 typing: HashMap::new(),
                 closed: false,
+                policy: RoomPolicy::default(),
+                roster: HashSet::new(),
             }),
         }
+    }
+
+    /// The room's owner, policy and roster, as the store has them.
+    pub fn with_access(
+        mut self,
+        owner_id: Option<Uuid>,
+        policy: RoomPolicy,
+        roster: impl IntoIterator<Item = Uuid>,
+    ) -> Room {
+        self.owner_id = owner_id;
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        st.policy = policy;
+        st.roster = roster.into_iter().collect();
+        self
+    }
+
+    pub fn policy(&self) -> RoomPolicy {
+        self.lock().policy
+    }
+
+    /// Whether `user` may join, passcode aside.
+    pub fn admission(&self, user: &Member) -> Admission {
+        let st = self.lock();
+        if !st.policy.members_only || self.is_admitted(&st, user) {
+            Admission::Admitted
+        } else {
+            Admission::NotAMember
+        }
+    }
+
+    fn is_admitted(&self, st: &RoomState, user: &Member) -> bool {
+        user.verified && (Some(user.user_id) == self.owner_id || st.roster.contains(&user.user_id))
+    }
+
+    /// Whether `welcome` lists the room to `user`: a public room to everyone, an
+    /// unlisted one to its owner and roster only.
+    pub fn listed_to(&self, user: &Member) -> bool {
+        let st = self.lock();
+        st.policy.visibility == Visibility::Public || self.is_admitted(&st, user)
+    }
+
+    /// Puts a verified identity on the roster; true if it was not on it (the caller
+    /// stores it). Unverified identities are never put on it: anyone can claim them.
+    pub fn admit(&self, user: &Member) -> bool {
+        user.verified && self.lock().roster.insert(user.user_id)
+    }
+
+    /// A new policy, at once. Turning members-only on removes whoever is here
+    /// without being admitted (unverified connections).
+    pub fn set_policy(&self, policy: RoomPolicy) {
+        let mut st = self.lock();
+        st.policy = policy;
+        if policy.members_only {
+            let outsiders: Vec<Uuid> = st
+                .members
+                .values()
+                .filter(|(m, _)| !self.is_admitted(&st, m))
+                .map(|(m, _)| m.user_id)
+                .collect();
+            for user in outsiders {
+                self.remove_user_locked(&mut st, user);
+            }
+        }
+    }
+
+    /// The host owner removes a person: off the roster, and every connection of theirs
+    /// out of the room (`left`, reason `removed`). True if they were here or listed.
+    pub fn remove_user(&self, user_id: Uuid) -> bool {
+        let mut st = self.lock();
+        let listed = st.roster.remove(&user_id);
+        self.remove_user_locked(&mut st, user_id) || listed
+    }
+
+    fn remove_user_locked(&self, st: &mut RoomState, user_id: Uuid) -> bool {
+        let conns: Vec<ConnId> = st
+            .members
+            .iter()
+            .filter(|(_, (m, _))| m.user_id == user_id)
+            .map(|(c, _)| *c)
+            .collect();
+        let removed = Utf8Bytes::from(encode(&HostFrame::Left(Left {
+            room_id: self.id,
+            reason: Some(LeftReason::Removed),
+        })));
+        let mut last = None;
+        for conn in &conns {
+            if let Some((member, peer)) = st.members.remove(conn) {
+                peer.push(removed.clone());
+                last = Some(member);
+            }
+        }
+        let Some(member) = last else {
+            return false;
+        };
+        st.users.remove(&user_id);
+        if let Some((typist, _)) = st.typing.remove(&user_id) {
+            let ev = self.typing_frame(typist, false);
+            st.broadcast(&ev, None);
+        }
+        let online = st.online();
+        let f = presence_frame(self.id, PresenceEvent::Leave, member, online);
+        st.broadcast(&f, None);
+        true
     }
 
     pub fn lock(&self) -> MutexGuard<'_, RoomState> {
@@ -71,6 +191,9 @@ impl Room {
             has_passcode: self.pass_hash.is_some(),
             online: st.online(),
             head_seq: st.committed_head,
+            visibility: st.policy.visibility,
+            members_only: st.policy.members_only,
+            owner_id: self.owner_id,
         }
     }
 

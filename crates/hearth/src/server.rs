@@ -18,7 +18,7 @@ use crate::passcode;
 use crate::passcode_checks::PasscodeChecks;
 use crate::protocol::{close, RoomSummary};
 use crate::room::Room;
-use crate::store::{Store, StoreError};
+use crate::store::{RoomPolicy, RosterEntry, Store, StoreError};
 use crate::tls::HostCert;
 
 /// The default TCP port a host listens on.
@@ -48,6 +48,10 @@ pub enum HostError {
     Tls(#[from] crate::tls::TlsError),
     #[error("the host stopped: {0}")]
     Stopped(String),
+    #[error("this host does not host that room")]
+    NoSuchRoom,
+    #[error("{0}")]
+    Policy(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +84,9 @@ struct Own {
     /// Permits for connections being refused (see [`MAX_REFUSING`]).
     refusing: Arc<tokio::sync::Semaphore>,
     fingerprint: Option<String>,
+    /// This install's identity, the owner of every room it hosts (`None`: plaintext,
+    /// where nobody is verified, the owner included).
+    owner_id: Option<Uuid>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     local_addr: Mutex<Option<SocketAddr>>,
 }
@@ -111,6 +118,10 @@ impl Host {
             }
         }
         let host_id = store.host_id()?;
+        let owner_id = match config.transport {
+            Transport::Tls(_) => Some(store.user_id()?),
+            Transport::Plaintext => None,
+        };
         let log = store.host_log()?;
         let (writer, thread) = group_commit::start(log).map_err(HostError::Writer)?;
         let (tls, fingerprint) = match &config.transport {
@@ -134,6 +145,7 @@ impl Host {
                 counter: Arc::new(ConnectionCounter::default()),
                 refusing: Arc::new(tokio::sync::Semaphore::new(MAX_REFUSING)),
                 fingerprint,
+                owner_id,
                 writer_thread: Mutex::new(Some(thread)),
                 local_addr: Mutex::new(None),
             }),
@@ -182,12 +194,20 @@ impl Host {
                 return Ok(current.summary());
             }
         }
-        let room = Arc::new(Room::new(
-            stored.room_id,
-            stored.name,
-            stored.pass_hash,
-            stored.head_seq,
-        ));
+        let roster = self.state.store().roster(stored.room_id)?;
+        let room = Arc::new(
+            Room::new(
+                stored.room_id,
+                stored.name,
+                stored.pass_hash,
+                stored.head_seq,
+            )
+            .with_access(
+                self.own.owner_id,
+                stored.policy,
+                roster.into_iter().map(|r| r.user_id),
+            ),
+        );
         let summary = room.summary();
         let old = self.state.rooms_write().insert(room.id, room);
         if let Some(old) = old {
@@ -208,6 +228,48 @@ impl Host {
             }
             None => false,
         }
+    }
+
+    /// Changes a hosted room's visibility or members-only mode, at once and for good.
+    /// Turning members-only on removes unverified members. A store write: call this off
+    /// the async runtime.
+    pub fn set_room_policy(
+        &self,
+        room_id: Uuid,
+        policy: RoomPolicy,
+    ) -> Result<RoomSummary, HostError> {
+        if policy.members_only && self.own.owner_id.is_none() {
+            return Err(HostError::Policy(
+                "members-only rooms need TLS: a plaintext host verifies nobody",
+            ));
+        }
+        let room = self.state.room(room_id).ok_or(HostError::NoSuchRoom)?;
+        self.state.store().set_room_policy(room_id, policy)?;
+        room.set_policy(policy);
+        Ok(room.summary())
+    }
+
+    /// Removes a person from a hosted room: off its roster, their resume tokens revoked
+    /// and their connections taken out (`left`, reason `removed`). A members-only room
+    /// then refuses them; another room asks them for its passcode again. A store write:
+    /// call this off the async runtime.
+    pub fn remove_member(&self, room_id: Uuid, user_id: Uuid) -> Result<bool, HostError> {
+        let room = self.state.room(room_id).ok_or(HostError::NoSuchRoom)?;
+        // The store first: a rejoin racing the removal finds the token gone.
+        let stored = self.state.store().remove_member(room_id, user_id)?;
+        let here = room.remove_user(user_id);
+        tracing::info!(room = %room_id, user = %user_id, "member removed by the host owner");
+        Ok(stored || here)
+    }
+
+    /// The identities admitted to a hosted room (blocking: a store read).
+    pub fn roster(&self, room_id: Uuid) -> Result<Vec<RosterEntry>, HostError> {
+        Ok(self.state.store().roster(room_id)?)
+    }
+
+    /// The host owner's user id (`None` on a plaintext host).
+    pub fn owner_id(&self) -> Option<Uuid> {
+        self.own.owner_id
     }
 
     pub fn rooms(&self) -> Vec<RoomSummary> {

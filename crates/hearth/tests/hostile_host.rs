@@ -113,6 +113,9 @@ async fn visit_fake_host(
         has_passcode: false,
         online: 1,
         head_seq: head,
+        visibility: Default::default(),
+        members_only: false,
+        owner_id: None,
     };
     let host = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();

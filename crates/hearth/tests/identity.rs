@@ -4,102 +4,19 @@
 //! marked unverified.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use hearth::client::ClientEvent;
 use hearth::identity::Identity;
 use hearth::protocol::identity::{identity_code, is_key_derived, HelloIdentity};
-use hearth::protocol::{self, close, ClientFrame, ErrorCode, HostFrame};
-use hearth::tls::HostCert;
+use hearth::protocol::{close, ErrorCode, HostFrame};
 use hearth::{Client, ClientConfig, Host, HostConfig, Invite, Limits, Store, Transport};
 use serde_json::json;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 use uuid::Uuid;
 
-type TlsWs = WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-struct Hosted {
-    host: Host,
-    store: Arc<Store>,
-    addr: std::net::SocketAddr,
-    room: Uuid,
-    fingerprint: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn tls_host() -> Hosted {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
-    let cert = HostCert::load_or_create(dir.path()).unwrap();
-    let fingerprint = cert.fingerprint().to_string();
-    let host = Host::start(
-        Arc::clone(&store),
-        HostConfig {
-            host_name: "Host".into(),
-            limits: Limits::default(),
-            transport: Transport::Tls(cert),
-        },
-    )
-    .unwrap();
-    let room = host.open_room("Team", None).unwrap().room_id;
-    let addr = host.bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    Hosted {
-        host,
-        store,
-        addr,
-        room,
-        fingerprint,
-        _dir: dir,
-    }
-}
-
-/// A raw protocol connection over TLS, pinned to the host's certificate.
-async fn raw(h: &Hosted) -> TlsWs {
-    let verifier = hearth::tls::PinVerifier::new(Some(h.fingerprint.clone()));
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(verifier.client_config().unwrap()));
-    let tcp = TcpStream::connect(h.addr).await.unwrap();
-    let tls = connector
-        .connect(hearth::tls::server_name(), tcp)
-        .await
-        .unwrap();
-    let (ws, _) = tokio_tungstenite::client_async(format!("wss://{}/", h.addr), tls)
-        .await
-        .unwrap();
-    ws
-}
-
-async fn hello(ws: &mut TlsWs, user_id: Uuid, name: &str, identity: Option<HelloIdentity>) {
-    let f = ClientFrame::Hello(protocol::Hello {
-        protocol: 1,
-        user_id,
-        name: name.into(),
-        capabilities: protocol::capability::all(),
-        identity,
-    });
-    ws.send(Message::Text(protocol::encode(&f).into()))
-        .await
-        .unwrap();
-}
-
-/// The next frame, or the close code as an `Err`.
-async fn next(ws: &mut TlsWs) -> Result<HostFrame, Option<u16>> {
-    loop {
-        let m = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("timed out waiting for the host");
-        match m {
-            Some(Ok(Message::Text(t))) => return Ok(protocol::decode_host(&t).unwrap()),
-            Some(Ok(Message::Close(c))) => return Err(c.map(|c| u16::from(c.code))),
-            Some(Ok(_)) => {}
-            Some(Err(_)) | None => return Err(None),
-        }
-    }
-}
+mod common;
+use common::tls::{client, hello, next, raw, tls_host, until, Hosted};
 
 /// Sends a hello that the host must refuse: its error, and the close that follows.
 async fn refused(h: &Hosted, user_id: Uuid, identity: Option<HelloIdentity>) -> ErrorCode {
@@ -136,39 +53,6 @@ async fn refused(h: &Hosted, user_id: Uuid, identity: Option<HelloIdentity>) -> 
         }
     }
     code
-}
-
-fn client(
-    store: &Arc<Store>,
-    h: &Hosted,
-    name: &str,
-) -> (Client, tokio::sync::mpsc::Receiver<ClientEvent>) {
-    let invite = Invite {
-        host: h.addr.ip().to_string(),
-        port: h.addr.port(),
-        room_id: Some(h.room),
-        fingerprint: Some(h.fingerprint.clone()),
-    };
-    let mut cfg = ClientConfig::new(invite, name, Arc::clone(store));
-    cfg.backoff_min = Duration::from_millis(50);
-    Client::start(cfg).unwrap()
-}
-
-async fn until<T>(
-    ev: &mut tokio::sync::mpsc::Receiver<ClientEvent>,
-    what: &str,
-    mut f: impl FnMut(&ClientEvent) -> Option<T>,
-) -> T {
-    tokio::time::timeout(WAIT, async {
-        while let Some(e) = ev.recv().await {
-            if let Some(t) = f(&e) {
-                return t;
-            }
-        }
-        panic!("events ended waiting for {what}")
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 #[tokio::test]

@@ -3,4 +3,4 @@
 /**
  * Whether this install can chat in a joined room right now, apart from the connection.
  */
-export type RoomAccess = { "state": "ok" } | { "state": "needs_passcode", message: string, } | { "state": "not_hosted" } | { "state": "identity_changed", address: string, expected: string, presented: string, };
+export type RoomAccess = { "state": "ok" } | { "state": "needs_passcode", message: string, } | { "state": "not_hosted" } | { "state": "refused", message: string, } | { "state": "identity_changed", address: string, expected: string, presented: string, };

@@ -6,10 +6,12 @@ import type { Connection } from "../bindings/Connection";
 import type { DiscoveredView } from "../bindings/DiscoveredView";
 import type { HostedView } from "../bindings/HostedView";
 import type { Member } from "../bindings/Member";
+import type { PersonView } from "../bindings/PersonView";
 import type { Profile } from "../bindings/Profile";
 import type { RoomAccess } from "../bindings/RoomAccess";
 import type { RoomView } from "../bindings/RoomView";
 import type { Settings } from "../bindings/Settings";
+import type { Visibility } from "../bindings/Visibility";
 import { tick } from "svelte";
 import { errorText, ipc } from "./ipc";
 import { DraftSaver, restoreDraft } from "./state/drafts";
@@ -54,6 +56,9 @@ class AppState {
   outbox = $state<outbox.OutboxItem[]>([]);
   private settled = new outbox.Settled();
   members = $state<Record<string, Member[]>>({});
+  /** Everyone seen in each room, with identity codes and trust marks. */
+  people = $state<Record<string, PersonView[]>>({});
+  private peopleTimers = new Map<string, ReturnType<typeof setTimeout>>();
   typing = $state<TypingMap>({});
   unread = $state<Record<string, number>>({});
   connections = $state<Record<string, Connection>>({});
@@ -188,7 +193,52 @@ class AppState {
     await this.reload(roomId);
     this.mark("open-room", started);
     this.members[roomId] = await ipc.members(roomId).catch(() => []);
+    this.loadPeople(roomId, 0);
     this.readAll(roomId);
+  }
+
+  /** Reads a room's people again, soon (several events in a row cost one read). */
+  loadPeople(roomId: string, delayMs = 150) {
+    if (this.peopleTimers.has(roomId)) return;
+    this.peopleTimers.set(
+      roomId,
+      setTimeout(async () => {
+        this.peopleTimers.delete(roomId);
+        this.people[roomId] = await ipc.people(roomId).catch(() => this.people[roomId] ?? []);
+      }, delayMs),
+    );
+  }
+
+  person(roomId: string, userId: string): PersonView | undefined {
+    return this.people[roomId]?.find((p) => p.user_id === userId);
+  }
+
+  /** Marks someone verified (or no longer), after comparing identity codes. */
+  async setVerified(roomId: string, p: PersonView, verified: boolean) {
+    try {
+      await ipc.setVerified(p.user_id, p.name, verified);
+      this.loadPeople(roomId, 0);
+    } catch (e) {
+      this.say(errorText(e));
+    }
+  }
+
+  async removeMember(roomId: string, p: PersonView) {
+    try {
+      await ipc.removeMember(roomId, p.user_id);
+      this.say(`${p.name} was removed from the room.`);
+    } catch (e) {
+      this.say(errorText(e));
+    }
+  }
+
+  async setRoomPolicy(roomId: string, visibility: Visibility, membersOnly: boolean) {
+    try {
+      const view = await ipc.setRoomPolicy(roomId, visibility, membersOnly);
+      this.hosted = this.hosted.map((h) => (h.room_id === roomId ? view : h));
+    } catch (e) {
+      this.say(errorText(e));
+    }
   }
 
   /** Re-reads the newest page from the cache and the pending outbox. */
@@ -327,6 +377,7 @@ class AppState {
         const loaded = this.messages[m.room_id];
         if (loaded) this.messages[m.room_id] = mergeMessages(loaded, [m]);
         if (loaded && this.active === m.room_id) this.mark("append-message", started);
+        if (this.active === m.room_id && !this.person(m.room_id, m.user_id)) this.loadPeople(m.room_id);
         this.settled.add(m.client_msg_id);
         this.outbox = outbox.acked(this.outbox, m.client_msg_id);
         // An older page arriving (the reader scrolled up) is history, not news: it is
@@ -363,6 +414,7 @@ class AppState {
         if (e.event !== "leave" && e.event !== "timeout") list.push(e.member);
         list.sort((a, b) => a.name.localeCompare(b.name));
         this.members[e.room_id] = list;
+        if (this.active === e.room_id) this.loadPeople(e.room_id);
         if (e.event === "leave" || e.event === "timeout")
           this.typing = setTyping(this.typing, e.room_id, e.member, false, Date.now());
         this.refreshRooms();
@@ -375,6 +427,7 @@ class AppState {
         const id = e.room.room_id;
         this.joinedNow[id] = true;
         this.members[id] = e.members;
+        if (this.active === id) this.loadPeople(id);
         this.upsertRoom(e.room);
         const wasJoining = this.joining[id] === "pending" || this.joining[""] === "pending";
         delete this.joining[id];

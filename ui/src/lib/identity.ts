@@ -1,5 +1,6 @@
 // Identity codes (docs/protocol.md §3.7): what people compare to know who someone is.
 // The same computation as hearth_protocol::identity::identity_code, from the user id.
+import type { Trust } from "../bindings/Trust";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -32,4 +33,37 @@ export function sharedNames(members: { user_id: string; name: string }[]): Set<s
     seen.set(key, ids);
   }
   return new Set([...seen].filter(([, ids]) => ids.size > 1).map(([k]) => k));
+}
+
+/** The trust marks a person carries (hearth::people decides them; this only words them). */
+export interface TrustLabel {
+  /** Short mark beside the name, or "" for none. */
+  mark: string;
+  /** A class for the mark's look. */
+  tone: "verified" | "warning" | "new" | "muted" | "none";
+  /** The full sentence, for the card, the title and screen readers. */
+  sentence: string;
+}
+
+export function trustLabel(t: Trust, name: string): TrustLabel {
+  switch (t.kind) {
+    case "verified":
+      return { mark: "✓ verified", tone: "verified", sentence: `You verified ${name}'s identity code.` };
+    case "key_changed":
+      return {
+        mark: "⚠ different key",
+        tone: "warning",
+        sentence: `This is not the ${t.verified_name} you verified: another key uses that name. It may be them on a new install, or someone else. Compare codes before trusting it.`,
+      };
+    case "new":
+      return { mark: "new", tone: "new", sentence: `First seen in this room today.` };
+    case "unverified":
+      return {
+        mark: "unverified",
+        tone: "muted",
+        sentence: "The host could not check this person's key (an older app, or a connection without encryption): anyone could use this name and id.",
+      };
+    case "known":
+      return { mark: "", tone: "none", sentence: "Not verified by you. Compare identity codes in person to verify." };
+  }
 }

@@ -8,9 +8,11 @@ import type { HostedView } from "../bindings/HostedView";
 import type { Member } from "../bindings/Member";
 import type { MessagePage } from "../bindings/MessagePage";
 import type { PendingView } from "../bindings/PendingView";
+import type { PersonView } from "../bindings/PersonView";
 import type { Profile } from "../bindings/Profile";
 import type { RoomView } from "../bindings/RoomView";
 import type { Settings } from "../bindings/Settings";
+import type { Visibility } from "../bindings/Visibility";
 
 export const ipc = {
   subscribe(onEvent: (e: AppEvent) => void): Promise<void> {
@@ -49,6 +51,12 @@ export const ipc = {
     invoke<HostedView>("host_room", { name, passcode, keep_passcode: keepPasscode }),
   hosted: () => invoke<HostedView[]>("hosted"),
   stopHosting: (roomId: string) => invoke<void>("stop_hosting", { room_id: roomId }),
+  setRoomPolicy: (roomId: string, visibility: Visibility, membersOnly: boolean) =>
+    invoke<HostedView>("set_room_policy", { room_id: roomId, visibility, members_only: membersOnly }),
+  removeMember: (roomId: string, userId: string) => invoke<void>("remove_member", { room_id: roomId, user_id: userId }),
+  people: (roomId: string) => invoke<PersonView[]>("people", { room_id: roomId }),
+  setVerified: (userId: string, name: string, verified: boolean) =>
+    invoke<void>("set_verified", { user_id: userId, name, verified }),
   discovered: () => invoke<DiscoveredView[]>("discovered"),
   trustFingerprint: (roomId: string, fingerprint: string) =>
     invoke<void>("trust_fingerprint", { room_id: roomId, fingerprint }),

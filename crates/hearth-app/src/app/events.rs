@@ -112,6 +112,7 @@ pub(super) async fn pump(
                     RoomLive {
                         members: members.clone(),
                         online: room.online,
+                        owner_id: room.owner_id,
                     },
                 );
                 lock(&inner.user_joins).remove(&room.room_id);
@@ -205,6 +206,9 @@ pub(super) async fn pump(
                     // A room of "Your rooms" stays there, saying what it needs.
                     let access = match error.code {
                         ErrorCode::UnknownRoom => Some(RoomAccess::NotHosted),
+                        ErrorCode::NotAMember => Some(RoomAccess::Refused {
+                            message: error.message.clone(),
+                        }),
                         ErrorCode::PasscodeRequired
                         | ErrorCode::WrongPasscode
                         | ErrorCode::Throttled => Some(RoomAccess::NeedsPasscode {
@@ -229,6 +233,19 @@ pub(super) async fn pump(
                 }
             }
             ClientEvent::Left { .. } => {}
+            ClientEvent::Removed { room_id } => {
+                // Kept in "Your rooms" with its history; joined again only when asked.
+                app.set_access(
+                    room_id,
+                    RoomAccess::Refused {
+                        message: "The host removed you from this room.".into(),
+                    },
+                );
+                if let Some(live) = lock(&app.inner.live).get_mut(&room_id) {
+                    live.members.clear();
+                    live.online = 0;
+                }
+            }
             ClientEvent::RoomClosed { room_id } => {
                 // As a refused join would say; the not-hosted retry joins it again.
                 app.set_access(room_id, RoomAccess::NotHosted);

@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 use crate::views::*;
 use crate::AppError;
+use hearth::protocol::Visibility;
+use hearth::store::RoomPolicy;
 use hearth::PasscodeSetting;
 
 use super::*;
@@ -105,6 +107,8 @@ impl App {
             has_passcode: summary.has_passcode,
             invite: h.invite(summary.room_id).to_string(),
             online: summary.online,
+            visibility: summary.visibility,
+            members_only: summary.members_only,
         };
         let local = h.local_address();
         let fingerprint = h.host().fingerprint().map(str::to_string);
@@ -182,5 +186,40 @@ impl App {
         self.set_access(room_id, RoomAccess::NotHosted);
         self.emit(AppEvent::Hosting { rooms: views });
         Ok(())
+    }
+
+    /// The host owner changes who may see and join a hosted room (protocol §3.8).
+    pub async fn set_room_policy(
+        &self,
+        room_id: Uuid,
+        visibility: Visibility,
+        members_only: bool,
+    ) -> Result<HostedView, AppError> {
+        let hosting = self.inner.hosting.lock().await;
+        let h = hosting.as_ref().ok_or(AppError::NotFound)?;
+        let policy = RoomPolicy {
+            visibility,
+            members_only,
+        };
+        h.set_policy(room_id, policy).await?;
+        let views = crate::hosting::views(h);
+        drop(hosting);
+        let view = views.iter().find(|v| v.room_id == room_id).cloned();
+        self.emit(AppEvent::Hosting { rooms: views });
+        view.ok_or(AppError::NotFound)
+    }
+
+    /// The host owner removes someone from a hosted room (protocol §3.8).
+    pub async fn remove_member(&self, room_id: Uuid, user_id: Uuid) -> Result<(), AppError> {
+        if user_id == self.inner.user_id {
+            return Err(AppError::Invalid("you cannot remove yourself".into()));
+        }
+        let hosting = self.inner.hosting.lock().await;
+        let h = hosting.as_ref().ok_or(AppError::NotFound)?;
+        if h.remove_member(room_id, user_id).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
     }
 }

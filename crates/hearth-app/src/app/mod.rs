@@ -5,6 +5,7 @@
 mod discovery;
 mod events;
 mod hosted;
+mod people;
 mod rooms;
 mod sessions;
 
@@ -72,6 +73,8 @@ const NOT_HOSTED_RETRY: Duration = Duration::from_secs(5);
 struct RoomLive {
     members: Vec<Member>,
     online: u32,
+    /// The host owner's user id, as the host said in `joined`.
+    owner_id: Option<Uuid>,
 }
 
 struct Inner {

@@ -171,7 +171,10 @@ impl App {
             }
         } else if let Some(c) = self.client_for(room_id) {
             let _ = c.reconnect_now();
-            if self.access(room_id) == RoomAccess::NotHosted {
+            if matches!(
+                self.access(room_id),
+                RoomAccess::NotHosted | RoomAccess::Refused { .. }
+            ) {
                 let _ = c.join(room_id, None);
             }
         }

@@ -8,7 +8,10 @@ use uuid::Uuid;
 
 use super::task::{End, Task};
 use super::*;
-use crate::protocol::{ChatMessage, ClientFrame, ErrorCode, ErrorFrame, HistoryRequest, HostFrame};
+use crate::protocol::{
+    ChatMessage, ClientFrame, ErrorCode, ErrorFrame, HistoryRequest, HostFrame, LeftReason,
+    PresenceEvent,
+};
 use crate::store::JoinedRoom;
 
 impl Task {
@@ -159,6 +162,10 @@ impl Task {
                             .unwrap_or(j.head_seq),
                     )
                 };
+                let _ = store.note_seen(
+                    room_id,
+                    j.members.iter().map(|m| (m.user_id, m.name.as_str())),
+                );
                 self.emit(ClientEvent::Joined {
                     room: j.room.clone(),
                     members: j.members.clone(),
@@ -237,7 +244,13 @@ impl Task {
                 }
                 self.pump(a.room_id, out);
             }
-            HostFrame::Presence(p) => self.emit(ClientEvent::Presence(p)).await,
+            HostFrame::Presence(p) => {
+                if p.event == PresenceEvent::Join {
+                    let member = (p.member.user_id, p.member.name.as_str());
+                    let _ = self.config.store.note_seen(p.room_id, [member]);
+                }
+                self.emit(ClientEvent::Presence(p)).await
+            }
             HostFrame::Typing(t) => {
                 if t.member.user_id != self.user_id {
                     self.emit(ClientEvent::Typing(t)).await;
@@ -246,6 +259,13 @@ impl Task {
             HostFrame::Left(l) => match l.reason {
                 // Our own leave: the intent is gone already.
                 None => self.emit(ClientEvent::Left { room_id: l.room_id }).await,
+                // The host owner removed us: the intent goes (a reconnect must not walk
+                // straight back in), and so does the token, which the host revoked.
+                Some(LeftReason::Removed) => {
+                    self.rooms.remove(&l.room_id);
+                    let _ = self.config.store.set_resume_token(l.room_id, None);
+                    self.emit(ClientEvent::Removed { room_id: l.room_id }).await;
+                }
                 // The host stopped hosting it. The intent stays: the room is joined again
                 // after a reconnect, or when asked (the app retries rooms not hosted).
                 Some(_) => {

@@ -136,6 +136,11 @@ pub enum ClientEvent {
     Left {
         room_id: Uuid,
     },
+    /// The host owner removed us from this room. Not joined again on its own; a join
+    /// asked for may need the passcode, and a members-only room refuses it.
+    Removed {
+        room_id: Uuid,
+    },
     /// The host stopped hosting this room (this connection stays for its other rooms).
     /// Joining it again fails with `unknown_room` until it is hosted again.
     RoomClosed {

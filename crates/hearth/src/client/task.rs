@@ -367,6 +367,10 @@ impl Task {
                             if code == close::UNSUPPORTED_VERSION {
                                 return End::Fatal(format!("host refused protocol version: {reason}"));
                             }
+                            // Our key or proof was refused: trying again would only repeat it.
+                            if code == close::IDENTITY_REFUSED {
+                                return End::Fatal(format!("host refused our identity: {reason}"));
+                            }
                             let why = format!("closed by host ({code} {reason})");
                             if code == close::GOING_AWAY {
                                 return End::HostDown(why);

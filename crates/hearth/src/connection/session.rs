@@ -22,7 +22,7 @@ use crate::protocol::{
     HostFrame, Join, Joined, Member, PresenceEvent, RoomRef, Welcome, MAX_CLIENT_MSG_ID_LEN,
     PROTOCOL_VERSION,
 };
-use crate::room::Room;
+use crate::room::{Admission, Room};
 use crate::store::{NewMessage, StoreError};
 
 pub(super) struct Session {
@@ -235,17 +235,20 @@ impl Session {
         let Some(verified) = self.check_identity(h, frame) else {
             return;
         };
-        self.user = Some(Member {
+        let user = Member {
             user_id: h.user_id,
             name,
             verified,
-        });
+        };
+        // Unlisted rooms only to those admitted before (§3.8).
         let mut rooms: Vec<_> = self
             .state
             .rooms_read()
             .values()
+            .filter(|r| r.listed_to(&user))
             .map(|r| r.summary())
             .collect();
+        self.user = Some(user);
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
         self.peer.send(&HostFrame::Welcome(Welcome {
             protocol: PROTOCOL_VERSION,
@@ -281,8 +284,13 @@ impl Session {
     }
 
     fn joined_room(&mut self, room_id: Uuid, frame: &ClientFrame) -> Option<Arc<Room>> {
-        // A room the host stopped hosting was left then (`left`, reason `closed`).
-        if self.rooms.get(&room_id).is_some_and(|r| r.is_closed()) {
+        // A room the host stopped hosting, or took this connection out of, was left
+        // then (`left`, reason `closed` or `removed`).
+        if self
+            .rooms
+            .get(&room_id)
+            .is_some_and(|r| !r.lock().contains(self.peer.id))
+        {
             self.rooms.remove(&room_id);
         }
         let room = self.rooms.get(&room_id).cloned();
@@ -311,6 +319,14 @@ impl Session {
                 Some(frame),
             );
         };
+        if room.admission(&user) == Admission::NotAMember {
+            tracing::info!(addr = %self.addr, room = %room.id, user = %user.user_id, "not a member");
+            return self.error(
+                ErrorCode::NotAMember,
+                "this room is for its members only: ask its host to let you in",
+                Some(frame),
+            );
+        }
         let token_ok = match (&room.pass_hash, j.passcode.as_deref(), &j.resume_token) {
             (Some(_), None | Some(""), Some(token)) => {
                 let (store, hash) = (
@@ -392,6 +408,16 @@ impl Session {
             }
             None => None,
         };
+        if room.admit(&user) {
+            let (store, room_id, user) = (Arc::clone(self.state.store()), room.id, user.clone());
+            let saved =
+                tokio::task::spawn_blocking(move || store.admit(room_id, user.user_id, &user.name))
+                    .await;
+            if !matches!(saved, Ok(Ok(()))) {
+                // Admitted now all the same; a members-only room asks again after a restart.
+                tracing::warn!(room = %room.id, "could not store the roster entry");
+            }
+        }
         let page = self.state.limits().max_history_page;
         let since = j.since_seq;
         let peer = Arc::clone(&self.peer);

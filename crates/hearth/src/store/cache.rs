@@ -173,9 +173,19 @@ impl Store {
                      WHERE room_id = ?1 AND seq = ?2",
                 )
                 .map_err(|e| self.err(e))?;
+            // Who wrote it, and the earliest we know of them in this room ("new" marks).
+            let mut seen = tx
+                .prepare_cached(
+                    "INSERT INTO room_people (room_id, user_id, name, first_seen_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (room_id, user_id) DO UPDATE
+                     SET first_seen_at = MIN(first_seen_at, excluded.first_seen_at)",
+                )
+                .map_err(|e| self.err(e))?;
             for m in msgs {
                 let (room, seq, user) =
                     (m.room_id.to_string(), m.seq as i64, m.user_id.to_string());
+                seen.execute(params![room, user, m.author, m.ts])
+                    .map_err(|e| self.err(e))?;
                 let fields = params![
                     room,
                     seq,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::rows::*;
 use super::*;
-use crate::protocol::{now_ms, ChatMessage};
+use crate::protocol::{now_ms, ChatMessage, Visibility};
 
 impl Store {
     /// Finds the hosted room called `name`, or creates it. The passcode hash given
@@ -53,11 +53,13 @@ impl Store {
             }
         };
         let head_seq = head_seq(&conn, room_id).map_err(|e| self.err(e))?;
+        let policy = policy(&conn, room_id).map_err(|e| self.err(e))?;
         Ok(HostedRoom {
             room_id,
             name: name.to_string(),
             pass_hash: pass_hash.map(str::to_string),
             head_seq,
+            policy,
         })
     }
 
@@ -70,7 +72,10 @@ impl Store {
     pub fn hosted_rooms(&self) -> Result<Vec<HostedRoom>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT room_id, name, pass_hash FROM hosted_rooms ORDER BY created_at")
+            .prepare(
+                "SELECT room_id, name, pass_hash, visibility, members_only FROM hosted_rooms
+                 ORDER BY created_at",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
@@ -78,13 +83,14 @@ impl Store {
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, Option<String>>(2)?,
+                    RoomPolicy::from_row(&r.get::<_, String>(3)?, r.get(4)?),
                 ))
             })
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
-        for (id, name, pass_hash) in rows {
+        for (id, name, pass_hash, policy) in rows {
             let Ok(room_id) = Uuid::parse_str(&id) else {
                 continue;
             };
@@ -94,6 +100,7 @@ impl Store {
                 name,
                 pass_hash,
                 head_seq,
+                policy,
             });
         }
         Ok(out)
@@ -108,6 +115,33 @@ pub struct HostedRoom {
     /// Argon2 PHC string, when the room has a passcode.
     pub pass_hash: Option<String>,
     pub head_seq: u64,
+    pub policy: RoomPolicy,
+}
+
+/// Who may see and join a hosted room, beyond its passcode (protocol §3.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RoomPolicy {
+    pub visibility: Visibility,
+    /// Only identities on the room's roster (admitted before) may join.
+    pub members_only: bool,
+}
+
+impl RoomPolicy {
+    fn from_row(visibility: &str, members_only: bool) -> RoomPolicy {
+        RoomPolicy {
+            // An unknown value (a newer build's) is treated as the stricter one.
+            visibility: Visibility::parse(visibility).unwrap_or(Visibility::Unlisted),
+            members_only,
+        }
+    }
+}
+
+fn policy(conn: &Connection, room_id: Uuid) -> rusqlite::Result<RoomPolicy> {
+    conn.query_row(
+        "SELECT visibility, members_only FROM hosted_rooms WHERE room_id = ?1",
+        [room_id.to_string()],
+        |r| Ok(RoomPolicy::from_row(&r.get::<_, String>(0)?, r.get(1)?)),
+    )
 }
 
 /// A message to append to the host log.

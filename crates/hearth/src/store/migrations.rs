@@ -138,5 +138,33 @@ fn steps() -> Vec<M<'static>> {
         ALTER TABLE unhosted_messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
         "#,
         ),
+        // Rooms that are not for everyone (protocol §3.8): the host's room policy and its
+        // roster (identities it admitted); the client's people (whom the user verified,
+        // and when each identity was first seen in each room).
+        M::up(
+            r#"
+        ALTER TABLE hosted_rooms ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public';
+        ALTER TABLE hosted_rooms ADD COLUMN members_only INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE room_roster (
+            room_id     TEXT NOT NULL,
+            user_id     TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            admitted_at INTEGER NOT NULL,
+            PRIMARY KEY (room_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE verified_people (
+            user_id     TEXT PRIMARY KEY,
+            name        TEXT NOT NULL,
+            verified_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE room_people (
+            room_id       TEXT NOT NULL,
+            user_id       TEXT NOT NULL,
+            name          TEXT NOT NULL,
+            first_seen_at INTEGER NOT NULL,
+            PRIMARY KEY (room_id, user_id)
+        ) WITHOUT ROWID;
+        "#,
+        ),
     ]
 }

@@ -15,15 +15,19 @@ mod cache;
 mod host_log;
 mod migrations;
 mod outbox;
+mod people;
+mod roster;
 mod rows;
 mod settings;
 mod tokens;
 mod trust;
 
 pub use cache::{Cached, JoinedRoom, RoomOverview};
-pub use host_log::{Appended, HostLog, HostedRoom, NewMessage, Reader};
+pub use host_log::{Appended, HostLog, HostedRoom, NewMessage, Reader, RoomPolicy};
 use migrations::migrations;
 pub use outbox::OutboxEntry;
+pub use people::{SeenPerson, VerifiedPerson};
+pub use roster::RosterEntry;
 pub use trust::{pin_key_addr, pin_key_host, pin_key_room};
 
 /// The database file inside the data directory.

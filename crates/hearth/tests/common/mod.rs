@@ -2,6 +2,8 @@
 //! file, and a raw WebSocket client that speaks the protocol frame by frame.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

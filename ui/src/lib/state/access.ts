@@ -21,6 +21,8 @@ export function accessStatus(a: RoomAccess): string | null {
       return "Not hosted right now";
     case "identity_changed":
       return "Host identity changed";
+    case "refused":
+      return "Not a member";
   }
 }
 
@@ -37,6 +39,8 @@ export function accessBanner(a: RoomAccess, hostName: string | null): Part[] | n
       ];
     case "identity_changed":
       return ["Host identity changed. Nothing is sent until you review it."];
+    case "refused":
+      return [a.message, " Your history of it stays here."];
   }
 }
 
@@ -55,6 +59,8 @@ export function composerPlaceholder(f: PlaceholderFacts): string {
       return "Enter the passcode to send messages";
     case "identity_changed":
       return "Nothing is sent until you review the host's identity";
+    case "refused":
+      return "Messages are kept and sent if the host lets you in again";
     case "not_hosted": {
       const host = f.hostName ? isolate(shorten(f.hostName, 24)) : "the host";
       return `Messages are kept and sent when ${host} hosts this room again`;
@@ -69,7 +75,7 @@ export type Reach = "online" | "connecting" | "offline" | "attention";
 
 /** The sidebar dot: a room that needs the user (passcode, identity) stands out. */
 export function reach(c: Connection, a: RoomAccess): Reach {
-  if (a.state === "needs_passcode" || a.state === "identity_changed") return "attention";
+  if (a.state === "needs_passcode" || a.state === "identity_changed" || a.state === "refused") return "attention";
   if (a.state === "not_hosted") return "offline";
   if (c.state === "connected") return "online";
   if (c.state === "connecting") return "connecting";
