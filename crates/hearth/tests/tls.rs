@@ -14,6 +14,9 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc::Receiver;
 use uuid::Uuid;
 
+mod common;
+use common::tls::until;
+
 async fn tls_host(dir: &std::path::Path, bind: &str) -> (Host, std::net::SocketAddr, Uuid) {
     let store = Arc::new(Store::open(dir).unwrap());
     let cert = HostCert::load_or_create(dir).unwrap();
@@ -48,23 +51,6 @@ fn client(store: &Arc<Store>, inv: Invite) -> (Client, Receiver<ClientEvent>) {
     cfg.backoff_min = Duration::from_millis(50);
     cfg.backoff_max = Duration::from_millis(200);
     Client::start(cfg).unwrap()
-}
-
-async fn until<T>(
-    ev: &mut Receiver<ClientEvent>,
-    what: &str,
-    mut f: impl FnMut(&ClientEvent) -> Option<T>,
-) -> T {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(e) = ev.recv().await {
-            if let Some(t) = f(&e) {
-                return t;
-            }
-        }
-        panic!("event stream ended waiting for {what}")
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
 async fn joined(ev: &mut Receiver<ClientEvent>) {

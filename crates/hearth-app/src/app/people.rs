@@ -24,19 +24,18 @@ impl App {
             .and_then(|l| l.owner_id);
         let verified_authors = store.verified_authors(room_id)?;
         let now = now_ms();
-        let view = |user_id: Uuid, name: &str, host_verified: bool, first: Option<i64>| {
-            let seen_name = seen
-                .iter()
-                .find(|s| s.user_id == user_id)
-                .map(|s| s.name.as_str());
+        // Trust from everything known of one identity: its current name, the name it was
+        // first seen with, and when that was.
+        let view = |user_id: Uuid, name: &str, host_verified: bool| {
+            let sighting = seen.iter().find(|s| s.user_id == user_id);
             let mut names = vec![name];
-            names.extend(seen_name.filter(|n| *n != name));
+            names.extend(sighting.map(|s| s.name.as_str()).filter(|n| *n != name));
             let trust = assess(
                 &Sighting {
                     user_id,
                     names,
                     host_verified,
-                    first_seen_at: first,
+                    first_seen_at: sighting.map(|s| s.first_seen_at),
                 },
                 &verified,
                 joined_at,
@@ -51,26 +50,19 @@ impl App {
                 owner: Some(user_id) == owner_id,
             }
         };
-        let first = |id: Uuid| {
-            seen.iter()
-                .find(|s| s.user_id == id)
-                .map(|s| s.first_seen_at)
-        };
         let mut out: Vec<PersonView> = online
             .iter()
             .map(|m| PersonView {
                 online: true,
-                ..view(m.user_id, &m.name, m.verified, first(m.user_id))
+                ..view(m.user_id, &m.name, m.verified)
             })
             .collect();
         for s in &seen {
             if out.iter().all(|p| p.user_id != s.user_id) {
-                let host_verified = verified_authors.contains(&s.user_id);
                 out.push(view(
                     s.user_id,
                     &s.name,
-                    host_verified,
-                    Some(s.first_seen_at),
+                    verified_authors.contains(&s.user_id),
                 ));
             }
         }

@@ -44,23 +44,16 @@ impl Store {
     }
 
     pub fn verified_people(&self) -> Result<Vec<VerifiedPerson>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT user_id, name, verified_at FROM verified_people ORDER BY verified_at")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<(String, String, i64)>>>()
-            .map_err(|e| self.err(e))?;
+        let rows = self.people_rows(
+            "SELECT user_id, name, verified_at FROM verified_people ORDER BY verified_at",
+            [],
+        )?;
         Ok(rows
             .into_iter()
-            .filter_map(|(id, name, verified_at)| {
-                Some(VerifiedPerson {
-                    user_id: Uuid::parse_str(&id).ok()?,
-                    name,
-                    verified_at,
-                })
+            .map(|(user_id, name, verified_at)| VerifiedPerson {
+                user_id,
+                name,
+                verified_at,
             })
             .collect())
     }
@@ -91,15 +84,32 @@ impl Store {
 
     /// Every identity seen in a room, first seen first.
     pub fn seen_in_room(&self, room_id: Uuid) -> Result<Vec<SeenPerson>> {
+        let rows = self.people_rows(
+            "SELECT user_id, name, first_seen_at FROM room_people WHERE room_id = ?1
+             ORDER BY first_seen_at, user_id",
+            [room_id.to_string()],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, name, first_seen_at)| SeenPerson {
+                user_id,
+                name,
+                first_seen_at,
+            })
+            .collect())
+    }
+
+    /// `(user id, name, time)` rows, the shape of every table of people here (verified,
+    /// seen, a host's roster). Rows whose user id does not parse are skipped.
+    pub(super) fn people_rows(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<(Uuid, String, i64)>> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT user_id, name, first_seen_at FROM room_people WHERE room_id = ?1
-                 ORDER BY first_seen_at, user_id",
-            )
-            .map_err(|e| self.err(e))?;
+        let mut stmt = conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([room_id.to_string()], |r| {
+            .query_map(params, |r| {
                 Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
             })
             .map_err(|e| self.err(e))?
@@ -107,13 +117,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
         Ok(rows
             .into_iter()
-            .filter_map(|(id, name, first_seen_at)| {
-                Some(SeenPerson {
-                    user_id: Uuid::parse_str(&id).ok()?,
-                    name,
-                    first_seen_at,
-                })
-            })
+            .filter_map(|(id, name, at)| Some((Uuid::parse_str(&id).ok()?, name, at)))
             .collect())
     }
 

@@ -68,28 +68,17 @@ impl Store {
 
     /// A room's roster, oldest admission first.
     pub fn roster(&self, room_id: Uuid) -> Result<Vec<RosterEntry>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT user_id, name, admitted_at FROM room_roster WHERE room_id = ?1
-                 ORDER BY admitted_at, user_id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([room_id.to_string()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<(String, String, i64)>>>()
-            .map_err(|e| self.err(e))?;
+        let rows = self.people_rows(
+            "SELECT user_id, name, admitted_at FROM room_roster WHERE room_id = ?1
+             ORDER BY admitted_at, user_id",
+            [room_id.to_string()],
+        )?;
         Ok(rows
             .into_iter()
-            .filter_map(|(id, name, admitted_at)| {
-                Some(RosterEntry {
-                    user_id: Uuid::parse_str(&id).ok()?,
-                    name,
-                    admitted_at,
-                })
+            .map(|(user_id, name, admitted_at)| RosterEntry {
+                user_id,
+                name,
+                admitted_at,
             })
             .collect())
     }
