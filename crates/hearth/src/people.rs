@@ -37,6 +37,8 @@ pub struct Sighting<'a> {
     /// The host checked its key on its latest appearance.
     pub host_verified: bool,
     pub first_seen_at: Option<i64>,
+    /// This install's own identity: never new, nor a changed key, to itself.
+    pub is_me: bool,
 }
 
 /// The trust marks for a room: `joined_at` is when this install first joined it.
@@ -48,6 +50,9 @@ pub fn assess(
 ) -> Trust {
     if !s.host_verified {
         return Trust::Unverified;
+    }
+    if s.is_me {
+        return Trust::Known;
     }
     if verified.iter().any(|v| v.user_id == s.user_id) {
         return Trust::Verified;
@@ -96,6 +101,7 @@ mod tests {
             names: names.to_vec(),
             host_verified: true,
             first_seen_at: Some(first),
+            is_me: false,
         }
     }
 
@@ -142,5 +148,11 @@ mod tests {
             assess(&seen(id, &["نور"], 2_000), &[], Some(joined), later),
             Trust::Known
         );
+        // Our own identity, first seen a moment after our join row was written.
+        let me = Sighting {
+            is_me: true,
+            ..seen(id, &["نور"], 2_000)
+        };
+        assert_eq!(assess(&me, &[], Some(joined), 3_000), Trust::Known);
     }
 }

@@ -36,6 +36,7 @@ impl App {
                     names,
                     host_verified,
                     first_seen_at: sighting.map(|s| s.first_seen_at),
+                    is_me: user_id == self.inner.user_id,
                 },
                 &verified,
                 joined_at,
