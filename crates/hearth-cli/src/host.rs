@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use hearth::protocol::Visibility;
+use hearth::store::RoomPolicy;
 use hearth::tls::HostCert;
 use hearth::{
     HostConfig, Hosting, HostingConfig, Limits, PasscodeSetting, Store, Transport, DEFAULT_PORT,
 };
 
+use crate::console;
 use crate::rooms::MdnsArgs;
 use crate::DataDir;
 
@@ -36,6 +39,14 @@ pub struct HostArgs {
     /// the network can read the traffic, passcodes included)
     #[arg(long)]
     insecure_plaintext: bool,
+    /// Keep the room off the LAN: not announced, and listed only to its members; people
+    /// join with the link
+    #[arg(long)]
+    unlisted: bool,
+    /// Admit only this host's owner and identities that joined before (with the passcode
+    /// or the link); needs TLS
+    #[arg(long, conflicts_with = "insecure_plaintext")]
+    members_only: bool,
     #[command(flatten)]
     mdns: MdnsArgs,
     /// Your name as shown to people joining [default: your OS user name]
@@ -130,8 +141,17 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
         Some(p) => PasscodeSetting::Set(p),
         None => PasscodeSetting::Open,
     };
+    // The flags say what the room is now, as --passcode does: none means public and open.
+    let policy = RoomPolicy {
+        visibility: if a.unlisted {
+            Visibility::Unlisted
+        } else {
+            Visibility::Public
+        },
+        members_only: a.members_only,
+    };
     let room = hosting
-        .open(&name, setting)
+        .open_with_policy(&name, setting, Some(policy))
         .await
         .context("the room could not be opened")?;
     println!("{}", hosting.invite(room.room_id));
@@ -140,14 +160,22 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
         listen = %hosting.bound(),
         messages = room.head_seq,
         passcode = room.has_passcode,
+        unlisted = a.unlisted,
+        members_only = a.members_only,
         data = %store.path().display(),
-        "hosting; share the link above (Ctrl-C stops)"
+        "hosting; share the link above (Ctrl-C stops; type `help` for commands)"
     );
     for instance in hosting.announced() {
         tracing::info!(%instance, "announced on the local network");
     }
+    let hosting = Arc::new(hosting);
+    let console = tokio::spawn(console::run(Arc::clone(&hosting), room.room_id));
     stop.wait().await;
     tracing::info!("shutting down");
-    hosting.shutdown().await;
+    console.abort();
+    let _ = console.await;
+    if let Ok(hosting) = Arc::try_unwrap(hosting) {
+        hosting.shutdown().await;
+    }
     Ok(ExitCode::SUCCESS)
 }

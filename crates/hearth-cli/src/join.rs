@@ -166,7 +166,9 @@ async fn pick_room(
         if let ClientEvent::Welcome(w) = next_event(events, deadline).await? {
             return match w.rooms.as_slice() {
                 [one] => Ok(one.room_id),
-                [] => bail!("that host has no rooms"),
+                [] => bail!(
+                    "that host lists no rooms (an unlisted room is joined with its invite link)"
+                ),
                 many => {
                     let list: Vec<String> = many
                         .iter()

@@ -2,6 +2,7 @@
 
 mod authors;
 mod backup;
+mod console;
 mod host;
 mod join;
 mod output;

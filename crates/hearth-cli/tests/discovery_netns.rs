@@ -983,6 +983,113 @@ fn no_link_no_rooms_and_manual_entry_still_works() {
     assert_eq!(texts(&tail.stdout), vec!["typed".to_string()]);
 }
 
+/// An unlisted room (issue 13) is never announced: a watcher that browses before both
+/// hosts start sees the public room and not the unlisted one, `hearth rooms` lists only
+/// the public one, `--discover` and a typed address cannot find it, and its link joins.
+#[test]
+fn an_unlisted_room_is_not_announced_but_its_link_joins() {
+    if !netns_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_string_lossy().to_string();
+    let mut net = Net::new("unl");
+    let a = net.ns("a");
+    let b = net.ns("b");
+    net.link(&a, "veth-b", "10.231.7.1/24", &b, "veth-a", "10.231.7.2/24");
+    let mut watch = watch_rooms(&b, &[]);
+    let room = |name: &str, port: &str, dir: String, extra: &[&str]| {
+        let args = [
+            &["--name", name, "--bind", port, "--data-dir", &dir][..],
+            extra,
+        ]
+        .concat();
+        host(&a, &args)
+    };
+    // The unlisted one first, so it has had every chance to be seen.
+    let (_quiet, quiet_link) = room("Quiet room", "[::]:7448", d("quiet"), &["--unlisted"]);
+    let (_open, _) = room("Open plan", "[::]:7447", d("open"), &[]);
+    assert!(
+        watch
+            .next_line(Duration::from_secs(5), event_about("added", "Open plan"))
+            .is_some(),
+        "the public room was not seen\n{}",
+        watch.diagnostics()
+    );
+    let listed = run_ok(
+        &b,
+        &["rooms", "--json", "--timeout", "3"],
+        Duration::from_secs(15),
+    );
+    let names: Vec<Value> = json_lines(&listed.stdout)
+        .into_iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, ["Open plan"], "{}", listed.stdout);
+    assert!(
+        watch
+            .next_line(
+                Duration::from_millis(10),
+                event_about("added", "Quiet room")
+            )
+            .is_none(),
+        "the unlisted room was announced\n{}",
+        watch.diagnostics()
+    );
+    let bob = d("bob");
+    for target in [
+        &["--discover", "Quiet room", "--discover-timeout", "2"][..],
+        &["10.231.7.1:7448"][..],
+    ] {
+        let miss = run(
+            &b,
+            &[
+                &["join"],
+                target,
+                &["--name", "Bob", "--send", "x", "--data-dir", &bob],
+            ]
+            .concat(),
+            Duration::from_secs(20),
+        );
+        assert!(
+            !miss.status.success(),
+            "{target:?} found the unlisted room: {}",
+            miss.stdout
+        );
+        eprintln!("join {target:?}: {}", miss.stderr.trim());
+    }
+    run_ok(
+        &b,
+        &[
+            "join",
+            &quiet_link,
+            "--name",
+            "Bob",
+            "--send",
+            "by the link",
+            "--data-dir",
+            &bob,
+        ],
+        Duration::from_secs(30),
+    );
+    let tail = run_ok(
+        &b,
+        &[
+            "join",
+            &quiet_link,
+            "--name",
+            "Bob",
+            "--tail",
+            "5",
+            "--json",
+            "--data-dir",
+            &bob,
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(texts(&tail.stdout), ["by the link"]);
+}
+
 /// Interfaces are rescanned every 2 s: a link that comes up after the host and the
 /// browser started is used, and a room whose link went away leaves the list.
 #[test]

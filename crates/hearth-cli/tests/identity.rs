@@ -131,3 +131,129 @@ fn identity_end_to_end_whoami_two_alices_an_impostor_and_an_independent_client()
     assert_eq!(after.len(), 2, "{after:?}");
     host.sigkill();
 }
+
+/// `hearth host` with its console on a pipe: the invite line, then whatever the console
+/// prints.
+struct Console {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    out: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    url: String,
+}
+
+impl Console {
+    fn start(dir: &std::path::Path, extra: &[&str]) -> Console {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = hearth()
+            .args([
+                "host",
+                "--name",
+                "Crew",
+                "--bind",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
+            .arg(dir)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = out.next().unwrap().unwrap();
+        assert!(url.starts_with("hearth://"), "{url}");
+        Console {
+            child,
+            stdin,
+            out,
+            url,
+        }
+    }
+
+    /// Types a command and reads `n` lines of its answer.
+    fn command(&mut self, cmd: &str, n: usize) -> Vec<String> {
+        use std::io::Write;
+        writeln!(self.stdin, "{cmd}").unwrap();
+        (0..n).map(|_| self.out.next().unwrap().unwrap()).collect()
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_host_console_removes_a_member_and_a_members_only_room_keeps_them_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let host_dir = dir.path().join("host");
+    let mut host = Console::start(&host_dir, &[]);
+    let d = |n: &str| dir.path().join(n);
+    let code = |n: &str| whoami(&d(n))["identity_code"].as_str().unwrap().to_string();
+    for who in ["Bob", "Carol"] {
+        let out = join(&[&host.url, "--name", who, "--send", "here"], &d(who));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let members = host.command("members", 2);
+    println!("members:\n{}", members.join("\n"));
+    for who in ["Bob", "Carol"] {
+        assert!(
+            members
+                .iter()
+                .any(|l| l.starts_with(&code(who)) && l.ends_with(who)),
+            "{who} [{}] in {members:?}",
+            code(who)
+        );
+    }
+    // By code: a name can be shared, a code cannot.
+    let removed = host.command(&format!("remove {}", code("Carol")), 1);
+    assert_eq!(
+        removed[0],
+        format!(
+            "removed Carol [{}]: their link no longer resumes",
+            code("Carol")
+        )
+    );
+    assert_eq!(
+        host.command("members", 1)[0],
+        format!(
+            "{}  {}  Bob",
+            code("Bob"),
+            whoami(&d("Bob"))["user_id"].as_str().unwrap()
+        )
+    );
+    drop(host);
+
+    // Members only, from now on: Bob was admitted before; Carol was removed and Dave
+    // never joined, so neither gets in (Carol's resume token was revoked with her).
+    let host = Console::start(&host_dir, &["--members-only"]);
+    let ok = join(
+        &[&host.url, "--name", "Bob", "--send", "still in"],
+        &d("Bob"),
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    for who in ["Carol", "Dave"] {
+        let out = join(&[&host.url, "--name", who, "--send", "let me in"], &d(who));
+        let err = String::from_utf8_lossy(&out.stderr);
+        println!("{who}: {err}");
+        assert!(!out.status.success(), "{who} got into a members-only room");
+        assert!(err.contains("members only"), "{who}: {err}");
+    }
+    let texts: Vec<String> = tail(&host.url, &d("Bob"), 10)
+        .into_iter()
+        .map(|(_, _, t)| t)
+        .collect();
+    assert_eq!(texts, ["here", "here", "still in"]);
+}

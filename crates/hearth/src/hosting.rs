@@ -147,6 +147,18 @@ impl Hosting {
         name: &str,
         passcode: PasscodeSetting<'_>,
     ) -> Result<RoomSummary, HostError> {
+        self.open_with_policy(name, passcode, None).await
+    }
+
+    /// [`Hosting::open`], setting the room's policy before anything is announced (so an
+    /// unlisted room is never on the LAN, not even for a moment). `None` keeps the
+    /// stored policy.
+    pub async fn open_with_policy(
+        &self,
+        name: &str,
+        passcode: PasscodeSetting<'_>,
+        policy: Option<RoomPolicy>,
+    ) -> Result<RoomSummary, HostError> {
         let owned = match passcode {
             PasscodeSetting::Keep => None,
             PasscodeSetting::Open => Some(None),
@@ -159,7 +171,11 @@ impl Hosting {
                 Some(None) => PasscodeSetting::Open,
                 Some(Some(p)) => PasscodeSetting::Set(p),
             };
-            host.open_room_with(&name, setting)
+            let summary = host.open_room_with(&name, setting)?;
+            match policy {
+                Some(p) => host.set_room_policy(summary.room_id, p),
+                None => Ok(summary),
+            }
         })
         .await
         .map_err(|e| HostError::Stopped(e.to_string()))??;

@@ -334,9 +334,10 @@ impl App {
                 Ok(Some(rooms)) if rooms.len() == 1 => {
                     app.attach(rooms[0].room_id, &address, Some(passcode), None)
                 }
-                Ok(Some(rooms)) if rooms.is_empty() => {
-                    app.emit(fail("that host has no rooms".into()))
-                }
+                Ok(Some(rooms)) if rooms.is_empty() => app.emit(fail(
+                    "that host lists no rooms (an unlisted room is joined with its invite link)"
+                        .into(),
+                )),
                 Ok(Some(rooms)) => {
                     let names: Vec<String> = rooms.iter().map(|r| r.name.clone()).collect();
                     app.emit(fail(format!(
