@@ -147,6 +147,8 @@ class AppState {
     const i = this.rooms.findIndex((r) => r.room_id === roomId);
     const r = this.rooms[i];
     if (r) this.rooms[i] = { ...r, access };
+    // Out of the room (removed, refused): nobody in it is shown as online to us.
+    if (access.state !== "ok") this.members[roomId] = [];
   }
 
   access(roomId: string | null): RoomAccess {
