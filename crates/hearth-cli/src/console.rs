@@ -20,6 +20,7 @@ fn say(line: std::fmt::Arguments) {
 /// Reads commands until standard input ends (a closed or absent stdin just ends the
 /// console; the host keeps serving).
 pub async fn run(hosting: Arc<Hosting>, room_id: Uuid) {
+    no_stop_on_background_read();
     // A plain thread, not tokio's stdin: a read blocked on a terminal would hold up the
     // runtime's shutdown, and this thread just ends with the process.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(8);
@@ -56,6 +57,21 @@ pub async fn run(hosting: Arc<Hosting>, room_id: Uuid) {
         }
     }
 }
+
+/// A host started in the background of a terminal (`hearth host … &`) would be stopped
+/// by the terminal the moment it read stdin (SIGTTIN), and serve nobody. Ignored, such
+/// a read fails instead (EIO) and only the console ends.
+#[cfg(unix)]
+fn no_stop_on_background_read() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: SIG_IGN runs no handler code, and nothing else in the process uses SIGTTIN.
+    if let Err(e) = unsafe { signal(Signal::SIGTTIN, SigHandler::SigIgn) } {
+        tracing::warn!(error = %e, "cannot ignore SIGTTIN; do not start the host in the background of a terminal");
+    }
+}
+
+#[cfg(not(unix))]
+fn no_stop_on_background_read() {}
 
 async fn remove(hosting: &Hosting, room_id: Uuid, who: &str) {
     let roster = match hosting.roster(room_id).await {

@@ -209,3 +209,48 @@ fn a_full_disk_is_reported_and_the_member_keeps_receiving() {
     writeln!(stdin, "/quit").unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+/// `hearth host … &` in an interactive shell: the host's console reads stdin, which is
+/// the terminal, from a background job. The terminal must not stop the host for that
+/// (SIGTTIN): it keeps serving. Run under `script`, so the shell has a real terminal and
+/// job control.
+#[test]
+fn a_host_started_in_the_background_of_a_terminal_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let hearth = env!("CARGO_BIN_EXE_hearth");
+    let run = dir.path().join("run.sh");
+    std::fs::write(
+        &run,
+        format!(
+            "set -m\n\
+             export HEARTH_NO_ADVERTISE=1 HEARTH_LOG=warn\n\
+             '{hearth}' host --name Bg --bind 127.0.0.1:0 --data-dir host > url.txt 2> host.err &\n\
+             for i in $(seq 50); do [ -s url.txt ] && break; sleep 0.1; done\n\
+             sleep 0.5\n\
+             jobs -l\n\
+             timeout 10 '{hearth}' join \"$(head -1 url.txt)\" --name B --send hi --data-dir b\n\
+             echo \"join rc=$?\"\n\
+             kill -CONT %1; kill %1\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("bash --norc -i {}", run.display()),
+            "/dev/null",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("script (util-linux) runs");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    println!("{shown}");
+    assert!(
+        !shown.contains("Stopped"),
+        "the terminal stopped the host: {shown}"
+    );
+    assert!(
+        shown.contains("join rc=0"),
+        "the host did not serve: {shown}"
+    );
+}
