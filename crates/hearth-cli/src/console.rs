@@ -2,7 +2,6 @@
 //! for what the desktop app's owner does with clicks (see who was admitted, remove one).
 
 use std::io::BufRead;
-use std::sync::Arc;
 
 use hearth::protocol::identity::identity_code;
 use hearth::store::RosterEntry;
@@ -19,7 +18,7 @@ fn say(line: std::fmt::Arguments) {
 
 /// Reads commands until standard input ends (a closed or absent stdin just ends the
 /// console; the host keeps serving).
-pub async fn run(hosting: Arc<Hosting>, room_id: Uuid) {
+pub async fn run(hosting: &Hosting, room_id: Uuid) {
     no_stop_on_background_read();
     // A plain thread, not tokio's stdin: a read blocked on a terminal would hold up the
     // runtime's shutdown, and this thread just ends with the process.
@@ -51,7 +50,7 @@ pub async fn run(hosting: Arc<Hosting>, room_id: Uuid) {
                 }
                 Err(e) => eprintln!("error: {e}"),
             },
-            "remove" => remove(&hosting, room_id, arg.trim()).await,
+            "remove" => remove(hosting, room_id, arg.trim()).await,
             "help" => say(format_args!("{HELP}")),
             other => eprintln!("unknown command {other:?}; {HELP}"),
         }

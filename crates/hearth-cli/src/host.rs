@@ -168,14 +168,15 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
     for instance in hosting.announced() {
         tracing::info!(%instance, "announced on the local network");
     }
-    let hosting = Arc::new(hosting);
-    let console = tokio::spawn(console::run(Arc::clone(&hosting), room.room_id));
-    stop.wait().await;
-    tracing::info!("shutting down");
-    console.abort();
-    let _ = console.await;
-    if let Ok(hosting) = Arc::try_unwrap(hosting) {
-        hosting.shutdown().await;
+    // The console ends with stdin; the host runs on until a signal.
+    tokio::select! {
+        () = async {
+            console::run(&hosting, room.room_id).await;
+            std::future::pending::<()>().await
+        } => {}
+        () = stop.wait() => {}
     }
+    tracing::info!("shutting down");
+    hosting.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
