@@ -57,6 +57,11 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# test.sh lints with clippy-driver and checks formatting with rustfmt.
+if command -v rustup >/dev/null 2>&1 && ! { rustup which clippy-driver && rustup which rustfmt; } >/dev/null 2>&1; then
+  rustup component add clippy rustfmt
+fi
+
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest"
   cargo install cargo-nextest --locked
