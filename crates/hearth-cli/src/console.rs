@@ -4,7 +4,6 @@
 use std::io::BufRead;
 
 use hearth::protocol::identity::identity_code;
-use hearth::store::RosterEntry;
 use hearth::Hosting;
 use uuid::Uuid;
 
@@ -36,18 +35,9 @@ pub async fn run(hosting: &Hosting, room_id: Uuid) {
         let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
         match cmd {
             "" => {}
-            "members" => match hosting.roster(room_id).await {
-                Ok(r) if r.is_empty() => say(format_args!("no members yet")),
-                Ok(r) => {
-                    for m in r {
-                        say(format_args!(
-                            "{}  {}  {}",
-                            identity_code(m.user_id),
-                            m.user_id,
-                            m.name
-                        ));
-                    }
-                }
+            "members" => match people(hosting, room_id).await {
+                Ok(p) if p.is_empty() => say(format_args!("nobody has joined yet")),
+                Ok(p) => p.iter().for_each(|p| say(format_args!("{p}"))),
                 Err(e) => eprintln!("error: {e}"),
             },
             "remove" => remove(hosting, room_id, arg.trim()).await,
@@ -72,43 +62,116 @@ fn no_stop_on_background_read() {
 #[cfg(not(unix))]
 fn no_stop_on_background_read() {}
 
+/// Someone the owner can see and remove: admitted before (the roster), connected now,
+/// or both.
+struct Person {
+    user_id: Uuid,
+    name: String,
+    /// On the roster: a verified identity that joined before.
+    admitted: bool,
+    /// Connected with a key the host checked (false for v1 clients and plaintext hosts).
+    verified: bool,
+    online: bool,
+}
+
+impl std::fmt::Display for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // An unverified id is only a claim: a code made from it would vouch for nothing.
+        let code = match self.verified || self.admitted {
+            true => identity_code(self.user_id),
+            false => "unverified".to_string(),
+        };
+        write!(f, "{code:<19}  {}  {}", self.user_id, self.name)?;
+        if self.online {
+            write!(f, "  (online)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The roster and whoever is connected, the roster first, by name.
+async fn people(hosting: &Hosting, room_id: Uuid) -> Result<Vec<Person>, hearth::HostError> {
+    let roster = hosting.roster(room_id).await?;
+    let online = hosting.host().online(room_id)?;
+    let mut people: Vec<Person> = roster
+        .into_iter()
+        .map(|r| Person {
+            online: online.iter().any(|m| m.user_id == r.user_id),
+            user_id: r.user_id,
+            name: r.name,
+            admitted: true,
+            verified: true,
+        })
+        .collect();
+    for m in online {
+        if let Some(p) = people.iter_mut().find(|p| p.user_id == m.user_id) {
+            p.name = m.name;
+        } else {
+            people.push(Person {
+                user_id: m.user_id,
+                name: m.name,
+                admitted: false,
+                verified: m.verified,
+                online: true,
+            });
+        }
+    }
+    Ok(people)
+}
+
 async fn remove(hosting: &Hosting, room_id: Uuid, who: &str) {
-    let roster = match hosting.roster(room_id).await {
-        Ok(r) => r,
+    let people = match people(hosting, room_id).await {
+        Ok(p) => p,
         Err(e) => return eprintln!("error: {e}"),
     };
-    let hits = matching(&roster, who);
-    let [m] = hits.as_slice() else {
+    let hits = matching(&people, who);
+    let [p] = hits.as_slice() else {
         return eprintln!(
-            "{} members match {who:?}; `members` lists them (remove by code or id)",
+            "{} people match {who:?}; `members` lists them (remove by code or id)",
             hits.len()
         );
     };
-    match hosting.remove_member(room_id, m.user_id).await {
+    let room = hosting.host().room(room_id);
+    match hosting.remove_member(room_id, p.user_id).await {
         Ok(_) => say(format_args!(
-            "removed {} [{}]: their link no longer resumes",
-            m.name,
-            identity_code(m.user_id)
+            "removed {} [{}]: {}",
+            p.name,
+            identity_code(p.user_id),
+            match room {
+                Some(r) if r.members_only => "this members-only room refuses them from now on",
+                Some(r) if r.has_passcode => {
+                    "their link no longer resumes: they need the passcode to come back"
+                }
+                // An open room takes anyone who joins: removal is only a kick there.
+                _ => "taken out of the room; it is open to all, so they can join again (host it --members-only to keep them out)",
+            }
         )),
         Err(e) => eprintln!("error: {e}"),
     }
 }
 
-/// Roster entries matching a code (dashes and case optional), a user id, or a name
-/// (case-insensitive). A name two members share matches both, so it is refused.
-fn matching<'a>(roster: &'a [RosterEntry], who: &str) -> Vec<&'a RosterEntry> {
+/// People matching a code (dashes and case optional) or a user id; failing those, a
+/// name (case-insensitive), where a name two people share matches both and is refused.
+/// An exact code or id wins: it names one key, whatever anyone calls themselves.
+fn matching<'a>(people: &'a [Person], who: &str) -> Vec<&'a Person> {
     let squash = |s: &str| s.replace('-', "").to_lowercase();
     let key = squash(who);
     if key.is_empty() {
         return Vec::new();
     }
-    roster
+    let by_key: Vec<&Person> = people
         .iter()
-        .filter(|m| {
-            squash(&identity_code(m.user_id)) == key
-                || squash(&m.user_id.to_string()) == key
-                || m.name.to_lowercase() == who.to_lowercase()
+        .filter(|p| {
+            squash(&identity_code(p.user_id)) == key || squash(&p.user_id.to_string()) == key
         })
+        .collect();
+    if !by_key.is_empty() {
+        return by_key;
+    }
+    let name = who.to_lowercase();
+    people
+        .iter()
+        .filter(|p| p.name.to_lowercase() == name)
         .collect()
 }
 
@@ -117,13 +180,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn members_are_found_by_code_id_or_a_name_nobody_shares() {
-        let entry = |n: u128, name: &str| RosterEntry {
+    fn people_are_found_by_code_id_or_a_name_nobody_shares() {
+        let entry = |n: u128, name: &str| Person {
             user_id: Uuid::from_u128(n << 90),
             name: name.into(),
-            admitted_at: 0,
+            admitted: true,
+            verified: true,
+            online: false,
         };
-        let r = vec![entry(1, "Alice"), entry(2, "Alice"), entry(3, "Bob")];
+        let mut r = vec![entry(1, "Alice"), entry(2, "Alice"), entry(3, "Bob")];
         let code = identity_code(r[1].user_id);
         assert_eq!(matching(&r, &code)[0].user_id, r[1].user_id);
         assert_eq!(matching(&r, &code.replace('-', "").to_lowercase()).len(), 1);
@@ -132,5 +197,10 @@ mod tests {
         assert_eq!(matching(&r, "ALICE").len(), 2, "a shared name is ambiguous");
         assert!(matching(&r, "").is_empty());
         assert!(matching(&r, "carol").is_empty());
+        // Someone who names themselves after another's code does not make it ambiguous.
+        r.push(entry(4, &code));
+        let hits = matching(&r, &code);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].user_id, r[1].user_id);
     }
 }

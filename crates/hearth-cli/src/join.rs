@@ -460,6 +460,9 @@ async fn interactive(
                     ClientEvent::JoinFailed { error, .. }
                         if not_hosted && error.code == ErrorCode::UnknownRoom => {}
                     ClientEvent::JoinFailed { error, .. } => return Err(refused(&error)),
+                    ClientEvent::Removed { room_id: r } if r == room_id => {
+                        bail!("the host owner removed you from this room")
+                    }
                     ClientEvent::RoomClosed { room_id: r } if r == room_id => {
                         not_hosted = true;
                         ask_again.reset();

@@ -137,7 +137,7 @@ fn identity_end_to_end_whoami_two_alices_an_impostor_and_an_independent_client()
 struct Console {
     child: std::process::Child,
     stdin: std::process::ChildStdin,
-    out: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    out: std::sync::mpsc::Receiver<String>,
     url: String,
 }
 
@@ -158,11 +158,35 @@ impl Console {
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdin = child.stdin.take().unwrap();
-        let mut out = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = out.next().unwrap().unwrap();
+        // stdout and stderr (the console's errors) as one stream of lines.
+        let (tx, out) = std::sync::mpsc::channel();
+        let err_tx = tx.clone();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(l);
+            }
+        });
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                // The host's own log lines are not the console's answers.
+                if !l.contains(" INFO ") && !l.contains(" WARN ") {
+                    let _ = err_tx.send(l);
+                }
+            }
+        });
+        let url = out.recv_timeout(CONSOLE_WAIT).expect("the invite line");
         assert!(url.starts_with("hearth://"), "{url}");
         Console {
             child,
@@ -172,13 +196,21 @@ impl Console {
         }
     }
 
-    /// Types a command and reads `n` lines of its answer.
+    /// Types a command and reads `n` lines of its answer (failing after 20 s without).
     fn command(&mut self, cmd: &str, n: usize) -> Vec<String> {
         use std::io::Write;
         writeln!(self.stdin, "{cmd}").unwrap();
-        (0..n).map(|_| self.out.next().unwrap().unwrap()).collect()
+        (0..n)
+            .map(|i| {
+                self.out
+                    .recv_timeout(CONSOLE_WAIT)
+                    .unwrap_or_else(|_| panic!("{cmd:?}: no answer line {}", i + 1))
+            })
+            .collect()
     }
 }
+
+const CONSOLE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl Drop for Console {
     fn drop(&mut self) {
@@ -187,28 +219,47 @@ impl Drop for Console {
     }
 }
 
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A passcode room: removing a member revokes their resume token (they need the passcode
+/// again), while the others keep theirs; members only then keeps the removed one out.
 #[test]
 fn the_host_console_removes_a_member_and_a_members_only_room_keeps_them_out() {
     let dir = tempfile::tempdir().unwrap();
     let host_dir = dir.path().join("host");
-    let mut host = Console::start(&host_dir, &[]);
+    let mut host = Console::start(&host_dir, &["--passcode", "sesame"]);
     let d = |n: &str| dir.path().join(n);
     let code = |n: &str| whoami(&d(n))["identity_code"].as_str().unwrap().to_string();
+    let id = |n: &str| whoami(&d(n))["user_id"].as_str().unwrap().to_string();
     for who in ["Bob", "Carol"] {
-        let out = join(&[&host.url, "--name", who, "--send", "here"], &d(who));
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let with_passcode = [&host.url, "--name", who, "--passcode", "sesame"];
+        succeeded(&join(
+            &[&with_passcode[..], &["--send", "here"]].concat(),
+            &d(who),
+        ));
+        // Their resume token lets them back without the passcode.
+        succeeded(&join(
+            &[&host.url, "--name", who, "--send", "back"],
+            &d(who),
+        ));
     }
+    assert_eq!(
+        host.command("help", 1)[0],
+        "commands: members | remove CODE-OR-ID-OR-NAME | help"
+    );
     let members = host.command("members", 2);
     println!("members:\n{}", members.join("\n"));
     for who in ["Bob", "Carol"] {
         assert!(
             members
                 .iter()
-                .any(|l| l.starts_with(&code(who)) && l.ends_with(who)),
+                .any(|l| l.starts_with(&format!("{}  {}  {who}", code(who), id(who)))),
             "{who} [{}] in {members:?}",
             code(who)
         );
@@ -218,34 +269,52 @@ fn the_host_console_removes_a_member_and_a_members_only_room_keeps_them_out() {
     assert_eq!(
         removed[0],
         format!(
-            "removed Carol [{}]: their link no longer resumes",
+            "removed Carol [{}]: their link no longer resumes: they need the passcode to come back",
             code("Carol")
         )
     );
     assert_eq!(
         host.command("members", 1)[0],
-        format!(
-            "{}  {}  Bob",
-            code("Bob"),
-            whoami(&d("Bob"))["user_id"].as_str().unwrap()
-        )
+        format!("{}  {}  Bob", code("Bob"), id("Bob"))
     );
+    assert_eq!(
+        host.command("remove nobody", 1)[0],
+        "0 people match \"nobody\"; `members` lists them (remove by code or id)"
+    );
+    // Carol's token is revoked: without the passcode she is asked for it. Bob's is not.
+    let out = join(
+        &[&host.url, "--name", "Carol", "--send", "sneak"],
+        &d("Carol"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("needs a passcode"),
+        "{err}"
+    );
+    succeeded(&join(
+        &[&host.url, "--name", "Bob", "--send", "still here"],
+        &d("Bob"),
+    ));
     drop(host);
 
-    // Members only, from now on: Bob was admitted before; Carol was removed and Dave
-    // never joined, so neither gets in (Carol's resume token was revoked with her).
-    let host = Console::start(&host_dir, &["--members-only"]);
-    let ok = join(
+    // Members only, from now on: Bob was admitted before (his token still works); Carol
+    // was removed and Dave never joined, so neither gets in, passcode or not.
+    let host = Console::start(&host_dir, &["--passcode", "sesame", "--members-only"]);
+    succeeded(&join(
         &[&host.url, "--name", "Bob", "--send", "still in"],
         &d("Bob"),
-    );
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    ));
     for who in ["Carol", "Dave"] {
-        let out = join(&[&host.url, "--name", who, "--send", "let me in"], &d(who));
+        let args = [
+            &host.url,
+            "--name",
+            who,
+            "--passcode",
+            "sesame",
+            "--send",
+            "let me in",
+        ];
+        let out = join(&args, &d(who));
         let err = String::from_utf8_lossy(&out.stderr);
         println!("{who}: {err}");
         assert!(!out.status.success(), "{who} got into a members-only room");
@@ -255,5 +324,35 @@ fn the_host_console_removes_a_member_and_a_members_only_room_keeps_them_out() {
         .into_iter()
         .map(|(_, _, t)| t)
         .collect();
-    assert_eq!(texts, ["here", "here", "still in"]);
+    assert_eq!(
+        texts,
+        ["here", "back", "here", "back", "still here", "still in"]
+    );
+}
+
+/// On a plaintext host nobody is verified, so nobody is on a roster: the console still
+/// lists who is connected (marked unverified, with no code to vouch for them) and
+/// removes them; in an open room that is a kick, and the console says so.
+#[test]
+fn the_console_lists_and_removes_unverified_people_connected_to_an_open_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut host = Console::start(&dir.path().join("host"), &["--insecure-plaintext"]);
+    assert_eq!(host.command("members", 1)[0], "nobody has joined yet");
+    let eve = dir.path().join("eve");
+    let (mut child, rx) = interactive(&host.url, "Eve ⟨مرحبا⟩", &eve, &["--insecure-plaintext"]);
+    lines_until(&rx, "* in \"Crew\"");
+    let members = host.command("members", 1);
+    assert!(
+        members[0].starts_with("unverified ") && members[0].ends_with("  Eve ⟨مرحبا⟩  (online)"),
+        "{members:?}"
+    );
+    let removed = host.command("remove eve ⟨مرحبا⟩", 1);
+    assert!(
+        removed[0].ends_with(": taken out of the room; it is open to all, so they can join again (host it --members-only to keep them out)"),
+        "{removed:?}"
+    );
+    lines_until(&rx, "the host owner removed you from this room");
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert_eq!(host.command("members", 1)[0], "nobody has joined yet");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{join, tail, HostProc};
+use common::{interactive, join, lines_until, tail, HostProc};
 
 #[test]
 fn escape_sequences_from_a_member_are_shown_not_obeyed() {
@@ -53,58 +53,6 @@ fn escape_sequences_from_a_member_are_shown_not_obeyed() {
     assert_eq!(v["text"], hostile);
 }
 
-/// Spawns interactive `hearth join URL --name NAME`, its stderr and stdout read line by
-/// line into one channel (prefixed "err: " / "out: ").
-fn interactive(
-    url: &str,
-    name: &str,
-    data: &std::path::Path,
-) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    use std::io::{BufRead, BufReader};
-    let mut child = common::hearth()
-        .args(["join", url, "--name", name, "--data-dir"])
-        .arg(data)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    let err = child.stderr.take().unwrap();
-    let tx2 = tx.clone();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx2.send(format!("out: {l}"));
-        }
-    });
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(format!("err: {l}"));
-        }
-    });
-    (child, rx)
-}
-
-/// Lines until one contains `what` (all of them, that one last), within 20 s.
-fn lines_until(rx: &std::sync::mpsc::Receiver<String>, what: &str) -> Vec<String> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(l) => {
-                let done = l.contains(what);
-                seen.push(l);
-                if done {
-                    return seen;
-                }
-            }
-            Err(_) => panic!("no line with {what:?}; got {seen:#?}"),
-        }
-    }
-}
-
 /// 300 pasted lines meet the host's rate limit. Nothing is lost, so the user is told
 /// once, not once per refused line, and every line arrives in order.
 #[test]
@@ -119,7 +67,7 @@ fn a_pasted_block_is_rate_limited_quietly_and_arrives_whole() {
     );
     let url = host.url();
     let data = tempfile::tempdir().unwrap();
-    let (mut child, rx) = interactive(&url, "Paster", data.path());
+    let (mut child, rx) = interactive(&url, "Paster", data.path(), &[]);
     lines_until(&rx, "* in \"General\"");
     let block: String = (0..300).map(|i| format!("line {i} שלום 🙂\n")).collect();
     let mut stdin = child.stdin.take().unwrap();
@@ -180,7 +128,7 @@ fn a_full_disk_is_reported_and_the_member_keeps_receiving() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let (mut child, rx) = interactive(&url, "Bob", &data);
+    let (mut child, rx) = interactive(&url, "Bob", &data, &[]);
     lines_until(&rx, "* in \"General\"");
     // Fill the disk to the last byte.
     let mut filler = std::fs::File::create(mnt.path().join("filler")).unwrap();

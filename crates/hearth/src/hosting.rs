@@ -171,11 +171,7 @@ impl Hosting {
                 Some(None) => PasscodeSetting::Open,
                 Some(Some(p)) => PasscodeSetting::Set(p),
             };
-            let summary = host.open_room_with(&name, setting)?;
-            match policy {
-                Some(p) => host.set_room_policy(summary.room_id, p),
-                None => Ok(summary),
-            }
+            host.open_room_with(&name, setting, policy)
         })
         .await
         .map_err(|e| HostError::Stopped(e.to_string()))??;

@@ -27,12 +27,21 @@ pub struct Room {
     state: Mutex<RoomState>,
 }
 
-/// Who is let in beyond the passcode (protocol §3.8).
+/// A join that passed admission (protocol §3.8). Joining awaits the store and Argon2
+/// before it adds the member; the ticket lets that last step see whether the host owner
+/// removed the person meanwhile, so a removal always wins over a join racing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    Admitted,
+pub struct JoinTicket {
+    removals: u64,
+}
+
+/// Why a join cannot enter, passcode aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
     /// A members-only room, and this is not a verified identity on its roster.
     NotAMember,
+    /// The host owner removed this person while their join was under way.
+    Removed,
 }
 
 pub struct RoomState {
@@ -51,6 +60,10 @@ pub struct RoomState {
     policy: RoomPolicy,
     /// Verified identities admitted before (the store's roster, mirrored).
     roster: HashSet<Uuid>,
+    /// How many removals by the host owner this room has seen, and the count at each
+    /// person's last one. One entry per removal the owner made, by hand.
+    removals: u64,
+    removed_at: HashMap<Uuid, u64>,
 }
 
 impl Room {
@@ -68,6 +81,8 @@ impl Room {
                 closed: false,
                 policy: RoomPolicy::default(),
                 roster: HashSet::new(),
+                removals: 0,
+                removed_at: HashMap::new(),
             }),
         }
     }
@@ -90,13 +105,37 @@ impl Room {
         self.lock().policy
     }
 
-    /// Whether `user` may join, passcode aside.
-    pub fn admission(&self, user: &Member) -> Admission {
+    /// Whether `user` may join, passcode aside; the ticket is checked again by
+    /// [`Room::may_enter`] when the join ends.
+    pub fn admission(&self, user: &Member) -> Result<JoinTicket, Refusal> {
         let st = self.lock();
         if !st.policy.members_only || self.is_admitted(&st, user) {
-            Admission::Admitted
+            Ok(JoinTicket {
+                removals: st.removals,
+            })
         } else {
-            Admission::NotAMember
+            Err(Refusal::NotAMember)
+        }
+    }
+
+    /// Admission once more, under the lock the join adds its member under: the policy may
+    /// have changed, or the owner removed this person, while the join awaited.
+    pub fn may_enter(
+        &self,
+        st: &RoomState,
+        user: &Member,
+        ticket: JoinTicket,
+    ) -> Result<(), Refusal> {
+        if st
+            .removed_at
+            .get(&user.user_id)
+            .is_some_and(|&at| at > ticket.removals)
+        {
+            Err(Refusal::Removed)
+        } else if st.policy.members_only && !self.is_admitted(st, user) {
+            Err(Refusal::NotAMember)
+        } else {
+            Ok(())
         }
     }
 
@@ -139,6 +178,9 @@ impl Room {
     /// out of the room (`left`, reason `removed`). True if they were here or listed.
     pub fn remove_user(&self, user_id: Uuid) -> bool {
         let mut st = self.lock();
+        st.removals += 1;
+        let at = st.removals;
+        st.removed_at.insert(user_id, at);
         let listed = st.roster.remove(&user_id);
         self.remove_user_locked(&mut st, user_id) || listed
     }

@@ -16,7 +16,7 @@ use crate::host_state::{HostState, Parts};
 use crate::limits::{ConnectionCounter, Limits};
 use crate::passcode;
 use crate::passcode_checks::PasscodeChecks;
-use crate::protocol::{close, RoomSummary};
+use crate::protocol::{close, Member, RoomSummary};
 use crate::room::Room;
 use crate::store::{RoomPolicy, RosterEntry, Store, StoreError};
 use crate::tls::HostCert;
@@ -165,16 +165,22 @@ impl Host {
             Some(p) => PasscodeSetting::Set(p),
             None => PasscodeSetting::Open,
         };
-        self.open_room_with(name, setting)
+        self.open_room_with(name, setting, None)
     }
 
-    /// [`Host::open_room`] with the choice to keep a reopened room's stored passcode.
-    /// Hashing a new passcode is Argon2id: call this off the async runtime.
+    /// [`Host::open_room`] with the choice to keep a reopened room's stored passcode,
+    /// and to set its policy (`None` keeps the stored one). The policy is stored before
+    /// the room is live, so no `welcome` lists an unlisted room even once. Hashing a new
+    /// passcode is Argon2id: call this off the async runtime.
     pub fn open_room_with(
         &self,
         name: &str,
         passcode: PasscodeSetting<'_>,
+        policy: Option<RoomPolicy>,
     ) -> Result<RoomSummary, HostError> {
+        if let Some(p) = policy {
+            self.check_policy(p)?;
+        }
         let existing = self.state.store().find_hosted_room(name)?;
         let hash = match passcode {
             PasscodeSetting::Keep => existing.and_then(|r| r.pass_hash),
@@ -185,12 +191,18 @@ impl Host {
             },
             PasscodeSetting::Open => None,
         };
-        let stored = self.state.store().open_hosted_room(name, hash.as_deref())?;
+        let mut stored = self.state.store().open_hosted_room(name, hash.as_deref())?;
+        if let Some(p) = policy.filter(|p| *p != stored.policy) {
+            self.state.store().set_room_policy(stored.room_id, p)?;
+            stored.policy = p;
+        }
         // Hosting a room again as it is (same passcode, or none) changes nothing: its
         // members stay connected. "Host again" pressed while the app resumes its rooms at
         // start used to replace the room and kick everyone in it.
-        if let Some(current) = self.state.rooms_read().get(&stored.room_id) {
+        let current = self.state.rooms_read().get(&stored.room_id).cloned();
+        if let Some(current) = current {
             if current.pass_hash == stored.pass_hash {
+                current.set_policy(stored.policy);
                 return Ok(current.summary());
             }
         }
@@ -238,15 +250,20 @@ impl Host {
         room_id: Uuid,
         policy: RoomPolicy,
     ) -> Result<RoomSummary, HostError> {
+        self.check_policy(policy)?;
+        let room = self.state.room(room_id).ok_or(HostError::NoSuchRoom)?;
+        self.state.store().set_room_policy(room_id, policy)?;
+        room.set_policy(policy);
+        Ok(room.summary())
+    }
+
+    fn check_policy(&self, policy: RoomPolicy) -> Result<(), HostError> {
         if policy.members_only && self.own.owner_id.is_none() {
             return Err(HostError::Policy(
                 "members-only rooms need TLS: a plaintext host verifies nobody",
             ));
         }
-        let room = self.state.room(room_id).ok_or(HostError::NoSuchRoom)?;
-        self.state.store().set_room_policy(room_id, policy)?;
-        room.set_policy(policy);
-        Ok(room.summary())
+        Ok(())
     }
 
     /// Removes a person from a hosted room: off its roster, their resume tokens revoked
@@ -260,6 +277,18 @@ impl Host {
         let here = room.remove_user(user_id);
         tracing::info!(room = %room_id, user = %user_id, "member removed by the host owner");
         Ok(stored || here)
+    }
+
+    /// Who is connected to a hosted room now, verified or not, one entry per person.
+    pub fn online(&self, room_id: Uuid) -> Result<Vec<Member>, HostError> {
+        let room = self.state.room(room_id).ok_or(HostError::NoSuchRoom)?;
+        let members = room.lock().members();
+        Ok(members)
+    }
+
+    /// A hosted room as `welcome` describes it.
+    pub fn room(&self, room_id: Uuid) -> Option<RoomSummary> {
+        self.state.room(room_id).map(|r| r.summary())
     }
 
     /// The identities admitted to a hosted room (blocking: a store read).

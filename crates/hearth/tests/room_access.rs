@@ -260,3 +260,114 @@ async fn a_plaintext_host_refuses_members_only_since_it_verifies_nobody() {
     assert!(e.to_string().contains("need TLS"), "{e}");
     assert!(!t.host.rooms()[0].members_only);
 }
+
+/// A join awaits Argon2 and the store between its admission check and entering the room.
+/// A removal landing in that window used to be undone by the join's own writes (a new
+/// token, the roster entry), and the removed member was in. Removals are made at spread
+/// delays across a passcode join, so some land before it, some inside it, some after; in
+/// every case the end state is the same: not in the room, not on the roster, no token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_racing_a_join_always_wins() {
+    let h = tls_host().await;
+    let board = h.host.open_room("Board", Some("sesame")).unwrap().room_id;
+
+    // How long a passcode join takes here, to spread the removals over it.
+    let probe = person();
+    let (c, mut ev) = client_for(&probe.store, &h, board, "Probe");
+    let started = std::time::Instant::now();
+    join(&c, &mut ev, board, Some("sesame")).await.unwrap();
+    let window = started.elapsed();
+    c.shutdown();
+
+    let mut entered_then_removed = 0;
+    let mut refused = 0;
+    for step in 0..12u32 {
+        // Admitted while the room is open to all, then members-only.
+        h.host
+            .set_room_policy(board, RoomPolicy::default())
+            .unwrap();
+        let p = person();
+        let id = p.store.user_id().unwrap();
+        let (c, mut ev) = client_for(&p.store, &h, board, "Racer");
+        join(&c, &mut ev, board, Some("sesame")).await.unwrap();
+        c.shutdown();
+        h.host.set_room_policy(board, MEMBERS_ONLY).unwrap();
+        assert!(h
+            .store
+            .roster(board)
+            .unwrap()
+            .iter()
+            .any(|r| r.user_id == id));
+
+        let (c, mut ev) = client_for(&p.store, &h, board, "Racer");
+        until(&mut ev, "welcome", |e| {
+            matches!(e, ClientEvent::Welcome(_)).then_some(())
+        })
+        .await;
+        p.store.set_resume_token(board, None).unwrap();
+        c.join(board, Some("sesame".into())).unwrap();
+        let host = h.host.clone();
+        let delay = window * step / 6;
+        let removal = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            tokio::task::spawn_blocking(move || host.remove_member(board, id).unwrap())
+                .await
+                .unwrap()
+        });
+        let answer = until(&mut ev, "the join's answer", |e| match e {
+            ClientEvent::Joined { room, .. } if room.room_id == board => Some(Ok(())),
+            ClientEvent::JoinFailed { room_id, error } if *room_id == board => {
+                Some(Err(error.code))
+            }
+            _ => None,
+        })
+        .await;
+        removal.await.unwrap();
+        match answer {
+            Ok(()) => {
+                until(&mut ev, "removed after entering", |e| {
+                    matches!(e, ClientEvent::Removed { room_id } if *room_id == board).then_some(())
+                })
+                .await;
+                entered_then_removed += 1;
+            }
+            Err(code) => {
+                assert_eq!(code, ErrorCode::NotAMember, "step {step}");
+                refused += 1;
+            }
+        }
+        // The removal holds, whichever way the race went.
+        assert!(
+            h.store
+                .roster(board)
+                .unwrap()
+                .iter()
+                .all(|r| r.user_id != id),
+            "step {step} ({delay:?}): back on the roster after the removal"
+        );
+        assert_eq!(
+            h.host
+                .rooms()
+                .iter()
+                .find(|r| r.room_id == board)
+                .unwrap()
+                .online,
+            0,
+            "step {step} ({delay:?}): in the room after the removal"
+        );
+        let token = p.store.resume_token(board).unwrap();
+        c.shutdown();
+        let (c, mut ev) = client_for(&p.store, &h, board, "Racer");
+        assert_eq!(
+            join(&c, &mut ev, board, None).await,
+            Err(ErrorCode::NotAMember),
+            "step {step} ({delay:?}): rejoined with {token:?}"
+        );
+        c.shutdown();
+    }
+    // Which side of the join the removals landed on varies with the machine's load; the
+    // end state above must not.
+    eprintln!(
+        "join window {window:?}: refused {refused}, entered then removed {entered_then_removed}"
+    );
+}

@@ -405,7 +405,7 @@ async fn hosting_a_hosted_room_again_unchanged_keeps_its_members() {
     );
     assert_eq!(
         h.host
-            .open_room_with("Vault", hearth::PasscodeSetting::Keep)
+            .open_room_with("Vault", hearth::PasscodeSetting::Keep, None)
             .unwrap()
             .room_id,
         room

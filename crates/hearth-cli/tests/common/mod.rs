@@ -260,3 +260,56 @@ pub async fn send_all_acked(
         }
     }
 }
+
+/// Spawns interactive `hearth join URL --name NAME [EXTRA…]`, its stderr and stdout read line by
+/// line into one channel (prefixed "err: " / "out: ").
+pub fn interactive(
+    url: &str,
+    name: &str,
+    data: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = hearth()
+        .args(["join", url, "--name", name, "--data-dir"])
+        .arg(data)
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx2.send(format!("out: {l}"));
+        }
+    });
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(format!("err: {l}"));
+        }
+    });
+    (child, rx)
+}
+
+/// Lines until one contains `what` (all of them, that one last), within 20 s.
+pub fn lines_until(rx: &std::sync::mpsc::Receiver<String>, what: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => {
+                let done = l.contains(what);
+                seen.push(l);
+                if done {
+                    return seen;
+                }
+            }
+            Err(_) => panic!("no line with {what:?}; got {seen:#?}"),
+        }
+    }
+}

@@ -22,8 +22,16 @@ use crate::protocol::{
     HostFrame, Join, Joined, Member, PresenceEvent, RoomRef, Welcome, MAX_CLIENT_MSG_ID_LEN,
     PROTOCOL_VERSION,
 };
-use crate::room::{Admission, Room};
+use crate::room::{Refusal, Room};
 use crate::store::{NewMessage, StoreError};
+
+/// How a join's last step, under the room lock, ended.
+enum JoinEnd {
+    Entered,
+    /// No longer hosted.
+    Closed,
+    Refused(Refusal),
+}
 
 pub(super) struct Session {
     pub(super) state: Arc<HostState>,
@@ -319,14 +327,10 @@ impl Session {
                 Some(frame),
             );
         };
-        if room.admission(&user) == Admission::NotAMember {
-            tracing::info!(addr = %self.addr, room = %room.id, user = %user.user_id, "not a member");
-            return self.error(
-                ErrorCode::NotAMember,
-                "this room is for its members only: ask its host to let you in",
-                Some(frame),
-            );
-        }
+        let ticket = match room.admission(&user) {
+            Ok(ticket) => ticket,
+            Err(refusal) => return self.refuse(&room, &user, refusal, frame),
+        };
         let token_ok = match (&room.pass_hash, j.passcode.as_deref(), &j.resume_token) {
             (Some(_), None | Some(""), Some(token)) => {
                 let (store, hash) = (
@@ -418,6 +422,7 @@ impl Session {
                 tracing::warn!(room = %room.id, "could not store the roster entry");
             }
         }
+        let (joiner, user_id) = (user.clone(), user.user_id);
         let page = self.state.limits().max_history_page;
         let since = j.since_seq;
         let peer = Arc::clone(&self.peer);
@@ -462,7 +467,10 @@ impl Session {
                 }
                 if st.is_closed() {
                     // Stopped hosting while this join read the backlog.
-                    return Ok(false);
+                    return Ok(JoinEnd::Closed);
+                }
+                if let Err(refusal) = r.may_enter(&st, &user, ticket) {
+                    return Ok(JoinEnd::Refused(refusal));
                 }
                 st.add(r.id, user, Arc::clone(&peer));
                 peer.send(&HostFrame::Joined(Joined {
@@ -473,20 +481,45 @@ impl Session {
                     has_more,
                     resume_token,
                 }));
-                Ok(true)
+                Ok(JoinEnd::Entered)
             })
             .await;
         match res {
-            Ok(true) => {
+            Ok(JoinEnd::Entered) => {
                 self.rooms.insert(room.id, room);
             }
-            Ok(false) => self.error(
+            Ok(JoinEnd::Closed) => self.error(
                 ErrorCode::UnknownRoom,
                 "this host has no such room",
                 Some(frame),
             ),
+            Ok(JoinEnd::Refused(refusal)) => {
+                if refusal == Refusal::Removed {
+                    // The removal came while this join awaited and may have run before
+                    // its token and roster writes: undo them, so the removal holds.
+                    let (store, room_id, user_id) =
+                        (Arc::clone(self.state.store()), room.id, user_id);
+                    room.remove_user(user_id);
+                    let undone =
+                        tokio::task::spawn_blocking(move || store.remove_member(room_id, user_id))
+                            .await;
+                    if !matches!(undone, Ok(Ok(_))) {
+                        tracing::warn!(room = %room.id, "could not revoke a racing join's token");
+                    }
+                }
+                self.refuse(&room, &joiner, refusal, frame)
+            }
             Err(e) => self.storage_error(e, frame),
         }
+    }
+
+    fn refuse(&self, room: &Room, user: &Member, refusal: Refusal, frame: &ClientFrame) {
+        tracing::info!(addr = %self.addr, room = %room.id, user = %user.user_id, ?refusal, "join refused");
+        let message = match refusal {
+            Refusal::NotAMember => "this room is for its members only: ask its host to let you in",
+            Refusal::Removed => "the host removed you from this room",
+        };
+        self.error(ErrorCode::NotAMember, message, Some(frame));
     }
 
     fn storage_error(&self, e: StoreError, frame: &ClientFrame) {
