@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 # Never let `cargo +nightly` install a toolchain by itself.
 export RUSTUP_AUTO_INSTALL=0
+# test.sh lints its stable build through stable clippy-driver; the nightly fuzz build
+# must not inherit it (stable rustc refuses nightly's -Z flags).
+unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "fuzz smoke: SKIPPED, no nightly toolchain; the corpus is replayed on stable by crates/hearth/tests/fuzz_corpus.rs"
