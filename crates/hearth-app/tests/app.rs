@@ -298,6 +298,7 @@ fn a_ui_that_falls_behind_gets_one_resync_and_loses_nothing() {
                     client_msg_id: format!("seed-{i}"),
                     text: format!("archived message {i} — مرحبا 🔥"),
                     verified: false,
+                    ..Default::default()
                 })
                 .collect();
             store.host_log().unwrap().append_batch(&batch).unwrap();

@@ -157,6 +157,7 @@ fn build(dir: &Path, n: u64, singles: u64, size: usize) -> anyhow::Result<Built>
             client_msg_id: Uuid::now_v7().to_string(),
             text,
             verified: false,
+            ..Default::default()
         }
     };
     let mut batch_hist = Histogram::default();

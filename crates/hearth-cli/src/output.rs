@@ -114,6 +114,7 @@ mod tests {
             text: "line one\u{1b}[2J\nline two".into(),
             kind: None,
             verified: false,
+            ..Default::default()
         };
         let line = human(&m, &mut Authors::default());
         assert!(!line.contains('\u{1b}'), "{line:?}");

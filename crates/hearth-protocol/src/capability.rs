@@ -12,8 +12,13 @@ pub const MESSAGE_KINDS: &str = "message_kinds";
 /// and messages say whether the host verified them.
 pub const IDENTITY: &str = "identity";
 
+/// Message actions (§3.9): replies, edits, deletions, reactions and mentions. A host sends
+/// actions as such only to connections that negotiated this; others get each one as a
+/// plain message saying what happened, so their logs stay gap-free.
+pub const RELATIONS: &str = "relations";
+
 /// Everything this build supports, in a stable order.
-pub const ALL: &[&str] = &[MESSAGE_KINDS, IDENTITY];
+pub const ALL: &[&str] = &[MESSAGE_KINDS, IDENTITY, RELATIONS];
 
 /// Offered names looked at: a hostile hello cannot make negotiation expensive.
 const MAX_OFFERED: usize = 64;

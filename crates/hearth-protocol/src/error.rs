@@ -56,6 +56,15 @@ error_codes! {
     IdentityInvalid = "identity_invalid",
     IdentityRequired = "identity_required",
     NotAMember = "not_a_member",
+    /// An action's `target` or a `reply_to` names no message of the room, or a message
+    /// it cannot apply to (an action, a deleted message).
+    UnknownTarget = "unknown_target",
+    /// Only a message's author may edit it, and only its author or the host owner may
+    /// delete it.
+    NotAuthor = "not_author",
+    /// A malformed action: an unknown kind, a missing target, a reaction that is not an
+    /// emoji, too many mentions.
+    InvalidAction = "invalid_action",
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -142,13 +142,36 @@ pub enum LeftReason {
     Other,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Send {
     pub room_id: Uuid,
     /// Chosen by the client; a resend with the same id is answered with the original ack.
     pub client_msg_id: String,
+    /// The message, the new text of an edit, or the emoji of a reaction; empty for a
+    /// delete.
     pub text: String,
+    /// With the `relations` capability (§3.9): absent for a message, or one of the
+    /// actions `edit`, `delete`, `react`, `unreact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub kind: Option<String>,
+    /// The seq of the message an action acts on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number", optional))]
+    pub target: Option<u64>,
+    /// The seq of the message this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number", optional))]
+    pub reply_to: Option<u64>,
+    /// The user ids this message mentions (verified identities, not names in the text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<Uuid>>"))]
+    pub mentions: Vec<Uuid>,
+    /// `@room`: this message mentions everyone in the room.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+    pub mentions_room: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -311,7 +334,7 @@ pub struct Ack {
     pub duplicate: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct ChatMessage {
     pub room_id: Uuid,
@@ -334,6 +357,42 @@ pub struct ChatMessage {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub verified: bool,
+    /// For an action (§3.9): the seq of the message it acts on (for an edit, always the
+    /// original message, never another edit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number", optional))]
+    pub target: Option<u64>,
+    /// The seq of the message this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number", optional))]
+    pub reply_to: Option<u64>,
+    /// The user ids this message mentions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<Uuid>>"))]
+    pub mentions: Vec<Uuid>,
+    /// `@room`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+    pub mentions_room: bool,
+    /// Set on a message that was deleted: its text (and its edits' texts) are gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub deleted: Option<Deleted>,
+}
+
+/// Who deleted a message (§3.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+pub struct Deleted {
+    /// The seq of the `delete` event.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub seq: u64,
+    /// The deleter's user id: the author, or the host owner.
+    pub by: Uuid,
+    /// The room's host owner removed someone else's message ("removed by the host").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
+    pub by_owner: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

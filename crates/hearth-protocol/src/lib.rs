@@ -13,6 +13,7 @@ mod error;
 mod frames;
 pub mod identity;
 mod names;
+pub mod relations;
 
 pub use codec::{decode_client, decode_host, encode, RequestRef};
 pub use error::{DecodeError, ErrorCode, ErrorFrame};

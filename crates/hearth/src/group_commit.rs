@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::peer::Peer;
 use crate::protocol::{Ack, ErrorCode, ErrorFrame, HostFrame};
 use crate::room::Room;
-use crate::store::{Appended, HostLog, NewMessage, StoreError};
+use crate::store::{Appended, HostLog, NewMessage, Refusal, StoreError};
 
 /// Most appends committed in one transaction.
 pub(crate) const MAX_BATCH: usize = 4096;
@@ -136,6 +136,27 @@ fn commit(
     }
 }
 
+/// The `error` answering an action the log refused (protocol §3.9).
+fn refusal_frame(r: (Refusal, &NewMessage), room: &Room) -> ErrorFrame {
+    let (r, m) = r;
+    let (code, message) = match r {
+        Refusal::UnknownTarget => (
+            ErrorCode::UnknownTarget,
+            "no message of this room that this can apply to",
+        ),
+        Refusal::TargetDeleted => (ErrorCode::UnknownTarget, "that message was deleted"),
+        Refusal::NotAuthor => (
+            ErrorCode::NotAuthor,
+            "only its author can edit a message, and only its author or the host owner can delete it",
+        ),
+    };
+    let mut f = ErrorFrame::new(code, message);
+    f.request = Some("send".into());
+    f.room_id = Some(room.id);
+    f.client_msg_id = Some(m.client_msg_id.clone());
+    f
+}
+
 /// Acks the senders and fans the stored messages out, in commit order.
 fn deliver(done: Done) {
     let Done {
@@ -146,13 +167,17 @@ fn deliver(done: Done) {
     } = done;
     match result {
         Ok(outcomes) => {
-            for ((room, peer), outcome) in dest.into_iter().zip(outcomes) {
+            for (((room, peer), outcome), m) in dest.into_iter().zip(outcomes).zip(&msgs) {
                 let (m, duplicate) = match outcome {
                     Appended::Stored(m) => {
                         room.publish(&m);
                         (m, false)
                     }
                     Appended::Duplicate(m) => (m, true),
+                    Appended::Refused(r) => {
+                        peer.send(&HostFrame::Error(refusal_frame((r, m), &room)));
+                        continue;
+                    }
                 };
                 peer.send(&HostFrame::Ack(Ack {
                     room_id: m.room_id,

@@ -3,14 +3,20 @@
 //! pushes here without waiting, so a slow reader never blocks a room.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{close, encode, HostFrame};
+use crate::protocol::{close, encode, relations, ChatMessage, HostFrame};
+
+/// Does a client without `relations` need this message rewritten (an action, or a
+/// deleted message's empty text)?
+pub fn needs_downgrade(m: &ChatMessage) -> bool {
+    relations::is_action(m.kind.as_deref()) || m.deleted.is_some()
+}
 
 pub type ConnId = u64;
 
@@ -77,6 +83,9 @@ pub struct Peer {
     queued: AtomicUsize,
     max_bytes: usize,
     budget: Arc<OutgoingBudget>,
+    /// The connection negotiated `relations` (protocol §3.9): actions reach it as such;
+    /// without, each as a plain message saying what happened.
+    relations: AtomicBool,
 }
 
 impl Peer {
@@ -95,11 +104,36 @@ impl Peer {
             queued: AtomicUsize::new(0),
             max_bytes,
             budget,
+            relations: AtomicBool::new(false),
         });
         let out = Outgoing {
             peer: Arc::clone(&peer),
         };
         (peer, out)
+    }
+
+    pub fn set_relations(&self, on: bool) {
+        self.relations.store(on, Ordering::Relaxed);
+    }
+
+    pub fn relations(&self) -> bool {
+        self.relations.load(Ordering::Relaxed)
+    }
+
+    /// Messages as this connection can read them: downgraded without `relations`.
+    pub fn readable(&self, msgs: Vec<ChatMessage>) -> Vec<ChatMessage> {
+        if self.relations() {
+            return msgs;
+        }
+        msgs.into_iter()
+            .map(|m| {
+                if needs_downgrade(&m) {
+                    relations::downgrade(&m)
+                } else {
+                    m
+                }
+            })
+            .collect()
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {

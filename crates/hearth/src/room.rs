@@ -87,6 +87,11 @@ impl Room {
         }
     }
 
+    /// The host owner's verified user id; None on a plaintext host.
+    pub fn owner_id(&self) -> Option<Uuid> {
+        self.owner_id
+    }
+
     /// The room's owner, policy and roster, as the store has them.
     pub fn with_access(
         mut self,
@@ -242,11 +247,28 @@ impl Room {
     /// Fans a committed message out to every member, in commit order.
     pub fn publish(&self, msg: &ChatMessage) {
         let frame = Utf8Bytes::from(encode(&HostFrame::Message(msg.clone())));
+        // Encoded once for the connections without `relations` (protocol §3.9).
+        let plain = crate::peer::needs_downgrade(msg).then(|| {
+            Utf8Bytes::from(encode(&HostFrame::Message(
+                crate::protocol::relations::downgrade(msg),
+            )))
+        });
         let mut st = self.lock();
         st.committed_head = st.committed_head.max(msg.seq);
         // Sending a message ends its author's typing indicator, as in every chat app.
         let stop = st.typing.remove(&msg.user_id);
-        st.broadcast(&frame, None);
+        match &plain {
+            None => st.broadcast(&frame, None),
+            Some(plain) => {
+                for (_, peer) in st.members.values() {
+                    peer.push(if peer.relations() {
+                        frame.clone()
+                    } else {
+                        plain.clone()
+                    });
+                }
+            }
+        }
         if let Some((typist, _)) = stop {
             let ev = self.typing_frame(typist, false);
             st.broadcast(&ev, None);

@@ -26,6 +26,7 @@ fn msg(room_id: Uuid, seq: u64, text: &str) -> ChatMessage {
         text: text.into(),
         kind: None,
         verified: false,
+        ..Default::default()
     }
 }
 

@@ -4,4 +4,4 @@
  * Stable error codes (docs/protocol.md §6). Codes are never renamed; new ones may
  * be added, and a code this build does not know decodes as `Unknown`.
  */
-export type ErrorCode = "bad_json" | "unknown_type" | "invalid_payload" | "hello_required" | "already_greeted" | "unsupported_version" | "invalid_name" | "unknown_room" | "not_joined" | "passcode_required" | "wrong_passcode" | "throttled" | "empty_text" | "text_too_long" | "invalid_client_msg_id" | "rate_limited" | "invalid_request" | "storage_full" | "storage_error" | "identity_invalid" | "identity_required" | "not_a_member" | "unknown";
+export type ErrorCode = "bad_json" | "unknown_type" | "invalid_payload" | "hello_required" | "already_greeted" | "unsupported_version" | "invalid_name" | "unknown_room" | "not_joined" | "passcode_required" | "wrong_passcode" | "throttled" | "empty_text" | "text_too_long" | "invalid_client_msg_id" | "rate_limited" | "invalid_request" | "storage_full" | "storage_error" | "identity_invalid" | "identity_required" | "not_a_member" | "unknown_target" | "not_author" | "invalid_action" | "unknown";

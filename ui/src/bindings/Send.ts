@@ -4,4 +4,30 @@ export type Send = { room_id: string,
 /**
  * Chosen by the client; a resend with the same id is answered with the original ack.
  */
-client_msg_id: string, text: string, };
+client_msg_id: string, 
+/**
+ * The message, the new text of an edit, or the emoji of a reaction; empty for a
+ * delete.
+ */
+text: string, 
+/**
+ * With the `relations` capability (§3.9): absent for a message, or one of the
+ * actions `edit`, `delete`, `react`, `unreact`.
+ */
+kind?: string, 
+/**
+ * The seq of the message an action acts on.
+ */
+target?: number, 
+/**
+ * The seq of the message this one replies to.
+ */
+reply_to?: number, 
+/**
+ * The user ids this message mentions (verified identities, not names in the text).
+ */
+mentions?: Array<string>, 
+/**
+ * `@room`: this message mentions everyone in the room.
+ */
+mentions_room?: boolean, };

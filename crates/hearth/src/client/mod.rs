@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::invite::Invite;
+use crate::protocol::relations::Relation;
 use crate::protocol::{
     ChatMessage, ErrorFrame, HistoryPage, Member, Presence, RoomSummary, TypingEvent, Welcome,
 };
@@ -274,11 +275,22 @@ impl Client {
     /// Queues a message: it is in the persisted outbox when this returns, and is
     /// delivered exactly once, whenever the host can be reached.
     pub fn send(&self, room_id: Uuid, text: &str) -> Result<OutboxEntry, ClientError> {
+        self.send_with(room_id, text, &Relation::default())
+    }
+
+    /// [`Client::send`] for a reply, mentions, or an action on another message
+    /// (protocol §3.9); queued and delivered like any message, offline included.
+    pub fn send_with(
+        &self,
+        room_id: Uuid,
+        text: &str,
+        relation: &Relation,
+    ) -> Result<OutboxEntry, ClientError> {
         let entry = self
             .store
             // Time-ordered ids (UUIDv7) land at the end of the host's idempotency index
             // instead of all over it: 1M-message logs insert ~10x faster (docs/performance.md).
-            .outbox_push(room_id, &Uuid::now_v7().to_string(), text)?;
+            .outbox_push_with(room_id, &Uuid::now_v7().to_string(), text, relation)?;
         // A stopped client (say, at a certificate warning) leaves it queued: the outbox
         // is on disk, and the next client for this room sends it.
         self.signals

@@ -525,10 +525,16 @@ impl Task {
             Ok(entries) => {
                 if let Some(e) = entries.into_iter().next() {
                     r.inflight = Some(e.client_msg_id.clone());
+                    let rel = e.relation;
                     out.push(ClientFrame::Send(protocol::Send {
                         room_id,
                         client_msg_id: e.client_msg_id,
                         text: e.text,
+                        kind: rel.kind,
+                        target: rel.target,
+                        reply_to: rel.reply_to,
+                        mentions: rel.mentions,
+                        mentions_room: rel.mentions_room,
                     }));
                 }
             }

@@ -18,9 +18,9 @@ use crate::host_state::HostState;
 use crate::limits::TokenBucket;
 use crate::peer::Peer;
 use crate::protocol::{
-    self, close, decode_client, ClientFrame, ErrorCode, ErrorFrame, HistoryPage, HistoryRequest,
-    HostFrame, Join, Joined, Member, PresenceEvent, RoomRef, Welcome, MAX_CLIENT_MSG_ID_LEN,
-    PROTOCOL_VERSION,
+    self, capability, close, decode_client, relations, ClientFrame, ErrorCode, ErrorFrame,
+    HistoryPage, HistoryRequest, HostFrame, Join, Joined, Member, PresenceEvent, RoomRef, Welcome,
+    MAX_CLIENT_MSG_ID_LEN, PROTOCOL_VERSION,
 };
 use crate::room::{Refusal, Room};
 use crate::store::{NewMessage, StoreError};
@@ -258,13 +258,16 @@ impl Session {
             .collect();
         self.user = Some(user);
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        let capabilities = protocol::capability::negotiate(&h.capabilities);
+        self.peer
+            .set_relations(capabilities.iter().any(|c| c == capability::RELATIONS));
         self.peer.send(&HostFrame::Welcome(Welcome {
             protocol: PROTOCOL_VERSION,
             host_id: self.state.host_id(),
             host_name: self.state.host_name().to_string(),
             rooms,
             limits: self.state.limits().public(),
-            capabilities: protocol::capability::negotiate(&h.capabilities),
+            capabilities,
             verified,
         }));
     }
@@ -476,7 +479,7 @@ impl Session {
                 peer.send(&HostFrame::Joined(Joined {
                     room: r.summary_locked(&st),
                     members: st.members(),
-                    messages,
+                    messages: peer.readable(messages),
                     head_seq: head,
                     has_more,
                     resume_token,
@@ -556,7 +559,10 @@ impl Session {
                 Some(frame),
             );
         }
-        if s.text.trim().is_empty() {
+        if let Err((code, why)) = check_action(s, self.peer.relations()) {
+            return self.error(code, why, Some(frame));
+        }
+        if s.text.trim().is_empty() && s.kind.as_deref() != Some(relations::DELETE) {
             return self.error(ErrorCode::EmptyText, "message text is empty", Some(frame));
         }
         let chars = s.text.chars().count();
@@ -592,8 +598,19 @@ impl Session {
             user_id: user.user_id,
             author: user.name,
             client_msg_id: s.client_msg_id.clone(),
-            text: s.text.clone(),
+            // A delete carries no text, whatever was sent with it.
+            text: if s.kind.as_deref() == Some(relations::DELETE) {
+                String::new()
+            } else {
+                s.text.clone()
+            },
+            by_owner: user.verified && room.owner_id() == Some(user.user_id),
             verified: user.verified,
+            kind: s.kind.clone(),
+            target: s.target,
+            reply_to: s.reply_to,
+            mentions: dedup(&s.mentions),
+            mentions_room: s.mentions_room,
         };
         if !self.state.append(msg, room, Arc::clone(&self.peer)).await {
             self.error(
@@ -642,11 +659,72 @@ impl Session {
             Ok((messages, has_more)) => {
                 self.peer.send(&HostFrame::HistoryPage(HistoryPage {
                     room_id: id,
-                    messages,
+                    messages: self.peer.readable(messages),
                     has_more,
                 }));
             }
             Err(e) => self.storage_error(e, frame),
         }
     }
+}
+
+/// The checks on an action that need nothing but the frame (protocol §3.9); the rules
+/// that need the log (the target exists, who wrote it) run inside the commit.
+fn check_action(s: &protocol::Send, negotiated: bool) -> Result<(), (ErrorCode, String)> {
+    let used = s.kind.is_some()
+        || s.target.is_some()
+        || s.reply_to.is_some()
+        || !s.mentions.is_empty()
+        || s.mentions_room;
+    if used && !negotiated {
+        return Err((
+            ErrorCode::InvalidAction,
+            "replies, mentions and actions need the `relations` capability in hello".into(),
+        ));
+    }
+    match s.kind.as_deref() {
+        None if s.target.is_some() => Err((
+            ErrorCode::InvalidAction,
+            "only an action (edit, delete, react, unreact) has a target".into(),
+        )),
+        None => Ok(()),
+        Some(k) if !relations::is_action(Some(k)) => Err((
+            ErrorCode::InvalidAction,
+            format!("unknown action `{k}`: edit, delete, react or unreact"),
+        )),
+        Some(_) if s.target.is_none() => Err((
+            ErrorCode::InvalidAction,
+            "an action needs a target seq".into(),
+        )),
+        Some(relations::REACT | relations::UNREACT) if !relations::valid_reaction(&s.text) => {
+            Err((
+                ErrorCode::InvalidAction,
+                format!(
+                    "a reaction is one emoji, at most {} bytes",
+                    relations::MAX_REACTION_BYTES
+                ),
+            ))
+        }
+        Some(_) => Ok(()),
+    }
+    .and_then(|()| {
+        if s.mentions.len() > relations::MAX_MENTIONS {
+            return Err((
+                ErrorCode::InvalidAction,
+                format!("at most {} mentions", relations::MAX_MENTIONS),
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// Mentions as a set, in the order first given.
+fn dedup(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut out: Vec<Uuid> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !out.contains(id) {
+            out.push(*id);
+        }
+    }
+    out
 }

@@ -7,8 +7,9 @@ use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::*;
+use super::search;
 use super::*;
-use crate::protocol::{now_ms, ChatMessage};
+use crate::protocol::{now_ms, relations, ChatMessage};
 
 impl Store {
     /// Records (or refreshes) a room this install has joined.
@@ -74,6 +75,7 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let id = room_id.to_string();
+        search::unindex_room(&tx, &id, 0).map_err(|e| self.err(e))?;
         for sql in [
             "DELETE FROM joined_rooms WHERE room_id = ?1",
             "DELETE FROM messages WHERE room_id = ?1",
@@ -93,6 +95,7 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let (id, head) = (room_id.to_string(), i64::try_from(head).unwrap_or(i64::MAX));
+        search::unindex_room(&tx, &id, head).map_err(|e| self.err(e))?;
         let moved = tx
             .execute(
                 &format!(
@@ -151,10 +154,9 @@ impl Store {
         let mut set_aside = 0;
         {
             let mut ins = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO messages (room_id, seq, ts, user_id, author, client_msg_id, text, kind, verified)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
+                .prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO messages ({MSG_COLS}) VALUES ({MSG_PARAMS})"
+                ))
                 .map_err(|e| self.err(e))?;
             let mut same = tx
                 .prepare_cached(
@@ -167,11 +169,8 @@ impl Store {
                      SELECT {MSG_COLS}, ?3 FROM messages WHERE room_id = ?1 AND seq = ?2"
                 ))
                 .map_err(|e| self.err(e))?;
-            let mut replace = tx
-                .prepare_cached(
-                    "UPDATE messages SET ts = ?3, user_id = ?4, author = ?5, client_msg_id = ?6, text = ?7, kind = ?8, verified = ?9
-                     WHERE room_id = ?1 AND seq = ?2",
-                )
+            let mut drop_row = tx
+                .prepare_cached("DELETE FROM messages WHERE room_id = ?1 AND seq = ?2")
                 .map_err(|e| self.err(e))?;
             // Who wrote it, and the earliest we know of them in this room ("new" marks).
             let mut seen = tx
@@ -186,18 +185,10 @@ impl Store {
                     (m.room_id.to_string(), m.seq as i64, m.user_id.to_string());
                 seen.execute(params![room, user, m.author, m.ts])
                     .map_err(|e| self.err(e))?;
-                let fields = params![
-                    room,
-                    seq,
-                    m.ts,
-                    user,
-                    m.author,
-                    m.client_msg_id,
-                    m.text,
-                    m.kind,
-                    m.verified
-                ];
+                let fields = msg_params(m);
+                let fields = rusqlite::params_from_iter(fields.iter());
                 if ins.execute(fields).map_err(|e| self.err(e))? == 1 {
+                    apply(&tx, m).map_err(|e| self.err(e))?;
                     continue;
                 }
                 let unchanged: bool = same
@@ -207,7 +198,14 @@ impl Store {
                     aside
                         .execute(params![room, seq, now_ms()])
                         .map_err(|e| self.err(e))?;
-                    replace.execute(fields).map_err(|e| self.err(e))?;
+                    search::unindex_room_seq(&tx, &room, seq).map_err(|e| self.err(e))?;
+                    drop_row
+                        .execute(params![room, seq])
+                        .map_err(|e| self.err(e))?;
+                    let fields = msg_params(m);
+                    ins.execute(rusqlite::params_from_iter(fields.iter()))
+                        .map_err(|e| self.err(e))?;
+                    apply(&tx, m).map_err(|e| self.err(e))?;
                     set_aside += 1;
                 }
             }
@@ -381,7 +379,36 @@ impl Store {
     }
 }
 
-/// A room this install has joined, as cached locally.
+/// Applies a newly cached message to what the cache shows: a deletion erases its target's
+/// text and its edits' texts (the cache forgets them, it does not only hide them); an
+/// edit changes what search finds; a message is indexed.
+fn apply(conn: &rusqlite::Connection, m: &ChatMessage) -> rusqlite::Result<()> {
+    let room = m.room_id.to_string();
+    match (m.kind.as_deref(), m.target) {
+        (Some(relations::DELETE), Some(target)) => {
+            let target = i64::try_from(target).unwrap_or(i64::MAX);
+            // The host refuses a delete by anyone but the author or the host owner; the
+            // cache has no list of owners, so it takes the host's word here.
+            conn.prepare_cached(
+                "UPDATE messages SET text = '', mentions = NULL, deleted_seq = ?3, deleted_by = ?4,
+                   deleted_by_owner = (user_id != ?4)
+                 WHERE room_id = ?1 AND seq = ?2 AND kind IS NULL",
+            )?
+            .execute(params![room, target, m.seq as i64, m.user_id.to_string()])?;
+            conn.prepare_cached(
+                "UPDATE messages SET text = '' WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
+            )?
+            .execute(params![room, target])?;
+            search::reindex(conn, &room, target)
+        }
+        (Some(relations::EDIT), Some(target)) => {
+            search::reindex(conn, &room, i64::try_from(target).unwrap_or(i64::MAX))
+        }
+        (None, _) => search::reindex(conn, &room, m.seq as i64),
+        _ => Ok(()),
+    }
+}
+
 /// A joined room with what a room list shows of it ([`Store::room_overviews`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoomOverview {

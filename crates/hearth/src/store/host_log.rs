@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::rows::*;
 use super::*;
-use crate::protocol::{now_ms, ChatMessage, Visibility};
+use crate::protocol::{now_ms, relations, ChatMessage, Visibility};
 
 impl Store {
     /// Finds the hosted room called `name`, or creates it. The passcode hash given
@@ -145,7 +145,7 @@ fn policy(conn: &Connection, room_id: Uuid) -> rusqlite::Result<RoomPolicy> {
 }
 
 /// A message to append to the host log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewMessage {
     pub room_id: Uuid,
     pub user_id: Uuid,
@@ -154,6 +154,14 @@ pub struct NewMessage {
     pub text: String,
     /// The host checked the author's key (protocol §3.7).
     pub verified: bool,
+    /// An action (protocol §3.9), or None for a message.
+    pub kind: Option<String>,
+    pub target: Option<u64>,
+    pub reply_to: Option<u64>,
+    pub mentions: Vec<Uuid>,
+    pub mentions_room: bool,
+    /// The sender is the room's host owner, verified: may delete anyone's message.
+    pub by_owner: bool,
 }
 
 /// What happened to one appended message.
@@ -163,6 +171,29 @@ pub enum Appended {
     Stored(ChatMessage),
     /// Already stored earlier under the same (user, client message id).
     Duplicate(ChatMessage),
+    /// An action the log's rules refuse (protocol §3.9); nothing was stored.
+    Refused(Refusal),
+}
+
+/// Why an action was refused, checked inside the commit so that no other append can
+/// slip between the check and the write (a delete racing an edit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such message in the room, or one the action cannot apply to.
+    UnknownTarget,
+    /// The target is deleted.
+    TargetDeleted,
+    /// Someone else's message.
+    NotAuthor,
+}
+
+/// The stored facts about a target, as the rules need them.
+struct TargetRow {
+    user_id: String,
+    kind: Option<String>,
+    verified: bool,
+    target: Option<i64>,
+    deleted: bool,
 }
 
 /// The host log writer. Only one exists per hosting process; it alone assigns seqs,
@@ -198,8 +229,9 @@ impl HostLog {
             // walk per message instead of a lookup and then an insert. Only a duplicate
             // pays for the lookup of the original.
             let mut ins = tx.prepare_cached(
-                "INSERT INTO host_messages (room_id, seq, ts, user_id, author, client_msg_id, text, verified)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO host_messages (room_id, seq, ts, user_id, author, client_msg_id, text,
+                   verified, kind, target, reply_to, mentions, mentions_room)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT (room_id, user_id, client_msg_id) DO NOTHING",
             )?;
             for m in batch {
@@ -209,6 +241,24 @@ impl HostLog {
                     Some(s) => *s,
                     None => head_seq(&tx, m.room_id)? + 1,
                 };
+                let mut target = m.target;
+                if m.kind.is_some() || m.reply_to.is_some() {
+                    // A resend is answered as such, whatever happened to its target since.
+                    if let Some(orig) = find
+                        .query_row(params![room, user, m.client_msg_id], row_to_msg)
+                        .optional()?
+                    {
+                        out.push(Appended::Duplicate(orig));
+                        continue;
+                    }
+                    match check_relations(&tx, m, seq)? {
+                        Ok(t) => target = t,
+                        Err(r) => {
+                            out.push(Appended::Refused(r));
+                            continue;
+                        }
+                    }
+                }
                 let inserted = ins.execute(params![
                     room,
                     seq as i64,
@@ -217,7 +267,12 @@ impl HostLog {
                     m.author,
                     m.client_msg_id,
                     m.text,
-                    m.verified
+                    m.verified,
+                    m.kind,
+                    target.map(|t| t as i64),
+                    m.reply_to.map(|t| t as i64),
+                    mentions_to_sql(&m.mentions),
+                    m.mentions_room
                 ])?;
                 if inserted == 0 {
                     let orig = find.query_row(params![room, user, m.client_msg_id], row_to_msg)?;
@@ -225,6 +280,11 @@ impl HostLog {
                     continue;
                 }
                 self.next_seq.insert(m.room_id, seq + 1);
+                if m.kind.as_deref() == Some(relations::DELETE) {
+                    if let Some(t) = target {
+                        erase(&tx, &room, t as i64, seq as i64, &user, m.by_owner)?;
+                    }
+                }
                 out.push(Appended::Stored(ChatMessage {
                     room_id: m.room_id,
                     seq,
@@ -233,14 +293,116 @@ impl HostLog {
                     author: m.author.clone(),
                     client_msg_id: m.client_msg_id.clone(),
                     text: m.text.clone(),
-                    kind: None,
+                    kind: m.kind.clone(),
                     verified: m.verified,
+                    target,
+                    reply_to: m.reply_to,
+                    mentions: m.mentions.clone(),
+                    mentions_room: m.mentions_room,
+                    deleted: None,
                 }));
             }
         }
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// The log's rules for an action or a reply (protocol §3.9), against what is committed
+/// (and what this batch wrote before it). Returns the target to store: an edit of an
+/// edit is stored as an edit of the original.
+fn check_relations(
+    tx: &Connection,
+    m: &NewMessage,
+    seq: u64,
+) -> rusqlite::Result<Result<Option<u64>, Refusal>> {
+    let room = m.room_id.to_string();
+    let load = |t: u64| -> rusqlite::Result<Option<TargetRow>> {
+        if t == 0 || t >= seq {
+            return Ok(None);
+        }
+        tx.prepare_cached(
+            "SELECT user_id, kind, verified, target, deleted_seq IS NOT NULL FROM host_messages
+             WHERE room_id = ?1 AND seq = ?2",
+        )?
+        .query_row(params![room, t as i64], |r| {
+            Ok(TargetRow {
+                user_id: r.get(0)?,
+                kind: r.get(1)?,
+                verified: r.get(2)?,
+                target: r.get(3)?,
+                deleted: r.get(4)?,
+            })
+        })
+        .optional()
+    };
+    if let Some(r) = m.reply_to {
+        match load(r)? {
+            Some(t) if !relations::is_action(t.kind.as_deref()) => {}
+            _ => return Ok(Err(Refusal::UnknownTarget)),
+        }
+    }
+    let Some(kind) = m.kind.as_deref() else {
+        return Ok(Ok(None));
+    };
+    let Some(mut target) = m.target else {
+        return Ok(Err(Refusal::UnknownTarget));
+    };
+    let Some(mut row) = load(target)? else {
+        return Ok(Err(Refusal::UnknownTarget));
+    };
+    if kind == relations::EDIT && row.kind.as_deref() == Some(relations::EDIT) {
+        // Edits always point at the original (Matrix's rule).
+        let Some(orig) = row.target.and_then(|t| u64::try_from(t).ok()) else {
+            return Ok(Err(Refusal::UnknownTarget));
+        };
+        target = orig;
+        let Some(r) = load(target)? else {
+            return Ok(Err(Refusal::UnknownTarget));
+        };
+        row = r;
+    }
+    if relations::is_action(row.kind.as_deref()) {
+        return Ok(Err(Refusal::UnknownTarget));
+    }
+    if row.deleted {
+        return Ok(Err(Refusal::TargetDeleted));
+    }
+    // The same identity: the same user id, and verified if the message was (an
+    // unverified client claiming a verified author's id is not that author).
+    let author = row.user_id == m.user_id.to_string() && (m.verified || !row.verified);
+    let allowed = match kind {
+        relations::EDIT => author,
+        relations::DELETE => author || m.by_owner,
+        _ => true,
+    };
+    if !allowed {
+        return Ok(Err(Refusal::NotAuthor));
+    }
+    Ok(Ok(Some(target)))
+}
+
+/// A deletion takes the text out of the log, not only out of view: the message's text
+/// and mentions, and the texts of its edits. Reactions stay (they hold no text of it).
+fn erase(
+    tx: &Connection,
+    room: &str,
+    target: i64,
+    seq: i64,
+    by: &str,
+    by_owner: bool,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE host_messages SET text = '', mentions = NULL, deleted_seq = ?3, deleted_by = ?4,
+           deleted_by_owner = ?5 AND user_id != ?4
+         WHERE room_id = ?1 AND seq = ?2",
+    )?
+    .execute(params![room, target, seq, by, by_owner])?;
+    tx.prepare_cached(
+        "UPDATE host_messages SET text = '' WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
+    )?
+    .execute(params![room, target])?;
+    Ok(())
 }
 
 /// A read-only view of the host log, for history pages and resumes.

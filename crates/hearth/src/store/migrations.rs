@@ -11,6 +11,10 @@ pub(super) fn migrations() -> Migrations<'static> {
 #[cfg(test)]
 pub(super) const BEFORE_RESUME_TOKENS: usize = 5;
 
+/// The schema version before message actions and search (#14).
+#[cfg(test)]
+pub(super) const BEFORE_RELATIONS: usize = 8;
+
 /// Every migration, oldest first.
 fn steps() -> Vec<M<'static>> {
     vec![
@@ -165,6 +169,53 @@ fn steps() -> Vec<M<'static>> {
             PRIMARY KEY (room_id, user_id)
         ) WITHOUT ROWID;
         "#,
+        ),
+        // Message actions (protocol §3.9): relations on every message table, the
+        // host's erasure marks, and the cache's full-text index of current texts.
+        M::up_with_hook(
+            r#"
+        ALTER TABLE host_messages ADD COLUMN target INTEGER;
+        ALTER TABLE host_messages ADD COLUMN reply_to INTEGER;
+        ALTER TABLE host_messages ADD COLUMN mentions TEXT;
+        ALTER TABLE host_messages ADD COLUMN mentions_room INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE host_messages ADD COLUMN deleted_seq INTEGER;
+        ALTER TABLE host_messages ADD COLUMN deleted_by TEXT;
+        ALTER TABLE host_messages ADD COLUMN deleted_by_owner INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX host_messages_target ON host_messages (room_id, target)
+            WHERE target IS NOT NULL;
+
+        ALTER TABLE messages ADD COLUMN target INTEGER;
+        ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+        ALTER TABLE messages ADD COLUMN mentions TEXT;
+        ALTER TABLE messages ADD COLUMN mentions_room INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN deleted_seq INTEGER;
+        ALTER TABLE messages ADD COLUMN deleted_by TEXT;
+        ALTER TABLE messages ADD COLUMN deleted_by_owner INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE messages ADD COLUMN search_doc INTEGER;
+        CREATE INDEX messages_target ON messages (room_id, target) WHERE target IS NOT NULL;
+
+        ALTER TABLE unhosted_messages ADD COLUMN target INTEGER;
+        ALTER TABLE unhosted_messages ADD COLUMN reply_to INTEGER;
+        ALTER TABLE unhosted_messages ADD COLUMN mentions TEXT;
+        ALTER TABLE unhosted_messages ADD COLUMN mentions_room INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE unhosted_messages ADD COLUMN deleted_seq INTEGER;
+        ALTER TABLE unhosted_messages ADD COLUMN deleted_by TEXT;
+        ALTER TABLE unhosted_messages ADD COLUMN deleted_by_owner INTEGER NOT NULL DEFAULT 0;
+
+        -- A queued send's relation (protocol::relations::Relation as JSON), NULL if plain.
+        ALTER TABLE outbox ADD COLUMN relation TEXT;
+
+        -- One document per shown message, its current text; the rowid is its search_doc,
+        -- ordered by time (store/search.rs), so "newest first" needs no sort.
+        CREATE VIRTUAL TABLE message_search USING fts5 (
+            text,
+            room_id UNINDEXED,
+            seq UNINDEXED,
+            user_id UNINDEXED,
+            tokenize = 'unicode61 remove_diacritics 2'
+        );
+        "#,
+            super::search::index_existing,
         ),
     ]
 }

@@ -18,16 +18,18 @@ mod outbox;
 mod people;
 mod roster;
 mod rows;
+mod search;
 mod settings;
 mod tokens;
 mod trust;
 
 pub use cache::{Cached, JoinedRoom, RoomOverview};
-pub use host_log::{Appended, HostLog, HostedRoom, NewMessage, Reader, RoomPolicy};
+pub use host_log::{Appended, HostLog, HostedRoom, NewMessage, Reader, Refusal, RoomPolicy};
 use migrations::migrations;
 pub use outbox::OutboxEntry;
 pub use people::{SeenPerson, VerifiedPerson};
 pub use roster::RosterEntry;
+pub use search::{fts5_query, SearchHit, SearchQuery, MARK_END, MARK_START, MAX_SEARCH_PAGE};
 pub use trust::{pin_key_addr, pin_key_host, pin_key_room};
 
 /// The database file inside the data directory.
@@ -210,8 +212,10 @@ fn open_conn(path: &Path, role: Role, max_page_count: Option<u64>) -> Result<Con
         Role::HostWriter => "FULL",
         Role::General => "NORMAL",
     };
+    // secure_delete: a deleted message's text (protocol §3.9) is overwritten in the file,
+    // not left in a free page for anyone who reads the file.
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;"
     ))
     .map_err(|e| StoreError::from_sqlite(e, path))?;
     if role == Role::HostWriter {
@@ -290,5 +294,7 @@ pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("org", "Hearth", "Hearth").map(|d| d.data_dir().to_path_buf())
 }
 
+#[cfg(test)]
+mod relations_tests;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
-use crate::protocol::ChatMessage;
+use crate::protocol::{ChatMessage, Deleted};
 
 pub(super) fn parse_uuid(s: String) -> Uuid {
     Uuid::parse_str(&s).unwrap_or(Uuid::nil())
@@ -54,10 +54,26 @@ pub(super) fn advance_synced(conn: &Connection, room_id: &str) -> rusqlite::Resu
     Ok(synced as u64)
 }
 
-pub(super) const MSG_COLS: &str =
-    "room_id, seq, ts, user_id, author, client_msg_id, text, kind, verified";
+/// The columns of a message, in every message table, in [`row_to_msg`]'s order.
+pub(super) const MSG_COLS: &str = "room_id, seq, ts, user_id, author, client_msg_id, text, kind, \
+     verified, target, reply_to, mentions, mentions_room, deleted_seq, deleted_by, deleted_by_owner";
+
+/// [`MSG_COLS`] as numbered parameters.
+pub(super) const MSG_PARAMS: &str =
+    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16";
 
 pub(super) fn row_to_msg(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
+    let seq_col = |i: usize| -> rusqlite::Result<Option<u64>> {
+        Ok(r.get::<_, Option<i64>>(i)?.map(|v| v as u64))
+    };
+    let deleted = match (seq_col(13)?, r.get::<_, Option<String>>(14)?) {
+        (Some(seq), Some(by)) => Some(Deleted {
+            seq,
+            by: parse_uuid(by),
+            by_owner: r.get(15)?,
+        }),
+        _ => None,
+    };
     Ok(ChatMessage {
         room_id: parse_uuid(r.get(0)?),
         seq: r.get::<_, i64>(1)? as u64,
@@ -68,7 +84,54 @@ pub(super) fn row_to_msg(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage>
         text: r.get(6)?,
         kind: r.get(7)?,
         verified: r.get(8)?,
+        target: seq_col(9)?,
+        reply_to: seq_col(10)?,
+        mentions: mentions_from_sql(r.get(11)?),
+        mentions_room: r.get(12)?,
+        deleted,
     })
+}
+
+/// A message's columns as parameters, in [`MSG_COLS`]'s order.
+pub(super) fn msg_params(m: &ChatMessage) -> [Box<dyn rusqlite::ToSql + '_>; 16] {
+    let opt_seq = |v: Option<u64>| v.map(|s| i64::try_from(s).unwrap_or(i64::MAX));
+    [
+        Box::new(m.room_id.to_string()),
+        Box::new(m.seq as i64),
+        Box::new(m.ts),
+        Box::new(m.user_id.to_string()),
+        Box::new(m.author.as_str()),
+        Box::new(m.client_msg_id.as_str()),
+        Box::new(m.text.as_str()),
+        Box::new(m.kind.as_deref()),
+        Box::new(m.verified),
+        Box::new(opt_seq(m.target)),
+        Box::new(opt_seq(m.reply_to)),
+        Box::new(mentions_to_sql(&m.mentions)),
+        Box::new(m.mentions_room),
+        Box::new(opt_seq(m.deleted.map(|d| d.seq))),
+        Box::new(m.deleted.map(|d| d.by.to_string())),
+        Box::new(m.deleted.is_some_and(|d| d.by_owner)),
+    ]
+}
+
+/// Mentions are kept as a space-separated list of user ids (NULL for none).
+pub(super) fn mentions_to_sql(ids: &[Uuid]) -> Option<String> {
+    (!ids.is_empty()).then(|| {
+        ids.iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+fn mentions_from_sql(s: Option<String>) -> Vec<Uuid> {
+    s.map(|s| {
+        s.split(' ')
+            .filter_map(|id| Uuid::parse_str(id).ok())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 pub(super) fn page_after(

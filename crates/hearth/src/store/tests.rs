@@ -67,6 +67,7 @@ fn room_overviews_agree_with_the_per_room_queries() {
                 text: format!("{seq} 🙂"),
                 kind: None,
                 verified: false,
+                ..Default::default()
             })
             .collect();
         store.cache_messages(room, &msgs, None).unwrap();
@@ -119,6 +120,7 @@ fn a_damaged_database_is_refused_at_open_with_its_path() {
                 text: format!("message {seq} 🙂 {}", "x".repeat(200)),
                 kind: None,
                 verified: false,
+                ..Default::default()
             })
             .collect();
         store.cache_messages(room, &msgs, None).unwrap();
@@ -150,6 +152,7 @@ fn msg(room: Uuid, user: Uuid, cmid: &str) -> NewMessage {
         client_msg_id: cmid.into(),
         text: format!("text {cmid}"),
         verified: false,
+        ..Default::default()
     }
 }
 
@@ -172,6 +175,7 @@ fn group_commit_is_gap_free_and_idempotent() {
         .map(|a| match a {
             Appended::Stored(m) => (m.seq, false),
             Appended::Duplicate(m) => (m.seq, true),
+            Appended::Refused(r) => panic!("refused: {r:?}"),
         })
         .collect();
     assert_eq!(seqs, vec![(1, false), (2, false), (1, true)]);
@@ -242,6 +246,7 @@ fn client_cache_tracks_contiguous_sync_point() {
         text: "t".into(),
         kind: None,
         verified: false,
+        ..Default::default()
     };
     assert_eq!(
         store
