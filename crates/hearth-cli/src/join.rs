@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use hearth::client::ClientEvent;
+use hearth::protocol::relations::{self, Relation};
 use hearth::protocol::{ChatMessage, ErrorCode, PresenceEvent};
 use hearth::{Client, ClientConfig, ConnectionState, Invite, Store};
 use tokio::io::AsyncBufReadExt;
@@ -47,6 +48,27 @@ pub struct JoinArgs {
     /// Send this one message, wait until the host has stored it, and exit
     #[arg(long, value_name = "TEXT", conflicts_with = "tail")]
     send: Option<String>,
+    /// With --send: reply to the message with this seq
+    #[arg(long, value_name = "SEQ", requires = "send")]
+    reply_to: Option<u64>,
+    /// With --send: mention this person, by user id (repeat for several)
+    #[arg(long, value_name = "USER", requires = "send")]
+    mention: Vec<String>,
+    /// With --send: mention everyone in the room (@room)
+    #[arg(long, requires = "send")]
+    mention_room: bool,
+    /// Replace the text of your message with this seq by the --send text
+    #[arg(long, value_name = "SEQ", requires = "send", conflicts_with_all = ["reply_to", "delete", "react", "unreact"])]
+    edit: Option<u64>,
+    /// Delete your message with this seq (the host owner: anyone's), wait until stored, exit
+    #[arg(long, value_name = "SEQ", conflicts_with_all = ["send", "tail", "react", "unreact"])]
+    delete: Option<u64>,
+    /// React to the message with seq SEQ with EMOJI, wait until stored, exit
+    #[arg(long, num_args = 2, value_names = ["SEQ", "EMOJI"], conflicts_with_all = ["send", "tail", "unreact"])]
+    react: Option<Vec<String>>,
+    /// Take back your reaction EMOJI on the message with seq SEQ
+    #[arg(long, num_args = 2, value_names = ["SEQ", "EMOJI"], conflicts_with_all = ["send", "tail"])]
+    unreact: Option<Vec<String>>,
     /// Print the last N messages and exit
     #[arg(long, value_name = "N")]
     tail: Option<usize>,
@@ -116,7 +138,8 @@ pub async fn run(a: JoinArgs) -> anyhow::Result<ExitCode> {
     config.plaintext = a.insecure_plaintext;
     let (client, mut events) = Client::start(config)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(a.timeout.max(0.1));
-    let one_shot = a.send.is_some() || a.tail.is_some();
+    let action = action(&a)?;
+    let one_shot = a.send.is_some() || a.tail.is_some() || action.is_some();
 
     let room_id = match invite.room_id {
         Some(id) => id,
@@ -124,8 +147,8 @@ pub async fn run(a: JoinArgs) -> anyhow::Result<ExitCode> {
     };
     client.join(room_id, a.passcode.clone())?;
 
-    let code = if let Some(text) = a.send {
-        send_one(&client, &mut events, room_id, &text, deadline).await
+    let code = if let Some((text, rel)) = action {
+        send_one(&client, &mut events, room_id, &text, &rel, deadline).await
     } else if let Some(n) = a.tail {
         tail(&client, &mut events, room_id, n, a.json, deadline).await
     } else {
@@ -248,14 +271,60 @@ fn refused(error: &hearth::protocol::ErrorFrame) -> anyhow::Error {
     anyhow::anyhow!(msg)
 }
 
+/// What `--send` and the action flags ask to send: the text and its relation.
+fn action(a: &JoinArgs) -> anyhow::Result<Option<(String, Relation)>> {
+    let pair = |v: &Vec<String>, kind: &str| -> anyhow::Result<(String, Relation)> {
+        let seq: u64 = v[0]
+            .trim_start_matches('#')
+            .parse()
+            .with_context(|| format!("--{kind} takes a message seq, not {:?}", v[0]))?;
+        Ok((v[1].clone(), Relation::action(kind, seq)))
+    };
+    if let Some(seq) = a.delete {
+        return Ok(Some((
+            String::new(),
+            Relation::action(relations::DELETE, seq),
+        )));
+    }
+    if let Some(v) = &a.react {
+        return pair(v, relations::REACT).map(Some);
+    }
+    if let Some(v) = &a.unreact {
+        return pair(v, relations::UNREACT).map(Some);
+    }
+    let Some(text) = &a.send else {
+        return Ok(None);
+    };
+    let mut rel = match a.edit {
+        Some(seq) => Relation::action(relations::EDIT, seq),
+        None => Relation::default(),
+    };
+    rel.reply_to = a.reply_to;
+    rel.mentions_room = a.mention_room;
+    for m in &a.mention {
+        rel.mentions.push(parse_person(m)?);
+    }
+    Ok(Some((text.clone(), rel)))
+}
+
+/// A mention names a person by user id: names are labels anyone can take (§3.7).
+fn parse_person(s: &str) -> anyhow::Result<Uuid> {
+    Uuid::parse_str(s.trim()).map_err(|_| {
+        anyhow::anyhow!(
+            "--mention takes a user id (as `hearth whoami` or `--tail --json` print it), not {s:?}"
+        )
+    })
+}
+
 async fn send_one(
     client: &Client,
     events: &mut mpsc::Receiver<ClientEvent>,
     room_id: Uuid,
     text: &str,
+    rel: &Relation,
     deadline: tokio::time::Instant,
 ) -> anyhow::Result<ExitCode> {
-    let entry = client.send(room_id, text)?;
+    let entry = client.send_with(room_id, text, rel)?;
     loop {
         let ev = match next_event(events, Some(deadline)).await {
             Ok(ev) => ev,

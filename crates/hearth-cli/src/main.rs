@@ -7,6 +7,7 @@ mod host;
 mod join;
 mod output;
 mod rooms;
+mod search;
 mod whoami;
 
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Print this install's identity: user id, identity code and public key.
     Whoami(whoami::WhoamiArgs),
+    /// Search the messages of every joined room in the local cache (works offline).
+    Search(search::SearchArgs),
 }
 
 /// Options shared by every subcommand that touches the local database.
@@ -96,6 +99,7 @@ fn main() -> std::process::ExitCode {
             Command::Rooms(a) => rooms::run(a).await,
             Command::Backup(a) => backup::run(a).await,
             Command::Whoami(a) => whoami::run(a).await,
+            Command::Search(a) => search::run(a).await,
         }
     });
     match result {

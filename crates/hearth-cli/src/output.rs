@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use hearth::protocol::ChatMessage;
+use hearth::protocol::{relations, ChatMessage};
 
 use crate::authors::Authors;
 use time::{OffsetDateTime, UtcOffset};
@@ -43,6 +43,19 @@ pub fn term(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `2026-11-21 14:05`, local time.
+pub fn when(ts_ms: i64) -> String {
+    let t = local(ts_ms);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
 /// `[2026-11-21 14:05] Alice [7KQ2-M9XD-41FZ-HC0P]: hello`, continuation lines indented;
 /// the author as [`Authors::label`] gives it.
 pub fn human(m: &ChatMessage, authors: &mut Authors) -> String {
@@ -53,9 +66,21 @@ pub fn human(m: &ChatMessage, authors: &mut Authors) -> String {
         .map(term)
         .collect::<Vec<_>>()
         .join("\n    ");
-    // A kind this build does not know (protocol §3.6): said, with the plain fallback.
+    // Actions (protocol §3.9) are shown as what they do, by seq; a kind this build does
+    // not know (§3.6) is said, with the plain fallback.
+    let on = |t: Option<u64>| t.map_or("?".to_string(), |t| format!("#{t}"));
     let text = match m.kind.as_deref() {
-        None | Some("text") => text,
+        _ if m.deleted.is_some_and(|d| d.by_owner) => "(message removed by the host)".into(),
+        _ if m.deleted.is_some() => "(message deleted)".into(),
+        None | Some("text") => match m.reply_to {
+            Some(r) => format!("(reply to #{r}) {text}"),
+            None => text,
+        },
+        Some(relations::EDIT) if m.text.is_empty() => format!("(edited {})", on(m.target)),
+        Some(relations::EDIT) => format!("(edited {}) {text}", on(m.target)),
+        Some(relations::DELETE) => format!("(deleted {})", on(m.target)),
+        Some(relations::REACT) => format!("(reacted {text} to {})", on(m.target)),
+        Some(relations::UNREACT) => format!("(took back {text} on {})", on(m.target)),
         Some(k) => format!("[unsupported message: {}] {text}", term(k)),
     };
     format!(
@@ -71,7 +96,7 @@ pub fn human(m: &ChatMessage, authors: &mut Authors) -> String {
 }
 
 /// One JSON object: seq, ts (ms since the epoch), author, user_id (and whether the host
-/// verified it, with its identity code), text, room_id.
+/// verified it, with its identity code), text, room_id, and the relations (§3.9).
 pub fn json(m: &ChatMessage) -> String {
     serde_json::json!({
         "room_id": m.room_id,
@@ -84,6 +109,11 @@ pub fn json(m: &ChatMessage) -> String {
         "client_msg_id": m.client_msg_id,
         "text": m.text,
         "kind": m.kind,
+        "target": m.target,
+        "reply_to": m.reply_to,
+        "mentions": m.mentions,
+        "mentions_room": m.mentions_room,
+        "deleted": m.deleted,
     })
     .to_string()
 }
