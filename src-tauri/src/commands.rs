@@ -1,10 +1,11 @@
 //! Tauri commands: each one is a direct call into `hearth_app::App`. Arguments use the
 //! same snake_case names as the generated TypeScript bindings.
 
+use hearth::protocol::relations::Relation;
 use hearth::protocol::{ChatMessage, Member, Visibility};
 use hearth_app::{
     AppError, AppEvent, DiscoveredView, HostedView, MessagePage, PendingView, PersonView, Profile,
-    RoomView, Settings,
+    RoomView, SearchHitView, SearchRequest, Settings,
 };
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, State};
@@ -119,9 +120,41 @@ pub async fn unhosted_messages(shell: State<'_, Shell>, room_id: Uuid) -> Res<Ve
     blocking(&shell, move |app| app.unhosted_messages(room_id)).await
 }
 
+/// A message, or with `relation` a reply, mentions or an action (edit, delete, reaction).
 #[tauri::command(rename_all = "snake_case")]
-pub async fn send(shell: State<'_, Shell>, room_id: Uuid, text: String) -> Res<PendingView> {
-    blocking(&shell, move |app| app.send(room_id, &text)).await
+pub async fn send(
+    shell: State<'_, Shell>,
+    room_id: Uuid,
+    text: String,
+    relation: Option<Relation>,
+) -> Res<PendingView> {
+    blocking(&shell, move |app| {
+        app.send_with(room_id, &text, &relation.unwrap_or_default())
+    })
+    .await
+}
+
+/// Opens a link from a message in the system's browser, never in the app's window. Only
+/// http, https and mailto: a message cannot make the app open a file or run anything.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn open_link(app: AppHandle, url: String) -> Res<()> {
+    use tauri_plugin_opener::OpenerExt;
+    let parsed = tauri::Url::parse(&url).map_err(|_| AppError::Invalid("not a link".into()))?;
+    if !matches!(parsed.scheme(), "http" | "https" | "mailto") {
+        return Err(AppError::Invalid(format!(
+            "links with {}: are not opened",
+            parsed.scheme()
+        )));
+    }
+    app.opener()
+        .open_url(parsed.as_str(), None::<&str>)
+        .map_err(|e| AppError::Invalid(format!("cannot open the link: {e}")))
+}
+
+/// Full-text search over the local cache of every joined room.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn search(shell: State<'_, Shell>, query: SearchRequest) -> Res<Vec<SearchHitView>> {
+    blocking(&shell, move |app| app.search(&query)).await
 }
 
 #[tauri::command(rename_all = "snake_case", async)]

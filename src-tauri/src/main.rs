@@ -170,6 +170,7 @@ fn run() -> anyhow::Result<()> {
 
     let tauri_app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
         .plugin(
             tauri_plugin_autostart::Builder::new()
                 .app_name("Hearth")
@@ -205,6 +206,8 @@ fn run() -> anyhow::Result<()> {
             commands::messages,
             commands::unhosted_messages,
             commands::send,
+            commands::search,
+            commands::open_link,
             commands::typing,
             commands::mark_read,
             commands::join_link,

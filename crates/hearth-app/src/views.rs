@@ -3,6 +3,7 @@
 
 use hearth::people::Trust;
 use hearth::protocol::{ChatMessage, ErrorCode, Member, PresenceEvent, Visibility};
+use hearth::protocol::relations::Relation;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
@@ -193,6 +194,56 @@ pub struct PendingView {
     pub text: String,
     #[ts(type = "number")]
     pub created_at: i64,
+    /// A reply, mentions, or an action (edit, delete, reaction) waiting to be stored.
+    pub relation: Relation,
+}
+
+impl PendingView {
+    pub fn of(e: hearth::store::OutboxEntry) -> PendingView {
+        PendingView {
+            room_id: e.room_id,
+            client_msg_id: e.client_msg_id,
+            text: e.text,
+            created_at: e.created_at,
+            relation: e.relation,
+        }
+    }
+}
+
+/// What the search box asks for (protocol-free: the local cache only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SearchRequest {
+    pub text: String,
+    #[ts(optional)]
+    pub room_id: Option<Uuid>,
+    #[ts(optional)]
+    pub author: Option<Uuid>,
+    /// Messages at or after this time (ms).
+    #[ts(type = "number", optional)]
+    pub since: Option<i64>,
+    #[ts(type = "number", optional)]
+    pub until: Option<i64>,
+    /// The next page: hits older than this hit's `doc`.
+    #[ts(type = "number", optional)]
+    pub before_doc: Option<i64>,
+}
+
+/// One search result, newest first. `snippet` marks matches between U+E000 and U+E001.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SearchHitView {
+    pub room_id: Uuid,
+    pub room: String,
+    #[ts(type = "number")]
+    pub seq: u64,
+    #[ts(type = "number")]
+    pub ts: i64,
+    pub user_id: Uuid,
+    pub author: String,
+    pub snippet: String,
+    #[ts(type = "number")]
+    pub doc: i64,
 }
 
 /// A page of a room's history from the local cache.

@@ -27,10 +27,11 @@ const BATCH: usize = 4096;
 const PAGE: u64 = 200;
 const USERS: usize = 100;
 
-/// A small xorshift: reproducible positions without a RNG dependency.
-struct Rng(u64);
+/// A small xorshift: reproducible positions without a RNG dependency (scenario 6's
+/// messages use it too). The seed must not be 0.
+pub struct Rng(pub u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -209,7 +210,7 @@ fn build(dir: &Path, n: u64, singles: u64, size: usize) -> anyhow::Result<Built>
 }
 
 /// CPU seconds used by the calling thread.
-fn thread_cpu_secs() -> f64 {
+pub fn thread_cpu_secs() -> f64 {
     // SAFETY: getrusage only writes the struct we pass.
     unsafe {
         let mut u: libc::rusage = std::mem::zeroed();

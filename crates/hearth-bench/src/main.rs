@@ -2,12 +2,14 @@
 //! floor) to compare against. See docs/performance.md for the scenarios and results.
 //! Its own binary, so that the `hearth` users get carries neither it nor its plotting.
 
+mod corpus;
 mod floor;
 mod hist;
 mod history;
 mod load;
 mod plot;
 mod report;
+mod search;
 mod serve;
 
 use std::path::PathBuf;
@@ -48,6 +50,9 @@ pub enum Scenario {
     BigHistory,
     /// 5: scenario 2 with one member that stops reading, against scenario 2 itself
     SlowReader,
+    /// 6: full-text search over a client cache of 1,000,000 messages: ingest with and
+    /// without the index, live inserts, first-page query latency, disk size
+    Search,
     /// Every scenario in turn (2 and 5 use scenario 1's result)
     All,
 }
@@ -116,7 +121,16 @@ pub struct BenchArgs {
     /// Scenario 4: messages committed one per transaction, for the comparison
     #[arg(long, default_value_t = 2_000)]
     single_commits: u64,
-    /// Where started hosts keep their data [default: the system temp directory]
+    /// Scenario 6: messages cached in history pages before the live ones and the searches
+    #[arg(long, default_value_t = 1_000_000)]
+    search_messages: u64,
+    /// Scenario 6: messages cached one per call after the bulk load, as live ones arrive
+    #[arg(long, default_value_t = 2_000)]
+    search_live: u64,
+    /// Scenario 6: rounds of the query mix (one query of each kind per round)
+    #[arg(long, default_value_t = 200)]
+    search_iterations: usize,
+    /// Where started hosts (and scenario 6's caches) keep their data [default: the system temp directory]
     #[arg(long)]
     data_root: Option<PathBuf>,
     /// Print the report as JSON instead of a table
@@ -144,12 +158,14 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<ExitCode> {
             reports.push(fixed_load(&a, Some(d1), true).await?);
             reports.push(idle(&a).await?);
             reports.push(history::run(&a).await?);
+            reports.push(search::run(&a).await?);
         }
         Scenario::BusyRoom => reports.push(busy_room(&a).await?),
         Scenario::FixedLoad => reports.push(fixed_load(&a, None, false).await?),
         Scenario::SlowReader => reports.push(fixed_load(&a, None, true).await?),
         Scenario::Idle => reports.push(idle(&a).await?),
         Scenario::BigHistory => reports.push(history::run(&a).await?),
+        Scenario::Search => reports.push(search::run(&a).await?),
         Scenario::Custom => {
             let spec = spec(&a, 100, 1, None, None);
             reports.push(

@@ -204,6 +204,7 @@ pub struct Report {
     pub ratios: Vec<(String, f64)>,
     pub targets: Vec<Check>,
     pub history: Option<HistoryOut>,
+    pub search: Option<SearchOut>,
     pub plot: Option<String>,
 }
 
@@ -267,6 +268,7 @@ impl Report {
             ratios: Vec::new(),
             targets: Vec::new(),
             history: None,
+            search: None,
             plot: None,
         }
     }
@@ -434,7 +436,9 @@ impl Report {
     }
 
     pub fn ok(&self) -> bool {
-        self.runs.iter().all(Run::ok) && self.history.as_ref().is_none_or(|h| h.ok)
+        self.runs.iter().all(Run::ok)
+            && self.history.as_ref().is_none_or(|h| h.ok)
+            && self.search.as_ref().is_none_or(|s| s.ok)
     }
 
     pub fn plottable(&self) -> bool {
@@ -534,6 +538,9 @@ impl Report {
         if let Some(h) = &self.history {
             s.push_str(&h.table());
         }
+        if let Some(f) = &self.search {
+            s.push_str(&f.table());
+        }
         for (what, r) in &self.ratios {
             let _ = writeln!(s, "   ratio {what}: {r:.2}");
         }
@@ -628,6 +635,154 @@ impl HistoryOut {
                 p.p50, p.p90, p.p99, p.max, p.samples
             );
         }
+        if let Some(p) = &self.problem {
+            let _ = writeln!(s, "   PROBLEM: {p}");
+        }
+        s
+    }
+}
+
+/// What scenario 6 (search over a client cache) reports; `search.rs` measures it.
+#[derive(Serialize, Clone, Debug)]
+pub struct SearchOut {
+    /// Messages cached in history pages (the live ones come on top).
+    pub messages: u64,
+    pub rooms: usize,
+    pub authors: usize,
+    pub vocabulary: usize,
+    pub words_per_message: f64,
+    /// Messages per `cache_messages` call while catching up.
+    pub page: usize,
+    /// Plain messages: stored and indexed.
+    pub indexed: IngestOut,
+    /// The same messages with a kind the cache does not index: stored only.
+    pub unindexed: IngestOut,
+    /// Indexed ÷ unindexed messages per second: below 1 by what indexing costs.
+    pub ingest_ratio: f64,
+    /// Messages cached one per call after the bulk load, as live messages arrive.
+    pub live_messages: u64,
+    pub live_indexed_ms: Pct,
+    pub live_unindexed_ms: Pct,
+    /// Hits asked for: the first page.
+    pub limit: u32,
+    /// Rounds of the query mix, one query of each kind per round.
+    pub iterations: usize,
+    pub queries: Vec<QueryOut>,
+    pub overall_ms: Pct,
+    pub ok: bool,
+    pub problem: Option<String>,
+}
+
+/// The bulk load of one cache, and its size on disk once closed.
+#[derive(Serialize, Clone, Debug)]
+pub struct IngestOut {
+    pub per_sec: f64,
+    /// The same per CPU second of the caching thread: less sensitive to a noisy machine.
+    pub per_cpu_sec: f64,
+    pub secs: f64,
+    /// One `cache_messages` call with a page of messages.
+    pub page_ms: Pct,
+    pub db_bytes: u64,
+    pub wal_bytes: u64,
+    /// Over every cached message, live ones included.
+    pub bytes_per_message: f64,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct QueryOut {
+    pub name: String,
+    /// As typed in the search box.
+    pub text: String,
+    pub filter: Option<String>,
+    /// Cached messages the query matches, counted as they were made.
+    pub matching: u64,
+    /// Hits on the page (at most `limit`).
+    pub hits: usize,
+    pub ms: Pct,
+}
+
+impl SearchOut {
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let mib = |b: u64| b as f64 / 1024.0 / 1024.0;
+        let _ = writeln!(
+            s,
+            "   cache: {} messages (+{} live) in {} rooms by {} authors, {:.1} words each from {} (Zipf)",
+            self.messages,
+            self.live_messages,
+            self.rooms,
+            self.authors,
+            self.words_per_message,
+            self.vocabulary
+        );
+        for (what, i) in [("indexed", &self.indexed), ("unindexed", &self.unindexed)] {
+            let _ = writeln!(
+                s,
+                "   cache pages of {} {what:<10} {:>7.0} msg/s, {:>7.0} per CPU second ({:.1} s; a page p50 {:.1} ms, p99 {:.1} ms)",
+                self.page,
+                i.per_sec,
+                i.per_cpu_sec,
+                i.secs,
+                i.page_ms.p50,
+                i.page_ms.p99
+            );
+        }
+        let _ = writeln!(
+            s,
+            "   ingest indexed/unindexed: {:.2} msg/s, {:.2} per CPU second",
+            self.ingest_ratio,
+            self.indexed.per_cpu_sec / self.unindexed.per_cpu_sec.max(1e-9)
+        );
+        for (what, p) in [
+            ("indexed", &self.live_indexed_ms),
+            ("unindexed", &self.live_unindexed_ms),
+        ] {
+            let _ = writeln!(
+                s,
+                "   live, one per call {what:<10} p50 {:>6.2} ms  p90 {:>6.2}  p99 {:>6.2}  max {:>6.2}  (n={})",
+                p.p50, p.p90, p.p99, p.max, p.samples
+            );
+        }
+        let _ = writeln!(
+            s,
+            "   on disk: indexed {:.1} MiB ({:.0} B per message), unindexed {:.1} MiB ({:.0} B per message); indexed/unindexed {:.2}",
+            mib(self.indexed.db_bytes + self.indexed.wal_bytes),
+            self.indexed.bytes_per_message,
+            mib(self.unindexed.db_bytes + self.unindexed.wal_bytes),
+            self.unindexed.bytes_per_message,
+            self.indexed.bytes_per_message / self.unindexed.bytes_per_message.max(1e-9)
+        );
+        let _ = writeln!(
+            s,
+            "   search, first page of {}, {} rounds of the mix:",
+            self.limit, self.iterations
+        );
+        let _ = writeln!(
+            s,
+            "   {:<26} {:<16} {:<26} {:>8} {:>4} {:>7} {:>7} {:>7} {:>7}",
+            "query", "text", "filter", "matching", "hits", "p50ms", "p90ms", "p99ms", "maxms"
+        );
+        for q in &self.queries {
+            let _ = writeln!(
+                s,
+                "   {:<26} {:<16} {:<26} {:>8} {:>4} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+                q.name,
+                q.text,
+                q.filter.as_deref().unwrap_or("-"),
+                q.matching,
+                q.hits,
+                q.ms.p50,
+                q.ms.p90,
+                q.ms.p99,
+                q.ms.max
+            );
+        }
+        let o = &self.overall_ms;
+        let _ = writeln!(
+            s,
+            "   {:<26} {:<16} {:<26} {:>8} {:>4} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+            "overall", "", "", "", "", o.p50, o.p90, o.p99, o.max
+        );
         if let Some(p) = &self.problem {
             let _ = writeln!(s, "   PROBLEM: {p}");
         }

@@ -95,3 +95,30 @@ fn idle_and_big_history_smoke() {
     assert!(h["history_random_ms"]["samples"].as_u64().unwrap() > 0);
     assert!(h["join_ms"]["samples"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn search_smoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = bench(&[
+        "--scenario",
+        "search",
+        "--search-messages",
+        "5000",
+        "--search-live",
+        "50",
+        "--search-iterations",
+        "3",
+        "--data-root",
+        dir.path().to_str().unwrap(),
+    ]);
+    let s = &report["search"];
+    // ok: every page held the hits the generator counted, within its filters, and the
+    // unindexed cache found nothing.
+    assert_eq!(s["ok"], true, "{s}");
+    assert_eq!(s["messages"], 5000);
+    assert_eq!(s["queries"].as_array().map(Vec::len), Some(8));
+    assert!(s["indexed"]["per_sec"].as_f64().unwrap() > 0.0);
+    assert!(s["unindexed"]["db_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(s["live_indexed_ms"]["samples"], 50);
+    assert_eq!(s["overall_ms"]["samples"], 24);
+}

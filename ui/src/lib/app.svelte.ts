@@ -17,6 +17,8 @@ import { errorText, ipc } from "./ipc";
 import { DraftSaver, restoreDraft } from "./state/drafts";
 import type { JoinProblem } from "./state/join";
 import { isHistory, mergeMessages } from "./state/messages";
+import { isAction, mentions } from "./state/relations";
+import type { Relation } from "../bindings/Relation";
 import { NotifyCoalescer } from "./state/notify";
 import * as outbox from "./state/outbox";
 import { addPresence, type PresenceMap } from "./state/presence";
@@ -88,6 +90,15 @@ class AppState {
   private presenceSeq = 0;
   /** Bumped when the composer should take the focus (a room was opened or joined). */
   composerFocus = $state(0);
+  /** The message the composer replies to, per room. */
+  replyTo = $state<Record<string, number | null>>({});
+  /** The message the composer edits, per room (its text is in the composer meanwhile). */
+  editing = $state<Record<string, { seq: number; draft: string } | null>>({});
+  /** A message to bring into view and highlight (a reply's original, a search hit). */
+  focusSeq = $state<{ roomId: string; seq: number; n: number } | null>(null);
+  private focusN = 0;
+  /** The search panel is open. */
+  searching = $state(false);
   private notifier = new NotifyCoalescer((n) => void ipc.notify(n.title, n.body).catch(() => {}));
 
   private roomsTimer: ReturnType<typeof setTimeout> | null = null;
@@ -332,6 +343,74 @@ class AppState {
     }
   }
 
+  /** A reply, an edit, a delete or a reaction (protocol §3.9), through the same outbox. */
+  async act(roomId: string, text: string, relation: Relation): Promise<boolean> {
+    try {
+      const p = await ipc.send(roomId, text, relation);
+      this.outbox = outbox.add(this.outbox, p, this.settled);
+      return true;
+    } catch (e) {
+      this.say(errorText(e));
+      return false;
+    }
+  }
+
+  /** Sends the composer's text as a reply (when replying) with its mentions. */
+  async sendMessage(roomId: string, text: string, mentionIds: string[], room: boolean): Promise<boolean> {
+    const reply = this.replyTo[roomId] ?? null;
+    const editing = this.editing[roomId];
+    if (editing) {
+      this.editing[roomId] = null;
+      this.setDraft(roomId, editing.draft);
+      const ok = await this.act(roomId, text, { kind: "edit", target: editing.seq, mentions: mentionIds, mentions_room: room });
+      if (!ok) this.setDraft(roomId, text);
+      return ok;
+    }
+    if (reply === null && mentionIds.length === 0 && !room) return this.send(roomId, text);
+    this.drafts[roomId] = "";
+    this.draftSaver.cancel(roomId);
+    const ok = await this.act(roomId, text, { reply_to: reply ?? undefined, mentions: mentionIds, mentions_room: room });
+    if (ok) {
+      this.replyTo[roomId] = null;
+      this.draftSaver.saveNow(roomId, "");
+    } else this.setDraft(roomId, restoreDraft(this.drafts[roomId] ?? "", text));
+    return ok;
+  }
+
+  /** Edits an own message in the composer; the draft typed so far comes back after. */
+  startEdit(roomId: string, seq: number, text: string) {
+    const draft = this.editing[roomId]?.draft ?? this.drafts[roomId] ?? "";
+    this.editing[roomId] = { seq, draft };
+    this.replyTo[roomId] = null;
+    this.drafts[roomId] = text;
+    this.composerFocus++;
+  }
+
+  cancelEdit(roomId: string) {
+    const e = this.editing[roomId];
+    if (!e) return;
+    this.editing[roomId] = null;
+    this.drafts[roomId] = e.draft;
+  }
+
+  startReply(roomId: string, seq: number) {
+    this.cancelEdit(roomId);
+    this.replyTo[roomId] = seq;
+    this.composerFocus++;
+  }
+
+  /** Brings a message into view: loads older history (cache, then host) until it is there. */
+  async jumpTo(roomId: string, seq: number) {
+    if (this.active !== roomId) await this.open(roomId);
+    for (let tries = 0; tries < 40; tries++) {
+      const list = this.messages[roomId] ?? [];
+      if (list.some((m) => m.seq === seq) || (list[0]?.seq ?? 0) <= seq) break;
+      // Nothing more in the cache: the core asked the host; give its page time to come.
+      if (!(await this.loadOlder(roomId))) await new Promise((r) => setTimeout(r, 250));
+    }
+    this.focusSeq = { roomId, seq, n: ++this.focusN };
+  }
+
   /** Reconnects a room now (also after "Stay disconnected" on a certificate warning). */
   async retryRoom(roomId: string) {
     try {
@@ -382,6 +461,8 @@ class AppState {
         if (this.active === m.room_id && !this.person(m.room_id, m.user_id)) this.loadPeople(m.room_id);
         this.settled.add(m.client_msg_id);
         this.outbox = outbox.acked(this.outbox, m.client_msg_id);
+        // An edit, a deletion or a reaction changes a message; it is not a new one.
+        if (isAction(m)) break;
         // An older page arriving (the reader scrolled up) is history, not news: it is
         // not unread, shows no "New messages" and notifies nobody.
         if (isHistory(loaded, m)) break;
@@ -393,7 +474,8 @@ class AppState {
         else if (this.active === m.room_id && !mine && !this.atBottom) this.newBelow = true;
         if (!mine && !inView && this.settings.notifications && m.seq > readSeq) {
           const room = this.room(m.room_id)?.name ?? "Hearth";
-          this.notifier.message({ roomId: m.room_id, room, author: m.author, text: m.text });
+          const author = mentions(m, this.profile?.user_id ?? "") ? `${m.author} (mentioned you)` : m.author;
+          this.notifier.message({ roomId: m.room_id, room, author, text: m.text });
         }
         this.syncTitle();
         this.refreshRooms(400);

@@ -10,7 +10,10 @@ import type { MessagePage } from "../bindings/MessagePage";
 import type { PendingView } from "../bindings/PendingView";
 import type { PersonView } from "../bindings/PersonView";
 import type { Profile } from "../bindings/Profile";
+import type { Relation } from "../bindings/Relation";
 import type { RoomView } from "../bindings/RoomView";
+import type { SearchHitView } from "../bindings/SearchHitView";
+import type { SearchRequest } from "../bindings/SearchRequest";
 import type { Settings } from "../bindings/Settings";
 import type { Visibility } from "../bindings/Visibility";
 
@@ -32,7 +35,11 @@ export const ipc = {
     invoke<MessagePage>("messages", { room_id: roomId, before_seq: beforeSeq, limit }),
   /** Messages kept here that the host no longer has ("not on the host"). */
   unhostedMessages: (roomId: string) => invoke<ChatMessage[]>("unhosted_messages", { room_id: roomId }),
-  send: (roomId: string, text: string) => invoke<PendingView>("send", { room_id: roomId, text }),
+  send: (roomId: string, text: string, relation: Relation | null = null) =>
+    invoke<PendingView>("send", { room_id: roomId, text, relation }),
+  search: (query: SearchRequest) => invoke<SearchHitView[]>("search", { query }),
+  /** A link from a message, in the system browser (http, https and mailto only). */
+  openLink: (url: string) => invoke<void>("open_link", { url }),
   typing: (roomId: string, active: boolean) => invoke<void>("typing", { room_id: roomId, active }),
   markRead: (roomId: string, seq: number) => invoke<void>("mark_read", { room_id: roomId, seq }),
   joinLink: (link: string, passcode: string | null) =>

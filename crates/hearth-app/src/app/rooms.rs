@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use hearth::protocol::relations::{self, Relation};
 use hearth::protocol::{ChatMessage, Member};
 use hearth::Client;
 use uuid::Uuid;
@@ -123,12 +124,7 @@ impl App {
         let pending = store
             .outbox(room_id)?
             .into_iter()
-            .map(|e| PendingView {
-                room_id,
-                client_msg_id: e.client_msg_id,
-                text: e.text,
-                created_at: e.created_at,
-            })
+            .map(PendingView::of)
             .collect();
         Ok(MessagePage {
             room_id,
@@ -153,17 +149,61 @@ impl App {
     /// Queues a message. It is in the persisted outbox when this returns and is delivered
     /// exactly once, whenever the host is reachable.
     pub fn send(&self, room_id: Uuid, text: &str) -> Result<PendingView, AppError> {
-        if text.trim().is_empty() {
+        self.send_with(room_id, text, &Relation::default())
+    }
+
+    /// [`App::send`] for a reply, mentions, or an action on a message (protocol §3.9):
+    /// queued in the same outbox, so it survives being offline and a restart.
+    pub fn send_with(
+        &self,
+        room_id: Uuid,
+        text: &str,
+        relation: &Relation,
+    ) -> Result<PendingView, AppError> {
+        let is_delete = relation.kind.as_deref() == Some(relations::DELETE);
+        if text.trim().is_empty() && !is_delete {
             return Err(AppError::Invalid("the message is empty".into()));
         }
+        if relations::is_action(relation.kind.as_deref()) != relation.target.is_some() {
+            return Err(AppError::Invalid(
+                "an edit, delete or reaction names the message it acts on".into(),
+            ));
+        }
         let client = self.client_for(room_id).ok_or(AppError::NotJoined)?;
-        let e = client.send(room_id, text)?;
-        Ok(PendingView {
-            room_id,
-            client_msg_id: e.client_msg_id,
-            text: e.text,
-            created_at: e.created_at,
-        })
+        let e = client.send_with(room_id, text, relation)?;
+        Ok(PendingView::of(e))
+    }
+
+    /// Full-text search over the cached messages of every joined room, newest first.
+    pub fn search(&self, q: &SearchRequest) -> Result<Vec<SearchHitView>, AppError> {
+        let store = &self.inner.store;
+        let hits = store.search(&hearth::store::SearchQuery {
+            text: q.text.clone(),
+            room_id: q.room_id,
+            author: q.author,
+            since: q.since,
+            until: q.until,
+            before_doc: q.before_doc,
+            limit: 50,
+        })?;
+        let names: std::collections::HashMap<Uuid, String> = store
+            .joined_rooms()?
+            .into_iter()
+            .map(|r| (r.room_id, r.name))
+            .collect();
+        Ok(hits
+            .into_iter()
+            .map(|h| SearchHitView {
+                room: names.get(&h.room_id).cloned().unwrap_or_default(),
+                room_id: h.room_id,
+                seq: h.seq,
+                ts: h.ts,
+                user_id: h.user_id,
+                author: h.author,
+                snippet: h.snippet,
+                doc: h.doc,
+            })
+            .collect())
     }
 
     /// Saves the composer's draft for a room ("" clears it); it survives a restart.

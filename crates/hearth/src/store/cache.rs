@@ -257,12 +257,13 @@ impl Store {
         page_before(&conn, "messages", room_id, before_seq, limit).map_err(|e| self.err(e))
     }
 
-    /// Messages after `read_seq` written by someone other than `me`.
+    /// Messages after `read_seq` written by someone other than `me` (actions on messages,
+    /// such as edits and reactions, are not new messages).
     pub fn unread_count(&self, room_id: Uuid, me: Uuid) -> Result<u32> {
         self.conn()
             .query_row(
                 "SELECT COUNT(*) FROM messages m JOIN joined_rooms j ON j.room_id = m.room_id
-                 WHERE m.room_id = ?1 AND m.seq > j.read_seq AND m.user_id != ?2",
+                 WHERE m.room_id = ?1 AND m.seq > j.read_seq AND m.user_id != ?2 AND (m.kind IS NULL OR m.kind NOT IN ('edit', 'delete', 'react', 'unreact'))",
                 params![room_id.to_string(), me.to_string()],
                 |r| r.get::<_, i64>(0),
             )
@@ -292,7 +293,7 @@ impl Store {
         };
         let unread = by_room(
             "SELECT m.room_id, COUNT(*) FROM messages m JOIN joined_rooms j ON j.room_id = m.room_id
-             WHERE m.seq > j.read_seq AND m.user_id != ?1 GROUP BY m.room_id",
+             WHERE m.seq > j.read_seq AND m.user_id != ?1 AND (m.kind IS NULL OR m.kind NOT IN ('edit', 'delete', 'react', 'unreact')) GROUP BY m.room_id",
             &[&me.to_string()],
         )?;
         let unhosted = by_room(

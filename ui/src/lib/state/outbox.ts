@@ -1,6 +1,7 @@
 // Our own messages before the host has stored them: "sending", then gone once the
 // host's copy arrives (it carries the same client_msg_id), or "failed" with a retry.
 import type { PendingView } from "../../bindings/PendingView";
+import type { Relation } from "../../bindings/Relation";
 
 export type OutboxState = "sending" | "failed";
 
@@ -11,6 +12,7 @@ export interface OutboxItem {
   created_at: number;
   state: OutboxState;
   error?: string;
+  relation?: Relation;
 }
 
 export function fromPending(p: PendingView): OutboxItem {
@@ -74,4 +76,9 @@ export function retried(items: OutboxItem[], failedId: string, again: PendingVie
 
 export function forRoom(items: OutboxItem[], roomId: string): OutboxItem[] {
   return items.filter((i) => i.room_id === roomId).sort((a, b) => a.created_at - b.created_at);
+}
+
+/** Pending messages to show as such: actions (an edit, a reaction) are not new messages. */
+export function messagesOf(items: OutboxItem[]): OutboxItem[] {
+  return items.filter((i) => !i.relation?.kind);
 }

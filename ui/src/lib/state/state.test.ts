@@ -58,7 +58,7 @@ describe("merging messages by seq", () => {
 });
 
 describe("outbox states", () => {
-  const p = (id: string, created_at = 1) => ({ room_id: R, client_msg_id: id, text: `t ${id}`, created_at });
+  const p = (id: string, created_at = 1) => ({ room_id: R, client_msg_id: id, text: `t ${id}`, created_at, relation: {} });
   it("goes sending -> gone on ack", () => {
     let items = outbox.add([], p("a"));
     expect(items[0]?.state).toBe("sending");

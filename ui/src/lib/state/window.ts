@@ -64,3 +64,12 @@ export function trimmed(list: ChatMessage[], w: RowWindow): RowWindow {
   const start = lowerBound(list, w.from);
   return list.length - start > MAX_ROWS ? newest(list) : w;
 }
+
+/** About STEP_ROWS rows centred on `seq` (a jump to a reply's original or a search hit). */
+export function around(list: ChatMessage[], seq: number): RowWindow {
+  const at = lowerBound(list, seq);
+  const start = Math.max(0, at - Math.floor(STEP_ROWS / 2));
+  const end = Math.min(list.length, start + STEP_ROWS);
+  if (end >= list.length) return { from: list[start]?.seq ?? 0, to: null };
+  return { from: (list[start] as ChatMessage).seq, to: (list[end - 1] as ChatMessage).seq };
+}
