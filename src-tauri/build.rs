@@ -34,6 +34,8 @@ const COMMANDS: &[&str] = &[
     "trust_fingerprint",
     "notify",
     "set_unread",
+    "search",
+    "open_link",
 ];
 
 fn main() {

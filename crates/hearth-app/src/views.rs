@@ -225,8 +225,8 @@ pub struct SearchRequest {
     #[ts(type = "number", optional)]
     pub until: Option<i64>,
     /// The next page: hits older than this hit's `doc`.
-    #[ts(type = "number", optional)]
-    pub before_doc: Option<i64>,
+    #[ts(optional)]
+    pub before_doc: Option<String>,
 }
 
 /// One search result, newest first. `snippet` marks matches between U+E000 and U+E001.
@@ -242,8 +242,9 @@ pub struct SearchHitView {
     pub user_id: Uuid,
     pub author: String,
     pub snippet: String,
-    #[ts(type = "number")]
-    pub doc: i64,
+    /// Where this hit is in the index, for the next page. A string: the number is past
+    /// JavaScript's safe integers (2^53), where neighbours would round to one value.
+    pub doc: String,
 }
 
 /// A page of a room's history from the local cache.

@@ -3,4 +3,9 @@
 /**
  * One search result, newest first. `snippet` marks matches between U+E000 and U+E001.
  */
-export type SearchHitView = { room_id: string, room: string, seq: number, ts: number, user_id: string, author: string, snippet: string, doc: number, };
+export type SearchHitView = { room_id: string, room: string, seq: number, ts: number, user_id: string, author: string, snippet: string, 
+/**
+ * Where this hit is in the index, for the next page. A string: the number is past
+ * JavaScript's safe integers (2^53), where neighbours would round to one value.
+ */
+doc: string, };

@@ -11,4 +11,4 @@ since?: number, until?: number,
 /**
  * The next page: hits older than this hit's `doc`.
  */
-before_doc?: number, };
+before_doc?: string, };

@@ -183,7 +183,13 @@ impl App {
             author: q.author,
             since: q.since,
             until: q.until,
-            before_doc: q.before_doc,
+            before_doc: match &q.before_doc {
+                Some(d) => Some(
+                    d.parse()
+                        .map_err(|_| AppError::Invalid("not a search position".into()))?,
+                ),
+                None => None,
+            },
             limit: 50,
         })?;
         let names: std::collections::HashMap<Uuid, String> = store
@@ -201,7 +207,7 @@ impl App {
                 user_id: h.user_id,
                 author: h.author,
                 snippet: h.snippet,
-                doc: h.doc,
+                doc: h.doc.to_string(),
             })
             .collect())
     }

@@ -216,6 +216,19 @@ fn the_cache_forgets_deleted_text_and_search_follows_edits() {
             .collect()
     };
     assert_eq!(find("report"), vec![first.seq]);
+    let in_room = |room_id: Uuid| {
+        cache
+            .search(&SearchQuery {
+                text: "report".into(),
+                room_id: Some(room_id),
+                author: Some(alice),
+                limit: 50,
+                ..Default::default()
+            })
+            .unwrap()
+            .len()
+    };
+    assert_eq!((in_room(room), in_room(Uuid::new_v4())), (1, 0));
     assert_eq!(find("الربع"), vec![2]);
     assert_eq!(find("quart*"), vec![first.seq]);
     assert_eq!(find("\"report is late\""), vec![first.seq]);
