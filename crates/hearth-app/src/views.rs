@@ -2,8 +2,8 @@
 //! `ui/`; their TypeScript twins are generated into `ui/src/bindings` by ts-rs.
 
 use hearth::people::Trust;
-use hearth::protocol::{ChatMessage, ErrorCode, Member, PresenceEvent, Visibility};
 use hearth::protocol::relations::Relation;
+use hearth::protocol::{ChatMessage, ErrorCode, Member, PresenceEvent, Visibility};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
@@ -40,6 +40,19 @@ pub struct Settings {
     pub background: bool,
     /// Start Hearth when the user logs in.
     pub start_at_login: bool,
+    /// Per room, which messages notify (absent: all).
+    pub room_notify: std::collections::BTreeMap<Uuid, NotifyLevel>,
+}
+
+/// Which messages of a room notify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum NotifyLevel {
+    All,
+    /// Only messages that mention this install's identity, or `@room`.
+    Mentions,
+    None,
 }
 
 impl Default for Settings {
@@ -52,6 +65,7 @@ impl Default for Settings {
             // show no tray icons, and a hidden window could not be brought back.
             background: cfg!(any(windows, target_os = "macos")),
             start_at_login: false,
+            room_notify: Default::default(),
         }
     }
 }

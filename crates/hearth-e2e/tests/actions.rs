@@ -76,16 +76,16 @@ async fn action(ui: &Ui, seq: u64, id: &str) -> Result<()> {
             vec![Value::from(seq)],
         )
         .await?;
-    let css = format!(
-        "[data-testid=message][data-seq='{seq}'] {}",
-        testid(id)
-    );
+    let css = format!("[data-testid=message][data-seq='{seq}'] {}", testid(id));
     ui.client.find(Locator::Css(&css)).await?.click().await?;
     Ok(())
 }
 
 async fn key(ui: &Ui, id: &str, k: Key) -> Result<()> {
-    ui.find(id).await?.send_keys(&char::from(k).to_string()).await?;
+    ui.find(id)
+        .await?
+        .send_keys(&char::from(k).to_string())
+        .await?;
     Ok(())
 }
 
@@ -216,8 +216,12 @@ async fn reply_edit_delete_react_mention_markdown_and_search() -> Result<()> {
         .await?;
         step!(t0, "react and un-react");
 
-        // Alice is in her other room; Bob mentions her through the completion list.
+        // Alice wants only mentions from Crew and is in her other room; Bob writes a
+        // plain message, then mentions her through the completion list.
+        alice.ui().find("room-notify").await?.select_by_value("mentions").await?;
         open_room(alice.ui(), "Side room").await?;
+        send(bob.ui(), "a message nobody is pinged for").await?;
+        find_msg(bob.ui(), "Bob's plain message stored", "nobody is pinged").await?;
         bob.ui().type_into("composer", "@Al").await?;
         bob.ui().find("mention-list").await?;
         key(bob.ui(), "composer", Key::Enter).await?;
@@ -229,6 +233,11 @@ async fn reply_edit_delete_react_mention_markdown_and_search() -> Result<()> {
                 .find(|(_, title, _)| title.contains("mentioned you")))
         })
         .await?;
+        ensure!(
+            !alice.notifications().iter().any(|(_, _, body)| body.contains("nobody is pinged")),
+            "with mentions only, a plain message does not notify: {:?}",
+            alice.notifications()
+        );
         open_room(alice.ui(), "Crew").await?;
         let m = find_msg(alice.ui(), "the mention", "book the table").await?;
         ensure!(m["mentioned"] == true, "a mention of Alice is highlighted: {m}");

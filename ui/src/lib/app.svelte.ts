@@ -19,6 +19,7 @@ import type { JoinProblem } from "./state/join";
 import { isHistory, mergeMessages } from "./state/messages";
 import { isAction, mentions } from "./state/relations";
 import type { Relation } from "../bindings/Relation";
+import type { NotifyLevel } from "../bindings/NotifyLevel";
 import { NotifyCoalescer } from "./state/notify";
 import * as outbox from "./state/outbox";
 import { addPresence, type PresenceMap } from "./state/presence";
@@ -48,6 +49,7 @@ class AppState {
     resume_hosting: true,
     background: false,
     start_at_login: false,
+    room_notify: {},
   });
   rooms = $state<RoomView[]>([]);
   discovered = $state<DiscoveredView[]>([]);
@@ -355,6 +357,15 @@ class AppState {
     }
   }
 
+  /** A room's notifications: all messages, mentions of me only, or none. */
+  async setRoomNotify(roomId: string, level: NotifyLevel) {
+    try {
+      this.settings = await ipc.setSettings({ ...this.settings, room_notify: { ...this.settings.room_notify, [roomId]: level } });
+    } catch (e) {
+      this.say(errorText(e));
+    }
+  }
+
   /** Sends the composer's text as a reply (when replying) with its mentions. */
   async sendMessage(roomId: string, text: string, mentionIds: string[], room: boolean): Promise<boolean> {
     const reply = this.replyTo[roomId] ?? null;
@@ -472,9 +483,13 @@ class AppState {
         this.unread = unread.onMessage(this.unread, m, this.profile?.user_id ?? "", readSeq, inView);
         if (inView) this.readAll(m.room_id);
         else if (this.active === m.room_id && !mine && !this.atBottom) this.newBelow = true;
-        if (!mine && !inView && this.settings.notifications && m.seq > readSeq) {
+        // Per room: everything, only mentions of me (by id, or @room), or nothing.
+        const level = this.settings.room_notify?.[m.room_id] ?? "all";
+        const mentioned = mentions(m, this.profile?.user_id ?? "");
+        const wanted = level === "all" || (level === "mentions" && mentioned);
+        if (!mine && !inView && this.settings.notifications && wanted && m.seq > readSeq) {
           const room = this.room(m.room_id)?.name ?? "Hearth";
-          const author = mentions(m, this.profile?.user_id ?? "") ? `${m.author} (mentioned you)` : m.author;
+          const author = mentioned ? `${m.author} (mentioned you)` : m.author;
           this.notifier.message({ roomId: m.room_id, room, author, text: m.text });
         }
         this.syncTitle();
