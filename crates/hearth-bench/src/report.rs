@@ -679,6 +679,10 @@ pub struct IngestOut {
     pub per_sec: f64,
     /// The same per CPU second of the caching thread: less sensitive to a noisy machine.
     pub per_cpu_sec: f64,
+    /// Over the first and the last tenth of the load: equal when the cost per message
+    /// does not grow with the cache.
+    pub first_tenth_per_sec: f64,
+    pub last_tenth_per_sec: f64,
     pub secs: f64,
     /// One `cache_messages` call with a page of messages.
     pub page_ms: Pct,
@@ -707,7 +711,7 @@ impl SearchOut {
         let mib = |b: u64| b as f64 / 1024.0 / 1024.0;
         let _ = writeln!(
             s,
-            "   cache: {} messages (+{} live) in {} rooms by {} authors, {:.1} words each from {} (Zipf)",
+            "   cache: {} messages (+{} live) in {} rooms by {} authors, {:.1} words each, from {} words (Zipf)",
             self.messages,
             self.live_messages,
             self.rooms,
@@ -718,10 +722,12 @@ impl SearchOut {
         for (what, i) in [("indexed", &self.indexed), ("unindexed", &self.unindexed)] {
             let _ = writeln!(
                 s,
-                "   cache pages of {} {what:<10} {:>7.0} msg/s, {:>7.0} per CPU second ({:.1} s; a page p50 {:.1} ms, p99 {:.1} ms)",
+                "   pages of {} {what:<10} {:>7.0} msg/s, {:>7.0} per CPU second, first tenth {:.0}/s, last tenth {:.0}/s ({:.1} s; a page p50 {:.1} ms, p99 {:.1} ms)",
                 self.page,
                 i.per_sec,
                 i.per_cpu_sec,
+                i.first_tenth_per_sec,
+                i.last_tenth_per_sec,
                 i.secs,
                 i.page_ms.p50,
                 i.page_ms.p99
@@ -729,7 +735,7 @@ impl SearchOut {
         }
         let _ = writeln!(
             s,
-            "   ingest indexed/unindexed: {:.2} msg/s, {:.2} per CPU second",
+            "   ingest, indexed ÷ unindexed: {:.2} (msg/s), {:.2} (per CPU second)",
             self.ingest_ratio,
             self.indexed.per_cpu_sec / self.unindexed.per_cpu_sec.max(1e-9)
         );
@@ -745,7 +751,13 @@ impl SearchOut {
         }
         let _ = writeln!(
             s,
-            "   on disk: indexed {:.1} MiB ({:.0} B per message), unindexed {:.1} MiB ({:.0} B per message); indexed/unindexed {:.2}",
+            "   live, indexed ÷ unindexed: p50 {:.1}, p99 {:.1}",
+            self.live_indexed_ms.p50 / self.live_unindexed_ms.p50.max(1e-9),
+            self.live_indexed_ms.p99 / self.live_unindexed_ms.p99.max(1e-9)
+        );
+        let _ = writeln!(
+            s,
+            "   on disk: indexed {:.1} MiB ({:.0} B per message), unindexed {:.1} MiB ({:.0} B per message); indexed ÷ unindexed {:.2}",
             mib(self.indexed.db_bytes + self.indexed.wal_bytes),
             self.indexed.bytes_per_message,
             mib(self.unindexed.db_bytes + self.unindexed.wal_bytes),
@@ -759,13 +771,13 @@ impl SearchOut {
         );
         let _ = writeln!(
             s,
-            "   {:<26} {:<16} {:<26} {:>8} {:>4} {:>7} {:>7} {:>7} {:>7}",
+            "   {:<28} {:<16} {:<26} {:>8} {:>4} {:>7} {:>7} {:>7} {:>7}",
             "query", "text", "filter", "matching", "hits", "p50ms", "p90ms", "p99ms", "maxms"
         );
         for q in &self.queries {
             let _ = writeln!(
                 s,
-                "   {:<26} {:<16} {:<26} {:>8} {:>4} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+                "   {:<28} {:<16} {:<26} {:>8} {:>4} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
                 q.name,
                 q.text,
                 q.filter.as_deref().unwrap_or("-"),
@@ -780,7 +792,7 @@ impl SearchOut {
         let o = &self.overall_ms;
         let _ = writeln!(
             s,
-            "   {:<26} {:<16} {:<26} {:>8} {:>4} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+            "   {:<28} {:<16} {:<26} {:>8} {:>4} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
             "overall", "", "", "", "", o.p50, o.p90, o.p99, o.max
         );
         if let Some(p) = &self.problem {

@@ -86,6 +86,10 @@ struct Cache {
     secs: f64,
     cpu_secs: f64,
     pages: Histogram,
+    /// Messages and seconds in the first and the last tenth of the load: a rate that
+    /// falls as the cache grows shows here.
+    first: (u64, f64),
+    last: (u64, f64),
     live: Histogram,
 }
 
@@ -111,6 +115,8 @@ impl Cache {
             secs: 0.0,
             cpu_secs: 0.0,
             pages: Histogram::default(),
+            first: (0, 0.0),
+            last: (0, 0.0),
             live: Histogram::default(),
         })
     }
@@ -136,12 +142,24 @@ impl Cache {
         Ok((t.elapsed(), thread_cpu_secs() - c))
     }
 
-    /// A history page while catching up: counted in the bulk rate.
-    fn put_page(&mut self, room: Uuid, page: &[ChatMessage]) -> anyhow::Result<()> {
+    /// A history page while catching up, `done` of the load behind it (0 to 1):
+    /// counted in the bulk rate.
+    fn put_page(&mut self, room: Uuid, page: &[ChatMessage], done: f64) -> anyhow::Result<()> {
         let (e, cpu) = self.put(room, page)?;
         self.secs += e.as_secs_f64();
         self.cpu_secs += cpu;
         self.pages.record(e.as_micros() as u64);
+        let tenth = if done < 0.1 {
+            Some(&mut self.first)
+        } else if done >= 0.9 {
+            Some(&mut self.last)
+        } else {
+            None
+        };
+        if let Some((n, secs)) = tenth {
+            *n += page.len() as u64;
+            *secs += e.as_secs_f64();
+        }
         Ok(())
     }
 
@@ -161,6 +179,8 @@ impl Cache {
             secs,
             cpu_secs,
             pages,
+            first,
+            last,
             ..
         } = self;
         drop(store);
@@ -174,6 +194,8 @@ impl Cache {
         IngestOut {
             per_sec: bulk as f64 / secs.max(1e-9),
             per_cpu_sec: bulk as f64 / cpu_secs.max(1e-9),
+            first_tenth_per_sec: first.0 as f64 / first.1.max(1e-9),
+            last_tenth_per_sec: last.0 as f64 / last.1.max(1e-9),
             secs,
             page_ms: Pct::of(&pages),
             db_bytes,
@@ -354,6 +376,12 @@ fn queries(feed: &Feed, end: Timestamp) -> anyhow::Result<Vec<Query>> {
     by.author = Some(AUTHOR_RANK);
     by.q.author = Some(feed.authors[AUTHOR_RANK].0);
     by.filter = Some(format!("author: {}", share(&feed.author_zipf, AUTHOR_RANK)));
+    // Someone in the room who wrote none of the matches (just joined, or quiet): the
+    // filter is checked match by match, so this walks every message with the word.
+    let mut absent = make("common word, absent author", Words::One(common), "the");
+    absent.author = Some(AUTHORS);
+    absent.q.author = Some(Uuid::from_u64_pair(SEED, SEED));
+    absent.filter = Some("author: no messages".into());
     let mut recent = make("common word, last 7 days", Words::One(common), "the");
     recent.q.since = Some(end - 7 * DAY_MS);
     recent.filter = Some("since: 7 days ago".into());
@@ -366,6 +394,7 @@ fn queries(feed: &Feed, end: Timestamp) -> anyhow::Result<Vec<Query>> {
         make("prefix", Words::Prefix(prefix), "deplo*"),
         in_room,
         by,
+        absent,
         recent,
     ])
 }
@@ -381,7 +410,7 @@ fn measure(dir: &Path, spec: Spec) -> anyhow::Result<SearchOut> {
     ];
     // Catching up: each room's messages in pages, each page to both caches.
     let mut pages: Vec<Vec<ChatMessage>> = (0..ROOMS).map(|_| Vec::with_capacity(PAGE)).collect();
-    let mut turn = 0u64;
+    let (mut turn, mut cached) = (0u64, 0u64);
     let mut last_log = Instant::now();
     for i in 0..spec.messages {
         let m = feed.next();
@@ -391,7 +420,9 @@ fn measure(dir: &Path, spec: Spec) -> anyhow::Result<SearchOut> {
         let room = m.room;
         pages[room].push(m.msg);
         if pages[room].len() == PAGE {
-            put_page(&mut caches, &mut pages[room], &mut turn)?;
+            let done = cached as f64 / spec.messages as f64;
+            cached += PAGE as u64;
+            put_page(&mut caches, &mut pages[room], done, &mut turn)?;
         }
         if last_log.elapsed() > Duration::from_secs(10) {
             tracing::info!(done = i, "caching");
@@ -399,7 +430,9 @@ fn measure(dir: &Path, spec: Spec) -> anyhow::Result<SearchOut> {
         }
     }
     for page in &mut pages {
-        put_page(&mut caches, page, &mut turn)?;
+        let done = cached as f64 / spec.messages as f64;
+        cached += page.len() as u64;
+        put_page(&mut caches, page, done, &mut turn)?;
     }
     // Live: one message per call.
     for _ in 0..spec.live {
@@ -467,13 +500,14 @@ fn order(turn: &mut u64) -> [usize; 2] {
 fn put_page(
     caches: &mut [Cache; 2],
     page: &mut Vec<ChatMessage>,
+    done: f64,
     turn: &mut u64,
 ) -> anyhow::Result<()> {
     let Some(room) = page.first().map(|m| m.room_id) else {
         return Ok(());
     };
     for c in order(turn) {
-        caches[c].put_page(room, page)?;
+        caches[c].put_page(room, page, done)?;
     }
     page.clear();
     Ok(())

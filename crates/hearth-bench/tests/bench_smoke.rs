@@ -116,9 +116,9 @@ fn search_smoke() {
     // unindexed cache found nothing.
     assert_eq!(s["ok"], true, "{s}");
     assert_eq!(s["messages"], 5000);
-    assert_eq!(s["queries"].as_array().map(Vec::len), Some(8));
+    assert_eq!(s["queries"].as_array().map(Vec::len), Some(9));
     assert!(s["indexed"]["per_sec"].as_f64().unwrap() > 0.0);
     assert!(s["unindexed"]["db_bytes"].as_u64().unwrap() > 0);
     assert_eq!(s["live_indexed_ms"]["samples"], 50);
-    assert_eq!(s["overall_ms"]["samples"], 24);
+    assert_eq!(s["overall_ms"]["samples"], 27);
 }

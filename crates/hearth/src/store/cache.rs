@@ -397,7 +397,9 @@ fn apply(conn: &rusqlite::Connection, m: &ChatMessage) -> rusqlite::Result<()> {
             )?
             .execute(params![room, target, m.seq as i64, m.user_id.to_string()])?;
             conn.prepare_cached(
-                "UPDATE messages SET text = '' WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
+                // INDEXED BY: the planner otherwise walks the whole room (docs/performance.md).
+                "UPDATE messages INDEXED BY messages_target SET text = ''
+                 WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
             )?
             .execute(params![room, target])?;
             search::reindex(conn, &room, target)

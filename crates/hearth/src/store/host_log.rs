@@ -399,7 +399,9 @@ fn erase(
     )?
     .execute(params![room, target, seq, by, by_owner])?;
     tx.prepare_cached(
-        "UPDATE host_messages SET text = '' WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
+        // INDEXED BY: the planner otherwise walks the whole room inside the commit.
+        "UPDATE host_messages INDEXED BY host_messages_target SET text = ''
+         WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
     )?
     .execute(params![room, target])?;
     Ok(())

@@ -212,6 +212,8 @@ fn steps() -> Vec<M<'static>> {
             room_id UNINDEXED,
             seq UNINDEXED,
             user_id UNINDEXED,
+            room_key,
+            user_key,
             tokenize = 'unicode61 remove_diacritics 2'
         );
         "#,
