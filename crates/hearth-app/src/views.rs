@@ -127,6 +127,8 @@ pub struct RoomView {
     pub host_name: Option<String>,
     pub has_passcode: bool,
     pub unread: u32,
+    /// Of the unread, those that mention this install (shown apart, as in Slack).
+    pub mentions: u32,
     pub last_message: Option<ChatMessage>,
     /// Messages kept on this computer that the host's history no longer has (it went
     /// back in time): listed apart as "not on the host".

@@ -233,6 +233,16 @@ async fn reply_edit_delete_react_mention_markdown_and_search() -> Result<()> {
                 .find(|(_, title, _)| title.contains("mentioned you")))
         })
         .await?;
+        // Crew's entry counts the mention apart from the other unread messages.
+        let badge = poll("the mention badge on Crew", Duration::from_secs(10), async || {
+            let css = format!("[data-testid=joined-room][data-room-name=Crew] {}", testid("mention-badge"));
+            Ok(match alice.ui().client.find_all(Locator::Css(&css)).await?.first() {
+                Some(b) => Some(b.text().await?),
+                None => None,
+            })
+        })
+        .await?;
+        ensure!(badge == "@1", "one unread mention: {badge}");
         ensure!(
             !alice.notifications().iter().any(|(_, _, body)| body.contains("nobody is pinged")),
             "with mentions only, a plain message does not notify: {:?}",

@@ -10,7 +10,11 @@ export type RoomView = { room_id: string, name: string,
 /**
  * `host:port` the room is reached at.
  */
-address: string, host_name: string | null, has_passcode: boolean, unread: number, last_message: ChatMessage | null, 
+address: string, host_name: string | null, has_passcode: boolean, unread: number, 
+/**
+ * Of the unread, those that mention this install (shown apart, as in Slack).
+ */
+mentions: number, last_message: ChatMessage | null, 
 /**
  * Messages kept on this computer that the host's history no longer has (it went
  * back in time): listed apart as "not on the host".

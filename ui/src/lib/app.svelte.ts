@@ -65,6 +65,8 @@ class AppState {
   private peopleTimers = new Map<string, ReturnType<typeof setTimeout>>();
   typing = $state<TypingMap>({});
   unread = $state<Record<string, number>>({});
+  /** Of the unread, those that mention me (shown apart in the room list). */
+  mentionsUnread = $state<Record<string, number>>({});
   connections = $state<Record<string, Connection>>({});
   /** When each room's connection state was last reported (for "next try in N s"). */
   connectionSince = $state<Record<string, number>>({});
@@ -135,7 +137,10 @@ class AppState {
     this.setRooms(rooms);
     this.discovered = discovered;
     this.hosted = hosted;
-    for (const r of rooms) this.unread[r.room_id] = r.unread;
+    for (const r of rooms) {
+      this.unread[r.room_id] = r.unread;
+      this.mentionsUnread[r.room_id] = r.mentions;
+    }
     this.ready = true;
     this.syncTitle();
     setInterval(() => (this.now = Date.now()), 1000);
@@ -290,6 +295,7 @@ class AppState {
     if (this.active === roomId) this.newBelow = false;
     this.notifier.clear(roomId);
     this.unread = unread.markRead(this.unread, roomId);
+    this.mentionsUnread = unread.markRead(this.mentionsUnread, roomId);
     this.syncTitle();
     if (last) void ipc.markRead(roomId, last.seq).catch(() => {});
   }
@@ -486,6 +492,7 @@ class AppState {
         // Per room: everything, only mentions of me (by id, or @room), or nothing.
         const level = this.settings.room_notify?.[m.room_id] ?? "all";
         const mentioned = mentions(m, this.profile?.user_id ?? "");
+        if (mentioned) this.mentionsUnread = unread.onMessage(this.mentionsUnread, m, this.profile?.user_id ?? "", readSeq, inView);
         const wanted = level === "all" || (level === "mentions" && mentioned);
         if (!mine && !inView && this.settings.notifications && wanted && m.seq > readSeq) {
           const room = this.room(m.room_id)?.name ?? "Hearth";
@@ -600,7 +607,10 @@ class AppState {
       this.setRooms(rooms);
       this.discovered = discovered;
       this.hosted = hosted;
-      for (const r of rooms) this.unread[r.room_id] = r.unread;
+      for (const r of rooms) {
+        this.unread[r.room_id] = r.unread;
+        this.mentionsUnread[r.room_id] = r.mentions;
+      }
       // Rooms not on screen load again when opened; the open one reloads now.
       for (const id of Object.keys(this.messages)) if (id !== this.active) delete this.messages[id];
       if (this.active) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { inline, parse, safeHref } from "./markdown";
+import { inline, mentionParts, parse, safeHref } from "./markdown";
 
 describe("the Markdown subset", () => {
   it("parses emphasis, code and strike, and leaves unmatched markers as text", () => {
@@ -66,5 +66,18 @@ describe("the Markdown subset", () => {
       { t: "strong", children: [{ t: "text", text: "مرحبا" }] },
       { t: "text", text: " 👋🏽" },
     ]);
+  });
+
+  it("marks @mentions of the names given, longest first", () => {
+    expect(mentionParts("hi @Ann Lee and @Ann, @room!", ["Ann", "Ann Lee", "room"])).toEqual([
+      { text: "hi ", mention: false },
+      { text: "@Ann Lee", mention: true },
+      { text: " and ", mention: false },
+      { text: "@Ann", mention: true },
+      { text: ", ", mention: false },
+      { text: "@room", mention: true },
+      { text: "!", mention: false },
+    ]);
+    expect(mentionParts("mail me@example.org", [])).toEqual([{ text: "mail me@example.org", mention: false }]);
   });
 });

@@ -169,3 +169,25 @@ function wrapped(s: string, i: number, marker: string, t: "strong" | "em" | "del
 export function isPlain(blocks: Block[]): boolean {
   return blocks.length === 1 && blocks[0]?.t === "p" && blocks[0].children.every((c) => c.t === "text");
 }
+
+/** Splits text at `@name` for each mentioned name (longest first), so mentions can be marked. */
+export function mentionParts(text: string, names: string[]): { text: string; mention: boolean }[] {
+  const wanted = [...new Set(names.filter((n) => n.length > 0))].sort((a, b) => b.length - a.length);
+  if (wanted.length === 0 || !text.includes("@")) return [{ text, mention: false }];
+  const out: { text: string; mention: boolean }[] = [];
+  let buf = "";
+  for (let i = 0; i < text.length; ) {
+    const name = text[i] === "@" ? wanted.find((n) => text.startsWith(n, i + 1)) : undefined;
+    if (name) {
+      if (buf) out.push({ text: buf, mention: false });
+      buf = "";
+      out.push({ text: `@${name}`, mention: true });
+      i += name.length + 1;
+    } else {
+      buf += text[i];
+      i++;
+    }
+  }
+  if (buf) out.push({ text: buf, mention: false });
+  return out;
+}

@@ -56,6 +56,7 @@ impl App {
             host_name: room.host_name.clone(),
             has_passcode: room.has_passcode,
             unread: overview.unread,
+            mentions: overview.mentions,
             last_message: overview.last_message,
             unhosted: overview.unhosted,
             connection,

@@ -271,6 +271,21 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Unread messages that mention `me` by id, or the whole room.
+    pub fn unread_mentions(&self, room_id: Uuid, me: Uuid) -> Result<u32> {
+        self.conn()
+            .query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM messages m JOIN joined_rooms j ON j.room_id = m.room_id
+                     WHERE m.room_id = ?2 AND m.seq > j.read_seq AND m.user_id != ?1 AND {MENTIONS_ME}"
+                ),
+                params![me.to_string(), room_id.to_string()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+            .map_err(|e| self.err(e))
+    }
+
     /// Per joined room, what a room list shows: unread count (messages after the read
     /// seq that are not `me`'s), newest cached message, pinned fingerprint, and the
     /// setting stored under `setting_key(room)` (the app's drafts). A fixed number of
@@ -300,12 +315,19 @@ impl Store {
             "SELECT room_id, COUNT(*) FROM unhosted_messages GROUP BY room_id",
             &[],
         )?;
+        let mentions = by_room(
+            &format!(
+                "SELECT m.room_id, COUNT(*) FROM messages m JOIN joined_rooms j ON j.room_id = m.room_id
+                 WHERE m.seq > j.read_seq AND m.user_id != ?1 AND {MENTIONS_ME} GROUP BY m.room_id"
+            ),
+            &[&me.to_string()],
+        )?;
         let mut last = HashMap::new();
         {
             let mut stmt = conn
                 .prepare(&format!(
                     "SELECT {MSG_COLS} FROM messages WHERE (room_id, seq) IN
-                     (SELECT room_id, MAX(seq) FROM messages GROUP BY room_id)"
+                     (SELECT room_id, MAX(seq) FROM messages WHERE {NOT_AN_ACTION} GROUP BY room_id)"
                 ))
                 .map_err(err)?;
             let rows: Vec<ChatMessage> = stmt
@@ -335,6 +357,10 @@ impl Store {
                         .get(&id.to_string())
                         .map(|&n| u32::try_from(n).unwrap_or(u32::MAX))
                         .unwrap_or(0),
+                    mentions: mentions
+                        .get(&id.to_string())
+                        .map(|&n| u32::try_from(n).unwrap_or(u32::MAX))
+                        .unwrap_or(0),
                     last_message: last.remove(&id),
                     unhosted: unhosted
                         .get(&id.to_string())
@@ -360,6 +386,7 @@ impl Store {
         };
         Ok(Some(RoomOverview {
             unread: self.unread_count(room_id, me)?,
+            mentions: self.unread_mentions(room_id, me)?,
             last_message: self.last_message(room_id)?,
             unhosted: u32::try_from(self.unhosted_messages(room_id)?.len()).unwrap_or(u32::MAX),
             fingerprint: self.pinned(&super::pin_key_room(room_id))?,
@@ -369,8 +396,20 @@ impl Store {
     }
 
     /// The newest cached message of a room.
+    /// The newest cached message of a room, not counting actions (a reaction or an edit
+    /// is not what a room list previews).
     pub fn last_message(&self, room_id: Uuid) -> Result<Option<ChatMessage>> {
-        Ok(self.cached_messages(room_id, None, 1)?.pop())
+        self.conn()
+            .query_row(
+                &format!(
+                    "SELECT {MSG_COLS} FROM messages WHERE room_id = ?1 AND {NOT_AN_ACTION}
+                     ORDER BY seq DESC LIMIT 1"
+                ),
+                [room_id.to_string()],
+                row_to_msg,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
     }
 
     /// Every cached message of a room, ascending.
@@ -379,6 +418,12 @@ impl Store {
         page_after(&conn, "messages", room_id, 0, u64::MAX, u32::MAX).map_err(|e| self.err(e))
     }
 }
+
+/// A row that is a message, not an action on one (protocol §3.9).
+const NOT_AN_ACTION: &str = "(kind IS NULL OR kind NOT IN ('edit', 'delete', 'react', 'unreact'))";
+
+/// A message (`m`) that mentions the user `?1`: mentions are space-separated user ids.
+const MENTIONS_ME: &str = "(m.kind IS NULL AND (m.mentions_room = 1 OR instr(m.mentions, ?1) > 0))";
 
 /// Applies a newly cached message to what the cache shows: a deletion erases its target's
 /// text and its edits' texts (the cache forgets them, it does not only hide them); an
@@ -417,6 +462,8 @@ fn apply(conn: &rusqlite::Connection, m: &ChatMessage) -> rusqlite::Result<()> {
 pub struct RoomOverview {
     pub room: JoinedRoom,
     pub unread: u32,
+    /// Of the unread, those that mention `me` (by id, or `@room`).
+    pub mentions: u32,
     pub last_message: Option<ChatMessage>,
     /// Messages kept here that the host no longer has ([`Store::unhosted_messages`]).
     pub unhosted: u32,

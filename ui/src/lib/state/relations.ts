@@ -97,7 +97,8 @@ export function hasReacted(s: Shown, key: string, user: string): boolean {
 export function snippet(s: Shown | undefined, max = 80): string {
   if (!s) return "a message not loaded here";
   if (s.deleted) return "message deleted";
-  const line = s.text.replace(/\s+/g, " ").trim();
+  // Markup markers are noise in a one-line quote.
+  const line = s.text.replace(/\*\*|~~|`/g, "").replace(/\s+/g, " ").trim();
   const chars = [...line];
   return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : line;
 }
