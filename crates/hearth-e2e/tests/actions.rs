@@ -331,6 +331,42 @@ async fn reply_edit_delete_react_mention_markdown_and_search() -> Result<()> {
         })
         .await?;
         step!(t0, "search, open at the hit, reply, jump to the original");
+
+        // Alice replies to one of the room's first messages, which Bob's cache does not
+        // have (he joined with the latest page): his click on the quote loads older
+        // history until it is there.
+        let oldest = bob.ui().client
+            .execute("return Math.min(...[...document.querySelectorAll('[data-testid=message]')].map(m => Number(m.dataset.seq)))", vec![])
+            .await?
+            .as_u64()
+            .unwrap_or(0);
+        ensure!(oldest > 8, "Bob's view starts at {oldest}: the test needs #8 out of it");
+        // Alice goes to the room's beginning (Home, as a reader would) to find #8.
+        poll("#8 in Alice's view", Duration::from_secs(30), async || {
+            key(alice.ui(), "message-list", Key::Home).await?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(shown(alice.ui()).await?.into_iter().find(|m| m["seq"].as_u64() == Some(8)))
+        })
+        .await?;
+        action(alice.ui(), 8, "action-reply").await?;
+        send(alice.ui(), "Replying to one of the first messages").await?;
+        find_msg(bob.ui(), "Alice's reply to #8", "one of the first messages").await?;
+        let clicked = bob
+            .ui()
+            .client
+            .execute(
+                "const q = [...document.querySelectorAll('[data-testid=reply-quote]')].at(-1); q.click(); return !!q",
+                vec![],
+            )
+            .await?;
+        ensure!(clicked == true, "a reply quote to click");
+        poll("the jump to #8, loaded from the host", Duration::from_secs(30), async || {
+            Ok(shown(bob.ui()).await?.into_iter().find(|m| {
+                m["seq"].as_u64() == Some(8) && m["highlighted"] == true
+            }))
+        })
+        .await?;
+        step!(t0, "a reply's quote loads older history to reach its original");
         Ok(())
     }
     .await;
