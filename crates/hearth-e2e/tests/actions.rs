@@ -164,6 +164,16 @@ async fn reply_edit_delete_react_mention_markdown_and_search() -> Result<()> {
             md["text"].as_str().is_some_and(|t| t.contains("[x](javascript:alert(1))")),
             "the javascript: link stays text: {md}"
         );
+        // A link opens outside the app: the window stays on the app's own page.
+        let before = alice.ui().client.current_url().await?;
+        let link = format!("[data-testid=message][data-seq='{seq}'] {}", testid("message-link"));
+        alice.ui().client.find(Locator::Css(&link)).await?.click().await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        ensure!(
+            alice.ui().client.current_url().await? == before,
+            "clicking a link navigated the app window"
+        );
+        alice.ui().find("message-list").await?;
         alice.shot("actions-markdown.png")?;
         step!(t0, "Markdown rendered; the javascript: link is text");
 
