@@ -325,7 +325,9 @@ class AppState {
 
   setDraft(roomId: string, text: string) {
     this.drafts[roomId] = text;
-    this.draftSaver.change(roomId, text);
+    // While editing, the composer holds the message being edited: the saved draft stays
+    // what was typed before (it comes back on Esc, or after a restart).
+    if (!this.editing[roomId]) this.draftSaver.change(roomId, text);
   }
 
   saveDrafts() {
@@ -378,9 +380,13 @@ class AppState {
     const editing = this.editing[roomId];
     if (editing) {
       this.editing[roomId] = null;
-      this.setDraft(roomId, editing.draft);
+      this.drafts[roomId] = editing.draft;
       const ok = await this.act(roomId, text, { kind: "edit", target: editing.seq, mentions: mentionIds, mentions_room: room });
-      if (!ok) this.setDraft(roomId, text);
+      // Refused: back to editing, with the new text, so the next Enter is an edit again.
+      if (!ok) {
+        this.editing[roomId] = editing;
+        this.drafts[roomId] = text;
+      }
       return ok;
     }
     if (reply === null && mentionIds.length === 0 && !room) return this.send(roomId, text);
@@ -397,6 +403,8 @@ class AppState {
   /** Edits an own message in the composer; the draft typed so far comes back after. */
   startEdit(roomId: string, seq: number, text: string) {
     const draft = this.editing[roomId]?.draft ?? this.drafts[roomId] ?? "";
+    // The draft as typed is on disk before the composer shows the message instead.
+    if (!this.editing[roomId]) this.draftSaver.saveNow(roomId, draft);
     this.editing[roomId] = { seq, draft };
     this.replyTo[roomId] = null;
     this.drafts[roomId] = text;

@@ -80,6 +80,10 @@ impl Task {
                     }
                 }
                 self.host = Some((w.host_id, w.host_name.clone()));
+                self.relations = w
+                    .capabilities
+                    .iter()
+                    .any(|c| c == crate::protocol::capability::RELATIONS);
                 self.emit(ClientEvent::Welcome(w.clone())).await;
                 // Rooms named by id only (manual join of a single-room host) resolve here.
                 let ids: Vec<Uuid> = self.rooms.keys().copied().collect();

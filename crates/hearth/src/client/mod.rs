@@ -240,6 +240,7 @@ impl Client {
             rooms: HashMap::new(),
             fingerprint: None,
             host: None,
+            relations: false,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -105,6 +105,8 @@ pub(super) struct Task {
     /// Who the host said it is in its last `welcome`: kept with each joined room, so
     /// the app can name the host while it is away.
     pub(super) host: Option<(Uuid, String)>,
+    /// The host negotiated `relations` (protocol §3.9) in its last `welcome`.
+    pub(super) relations: bool,
 }
 
 pub(super) type WsStream = tokio_tungstenite::WebSocketStream<Box<dyn crate::connection::Io>>;
@@ -433,7 +435,19 @@ impl Task {
                 if out.iter().any(|f| matches!(f, ClientFrame::Send(_))) {
                     probe.sent(Instant::now(), self.config.probe_after);
                 }
-                for f in out {
+                let mut queue: std::collections::VecDeque<ClientFrame> = out.into();
+                while let Some(f) = queue.pop_front() {
+                    // An older host would store an edit or a reaction as a new message:
+                    // refuse it here, once, rather than send it.
+                    if let ClientFrame::Send(s) = &f {
+                        if !self.relations && has_relation(s) {
+                            self.refuse_unsupported(s).await;
+                            let mut more = Vec::new();
+                            self.pump(s.room_id, &mut more);
+                            queue.extend(more);
+                            continue;
+                        }
+                    }
                     if let ClientFrame::Join(j) = &f {
                         if let Some(r) = self.rooms.get_mut(&j.room_id) {
                             r.joins_unanswered += 1;
@@ -513,6 +527,28 @@ impl Task {
         }
     }
 
+    /// A send this host cannot take (it did not negotiate `relations`): out of the
+    /// outbox, and reported as failed for good.
+    async fn refuse_unsupported(&mut self, s: &protocol::Send) {
+        let _ = self.config.store.outbox_remove(&s.client_msg_id);
+        if let Some(r) = self.rooms.get_mut(&s.room_id) {
+            r.inflight = None;
+        }
+        let mut error = protocol::ErrorFrame::new(
+            protocol::ErrorCode::InvalidAction,
+            "this host runs an older Hearth without replies, edits, reactions or mentions",
+        );
+        error.request = Some("send".into());
+        error.room_id = Some(s.room_id);
+        error.client_msg_id = Some(s.client_msg_id.clone());
+        self.emit(ClientEvent::SendFailed {
+            room_id: s.room_id,
+            client_msg_id: s.client_msg_id.clone(),
+            error,
+        })
+        .await;
+    }
+
     /// Sends the next outbox entry of a room if nothing is in flight.
     pub(super) fn pump(&mut self, room_id: Uuid, out: &mut Vec<ClientFrame>) {
         let Some(r) = self.rooms.get_mut(&room_id) else {
@@ -541,4 +577,13 @@ impl Task {
             Err(e) => tracing::error!(error = %e, "cannot read outbox"),
         }
     }
+}
+
+/// Does a send carry a reply, mentions or an action (protocol §3.9)?
+fn has_relation(s: &protocol::Send) -> bool {
+    s.kind.is_some()
+        || s.target.is_some()
+        || s.reply_to.is_some()
+        || !s.mentions.is_empty()
+        || s.mentions_room
 }

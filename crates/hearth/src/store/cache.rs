@@ -96,6 +96,17 @@ impl Store {
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let (id, head) = (room_id.to_string(), i64::try_from(head).unwrap_or(i64::MAX));
         search::unindex_room(&tx, &id, head).map_err(|e| self.err(e))?;
+        // Edits set aside change what their (kept) targets read: index those again after.
+        let edited: Vec<i64> = tx
+            .prepare(
+                "SELECT DISTINCT target FROM messages
+                 WHERE room_id = ?1 AND seq > ?2 AND kind = 'edit' AND target <= ?2",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![id, head], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()
+            })
+            .map_err(|e| self.err(e))?;
         let moved = tx
             .execute(
                 &format!(
@@ -110,6 +121,9 @@ impl Store {
             params![id, head],
         )
         .map_err(|e| self.err(e))?;
+        for target in edited {
+            search::reindex(&tx, &id, target).map_err(|e| self.err(e))?;
+        }
         tx.execute(
             "UPDATE joined_rooms SET synced_seq = MIN(synced_seq, ?2), read_seq = MIN(read_seq, ?2)
              WHERE room_id = ?1",
@@ -395,7 +409,6 @@ impl Store {
         }))
     }
 
-    /// The newest cached message of a room.
     /// The newest cached message of a room, not counting actions (a reaction or an edit
     /// is not what a room list previews).
     pub fn last_message(&self, room_id: Uuid) -> Result<Option<ChatMessage>> {
@@ -423,7 +436,7 @@ impl Store {
 const NOT_AN_ACTION: &str = "(kind IS NULL OR kind NOT IN ('edit', 'delete', 'react', 'unreact'))";
 
 /// A message (`m`) that mentions the user `?1`: mentions are space-separated user ids.
-const MENTIONS_ME: &str = "(m.kind IS NULL AND (m.mentions_room = 1 OR instr(m.mentions, ?1) > 0))";
+const MENTIONS_ME: &str = "(m.kind IS NULL AND m.deleted_seq IS NULL AND (m.mentions_room = 1 OR instr(m.mentions, ?1) > 0))";
 
 /// Applies a newly cached message to what the cache shows: a deletion erases its target's
 /// text and its edits' texts (the cache forgets them, it does not only hide them); an
@@ -436,14 +449,14 @@ fn apply(conn: &rusqlite::Connection, m: &ChatMessage) -> rusqlite::Result<()> {
             // The host refuses a delete by anyone but the author or the host owner; the
             // cache has no list of owners, so it takes the host's word here.
             conn.prepare_cached(
-                "UPDATE messages SET text = '', mentions = NULL, deleted_seq = ?3, deleted_by = ?4,
+                "UPDATE messages SET text = '', mentions = NULL, mentions_room = 0, deleted_seq = ?3, deleted_by = ?4,
                    deleted_by_owner = (user_id != ?4)
                  WHERE room_id = ?1 AND seq = ?2 AND kind IS NULL",
             )?
             .execute(params![room, target, m.seq as i64, m.user_id.to_string()])?;
             conn.prepare_cached(
                 // INDEXED BY: the planner otherwise walks the whole room (docs/performance.md).
-                "UPDATE messages INDEXED BY messages_target SET text = ''
+                "UPDATE messages INDEXED BY messages_target SET text = '', mentions = NULL, mentions_room = 0
                  WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
             )?
             .execute(params![room, target])?;

@@ -393,14 +393,15 @@ fn erase(
     by_owner: bool,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "UPDATE host_messages SET text = '', mentions = NULL, deleted_seq = ?3, deleted_by = ?4,
+        "UPDATE host_messages SET text = '', mentions = NULL, mentions_room = 0, deleted_seq = ?3, deleted_by = ?4,
            deleted_by_owner = ?5 AND user_id != ?4
          WHERE room_id = ?1 AND seq = ?2",
     )?
     .execute(params![room, target, seq, by, by_owner])?;
     tx.prepare_cached(
         // INDEXED BY: the planner otherwise walks the whole room inside the commit.
-        "UPDATE host_messages INDEXED BY host_messages_target SET text = ''
+        "UPDATE host_messages INDEXED BY host_messages_target SET text = '', mentions = NULL,
+           mentions_room = 0
          WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
     )?
     .execute(params![room, target])?;

@@ -363,3 +363,56 @@ fn a_database_from_before_actions_migrates_with_nothing_lost() {
         "diacritics folded: café is found as cafe"
     );
 }
+
+#[test]
+fn set_aside_edits_and_deleted_mentions_leave_search_and_counts_right() {
+    let mut l = Log::new();
+    let (alice, me) = (Uuid::new_v4(), Uuid::new_v4());
+    let room = l.room;
+    let m = l.stored(say(alice, "plan A for the offsite"));
+    let e = l.stored(act(alice, relations::EDIT, m.seq, "plan B for the offsite"));
+    let ping = l.stored(NewMessage {
+        mentions: vec![me],
+        mentions_room: true,
+        ..say(alice, "@room please read")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Store::open(dir.path()).unwrap();
+    cache
+        .upsert_joined_room(&JoinedRoom {
+            room_id: room,
+            name: "General".into(),
+            address: "127.0.0.1:1".into(),
+            host_id: None,
+            host_name: None,
+            has_passcode: false,
+            synced_seq: 0,
+            read_seq: 0,
+        })
+        .unwrap();
+    cache.cache_messages(room, &l.all(), Some(0)).unwrap();
+    assert_eq!(cache.unread_mentions(room, me).unwrap(), 1);
+    let hits = |q: &str| {
+        cache
+            .search(&SearchQuery {
+                text: q.into(),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap()
+            .len()
+    };
+    assert_eq!((hits("\"plan B\""), hits("\"plan A\"")), (1, 0));
+    // The host's log went back to before the edit: the original text is what shows, and
+    // what search finds.
+    cache.set_aside_beyond(room, m.seq).unwrap();
+    assert_eq!((hits("\"plan B\""), hits("\"plan A\"")), (0, 1));
+    // A deleted @room message is no unread mention any more, and its mentions are gone.
+    cache.cache_messages(room, &l.all()[1..], None).unwrap();
+    assert_eq!(e.target, Some(m.seq));
+    let d = l.stored(act(alice, relations::DELETE, ping.seq, ""));
+    cache.cache_messages(room, &[d], None).unwrap();
+    assert_eq!(cache.unread_mentions(room, me).unwrap(), 0);
+    let host_row = l.all().into_iter().find(|x| x.seq == ping.seq).unwrap();
+    assert!(host_row.mentions.is_empty() && !host_row.mentions_room);
+}
