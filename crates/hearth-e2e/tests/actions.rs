@@ -89,6 +89,19 @@ async fn key(ui: &Ui, id: &str, k: Key) -> Result<()> {
     Ok(())
 }
 
+/// Clicks the newest reply's quote, which jumps to the message it quotes.
+async fn click_last_quote(ui: &Ui) -> Result<()> {
+    let clicked = ui
+        .client
+        .execute(
+            "const q = [...document.querySelectorAll('[data-testid=reply-quote]')].at(-1); q?.click(); return !!q",
+            vec![],
+        )
+        .await?;
+    ensure!(clicked == true, "a reply quote to click");
+    Ok(())
+}
+
 /// 1280x800 light and 800x600 dark of what `who` shows now.
 async fn shots(who: &Person, name: &str) -> Result<()> {
     for (theme, (w, h)) in [("light", (1280, 800)), ("dark", (800, 600))] {
@@ -325,15 +338,7 @@ async fn reply_edit_delete_react_mention_markdown_and_search() -> Result<()> {
         action(bob.ui(), target, "action-reply").await?;
         send(bob.ui(), "Was the printer ever fixed?").await?;
         find_msg(bob.ui(), "Bob's reply to the old message", "ever fixed").await?;
-        let clicked = bob
-            .ui()
-            .client
-            .execute(
-                "const q = [...document.querySelectorAll('[data-testid=reply-quote]')].at(-1); q.click(); return !!q",
-                vec![],
-            )
-            .await?;
-        ensure!(clicked == true, "a reply quote to click");
+        click_last_quote(bob.ui()).await?;
         poll("the jump back to the original", Duration::from_secs(20), async || {
             Ok(shown(bob.ui()).await?.into_iter().find(|m| {
                 m["seq"].as_u64() == Some(target) && m["highlighted"] == true
@@ -361,15 +366,7 @@ async fn reply_edit_delete_react_mention_markdown_and_search() -> Result<()> {
         action(alice.ui(), 8, "action-reply").await?;
         send(alice.ui(), "Replying to one of the first messages").await?;
         find_msg(bob.ui(), "Alice's reply to #8", "one of the first messages").await?;
-        let clicked = bob
-            .ui()
-            .client
-            .execute(
-                "const q = [...document.querySelectorAll('[data-testid=reply-quote]')].at(-1); q.click(); return !!q",
-                vec![],
-            )
-            .await?;
-        ensure!(clicked == true, "a reply quote to click");
+        click_last_quote(bob.ui()).await?;
         poll("the jump to #8, loaded from the host", Duration::from_secs(30), async || {
             Ok(shown(bob.ui()).await?.into_iter().find(|m| {
                 m["seq"].as_u64() == Some(8) && m["highlighted"] == true

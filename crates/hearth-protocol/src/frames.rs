@@ -174,6 +174,17 @@ pub struct Send {
     pub mentions_room: bool,
 }
 
+impl Send {
+    /// Does this send carry a reply, mentions or an action (§3.9)?
+    pub fn has_relation(&self) -> bool {
+        self.kind.is_some()
+            || self.target.is_some()
+            || self.reply_to.is_some()
+            || !self.mentions.is_empty()
+            || self.mentions_room
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct TypingState {

@@ -440,7 +440,7 @@ impl Task {
                     // An older host would store an edit or a reaction as a new message:
                     // refuse it here, once, rather than send it.
                     if let ClientFrame::Send(s) = &f {
-                        if !self.relations && has_relation(s) {
+                        if !self.relations && s.has_relation() {
                             self.refuse_unsupported(s).await;
                             let mut more = Vec::new();
                             self.pump(s.room_id, &mut more);
@@ -577,13 +577,4 @@ impl Task {
             Err(e) => tracing::error!(error = %e, "cannot read outbox"),
         }
     }
-}
-
-/// Does a send carry a reply, mentions or an action (protocol §3.9)?
-fn has_relation(s: &protocol::Send) -> bool {
-    s.kind.is_some()
-        || s.target.is_some()
-        || s.reply_to.is_some()
-        || !s.mentions.is_empty()
-        || s.mentions_room
 }

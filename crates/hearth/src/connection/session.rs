@@ -671,12 +671,7 @@ impl Session {
 /// The checks on an action that need nothing but the frame (protocol §3.9); the rules
 /// that need the log (the target exists, who wrote it) run inside the commit.
 fn check_action(s: &protocol::Send, negotiated: bool) -> Result<(), (ErrorCode, String)> {
-    let used = s.kind.is_some()
-        || s.target.is_some()
-        || s.reply_to.is_some()
-        || !s.mentions.is_empty()
-        || s.mentions_room;
-    if used && !negotiated {
+    if s.has_relation() && !negotiated {
         return Err((
             ErrorCode::InvalidAction,
             "replies, mentions and actions need the `relations` capability in hello".into(),

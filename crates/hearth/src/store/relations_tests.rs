@@ -191,17 +191,9 @@ fn the_cache_forgets_deleted_text_and_search_follows_edits() {
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = Store::open(cache_dir.path()).unwrap();
     let room = l.room;
-    let joined = JoinedRoom {
-        room_id: room,
-        name: "General".into(),
-        address: "127.0.0.1:1".into(),
-        host_id: None,
-        host_name: None,
-        has_passcode: false,
-        synced_seq: 0,
-        read_seq: 0,
-    };
-    cache.upsert_joined_room(&joined).unwrap();
+    cache
+        .upsert_joined_room(&super::tests::joined(room, "General"))
+        .unwrap();
     cache.cache_messages(room, &l.all(), Some(0)).unwrap();
     let find = |q: &str| -> Vec<u64> {
         cache
@@ -379,16 +371,7 @@ fn set_aside_edits_and_deleted_mentions_leave_search_and_counts_right() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Store::open(dir.path()).unwrap();
     cache
-        .upsert_joined_room(&JoinedRoom {
-            room_id: room,
-            name: "General".into(),
-            address: "127.0.0.1:1".into(),
-            host_id: None,
-            host_name: None,
-            has_passcode: false,
-            synced_seq: 0,
-            read_seq: 0,
-        })
+        .upsert_joined_room(&super::tests::joined(room, "General"))
         .unwrap();
     cache.cache_messages(room, &l.all(), Some(0)).unwrap();
     assert_eq!(cache.unread_mentions(room, me).unwrap(), 1);

@@ -6,7 +6,7 @@ use crate::protocol::ChatMessage;
 use uuid::Uuid;
 
 /// A room joined at a made-up address, nothing synced or read yet.
-fn joined(room_id: Uuid, name: impl Into<String>) -> JoinedRoom {
+pub(super) fn joined(room_id: Uuid, name: impl Into<String>) -> JoinedRoom {
     JoinedRoom {
         room_id,
         name: name.into(),
