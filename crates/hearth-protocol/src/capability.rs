@@ -17,8 +17,13 @@ pub const IDENTITY: &str = "identity";
 /// plain message saying what happened, so their logs stay gap-free.
 pub const RELATIONS: &str = "relations";
 
+/// Files (§3.10, §15): messages may carry attachments, and `joined` grants the room's
+/// file endpoints. Negotiated only together with `relations` (a message with files is
+/// one a client without relations could not reply to or delete).
+pub const FILES: &str = "files";
+
 /// Everything this build supports, in a stable order.
-pub const ALL: &[&str] = &[MESSAGE_KINDS, IDENTITY, RELATIONS];
+pub const ALL: &[&str] = &[MESSAGE_KINDS, IDENTITY, RELATIONS, FILES];
 
 /// Offered names looked at: a hostile hello cannot make negotiation expensive.
 const MAX_OFFERED: usize = 64;
@@ -26,8 +31,9 @@ const MAX_OFFERED: usize = 64;
 /// What both sides support: the names of [`ALL`] that `offered` lists.
 pub fn negotiate(offered: &[String]) -> Vec<String> {
     let offered = &offered[..offered.len().min(MAX_OFFERED)];
+    let has = |c: &str| offered.iter().any(|o| o == c);
     ALL.iter()
-        .filter(|c| offered.iter().any(|o| o == *c))
+        .filter(|c| has(c) && (**c != FILES || has(RELATIONS)))
         .map(|c| c.to_string())
         .collect()
 }

@@ -65,6 +65,11 @@ error_codes! {
     /// A malformed action: an unknown kind, a missing target, a reaction that is not an
     /// emoji, too many mentions.
     InvalidAction = "invalid_action",
+    /// An attachment names a file the host does not hold for the room (not uploaded, not
+    /// complete, or with another size).
+    FileMissing = "file_missing",
+    /// A malformed attachment list (§3.10).
+    InvalidAttachment = "invalid_attachment",
 }
 
 impl std::fmt::Display for ErrorCode {

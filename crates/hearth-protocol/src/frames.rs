@@ -172,6 +172,10 @@ pub struct Send {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[cfg_attr(feature = "ts", ts(as = "Option<bool>", optional))]
     pub mentions_room: bool,
+    /// With the `files` capability (§3.10): files the host already holds for the room.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<crate::files::Attachment>>"))]
+    pub attachments: Vec<crate::files::Attachment>,
 }
 
 impl Send {
@@ -182,6 +186,11 @@ impl Send {
             || self.reply_to.is_some()
             || !self.mentions.is_empty()
             || self.mentions_room
+    }
+
+    /// Does this send carry files (§3.10)?
+    pub fn has_files(&self) -> bool {
+        !self.attachments.is_empty()
     }
 }
 
@@ -330,6 +339,10 @@ pub struct Joined {
     /// so the client never has to keep the passcode. Valid until the passcode changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_token: Option<String>,
+    /// With the `files` capability: the grant for this room's file endpoints (§15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub files: Option<crate::files::FilesGrant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -389,6 +402,10 @@ pub struct ChatMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub deleted: Option<Deleted>,
+    /// With the `files` capability (§3.10): files the host already holds for the room.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<crate::files::Attachment>>"))]
+    pub attachments: Vec<crate::files::Attachment>,
 }
 
 /// Who deleted a message (§3.9).

@@ -8,6 +8,7 @@
 
 pub mod capability;
 pub mod close;
+pub mod files;
 mod codec;
 mod error;
 mod frames;

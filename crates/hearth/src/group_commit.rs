@@ -13,6 +13,8 @@ use crate::store::{Appended, HostLog, NewMessage, Refusal, StoreError};
 /// Most appends committed in one transaction.
 pub(crate) const MAX_BATCH: usize = 4096;
 
+// Appends are nearly every request: boxing them would allocate once more per message.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum WriteReq {
     Append {
         msg: NewMessage,
@@ -148,6 +150,10 @@ fn refusal_frame(r: (Refusal, &NewMessage), room: &Room) -> ErrorFrame {
         Refusal::NotAuthor => (
             ErrorCode::NotAuthor,
             "only its author can edit a message, and only its author or the host owner can delete it",
+        ),
+        Refusal::FileMissing => (
+            ErrorCode::FileMissing,
+            "a file of this message is not on the host for this room: upload it first",
         ),
     };
     let mut f = ErrorFrame::new(code, message);

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use crate::files::HostFiles;
 use crate::group_commit::WriteReq;
 use crate::limits::{Limits, PasscodeThrottle};
 use crate::passcode_checks::PasscodeChecks;
@@ -41,6 +42,7 @@ pub(crate) struct HostState {
     /// One permit per pooled reader (`READER_POOL`).
     reads: tokio::sync::Semaphore,
     writer: mpsc::Sender<WriteReq>,
+    files: Arc<HostFiles>,
 }
 
 /// The parts [`HostState::new`] is built from.
@@ -53,6 +55,7 @@ pub(crate) struct Parts {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub fingerprint: Option<String>,
     pub writer: mpsc::Sender<WriteReq>,
+    pub files: Arc<HostFiles>,
 }
 
 impl HostState {
@@ -73,7 +76,13 @@ impl HostState {
             readers: Mutex::new(Vec::new()),
             reads: tokio::sync::Semaphore::new(READER_POOL),
             writer: p.writer,
+            files: p.files,
         }
+    }
+
+    /// The file endpoints' state (protocol §15).
+    pub fn files(&self) -> &Arc<HostFiles> {
+        &self.files
     }
 
     pub fn host_id(&self) -> Uuid {

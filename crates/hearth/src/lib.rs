@@ -4,6 +4,7 @@
 pub mod client;
 mod connection;
 pub mod discovery;
+pub mod files;
 pub mod fd_limit;
 mod group_commit;
 mod host_state;

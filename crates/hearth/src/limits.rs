@@ -64,6 +64,10 @@ pub struct Limits {
     /// Argon2 passcode checks running at once, host-wide (each holds 19 MiB and a core
     /// for ~40 ms); further joins with a passcode wait for their turn.
     pub max_concurrent_passcode_checks: usize,
+    /// Largest file a member may upload (protocol §15).
+    pub max_file_bytes: u64,
+    /// What one room's files may take on the host's disk, uploads under way included.
+    pub room_quota_bytes: u64,
 }
 
 impl Default for Limits {
@@ -91,6 +95,8 @@ impl Default for Limits {
             passcode_backoff_base: Duration::from_secs(1),
             passcode_backoff_max: Duration::from_secs(60),
             max_concurrent_passcode_checks: 2,
+            max_file_bytes: 4 * 1024 * 1024 * 1024,
+            room_quota_bytes: 20 * 1024 * 1024 * 1024,
         }
     }
 }

@@ -10,12 +10,35 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{close, encode, relations, ChatMessage, HostFrame};
+use crate::protocol::{close, encode, files, relations, ChatMessage, HostFrame};
 
 /// Does a client without `relations` need this message rewritten (an action, or a
 /// deleted message's empty text)?
 pub fn needs_downgrade(m: &ChatMessage) -> bool {
     relations::is_action(m.kind.as_deref()) || m.deleted.is_some()
+}
+
+/// What a connection negotiated that changes how messages reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// Neither `relations` nor `files`: actions and files as plain messages.
+    Plain,
+    /// `relations` only: files named in the text.
+    Relations,
+    /// Both (`files` is only negotiated with `relations`).
+    Everything,
+}
+
+/// `m` as a connection that negotiated `reads` can read it.
+pub fn readable_as(m: &ChatMessage, reads: Reads) -> Option<ChatMessage> {
+    let files = !m.attachments.is_empty() && reads != Reads::Everything;
+    let actions = needs_downgrade(m) && reads == Reads::Plain;
+    match (files, actions) {
+        (false, false) => None,
+        (true, false) => Some(files::downgrade(m)),
+        (false, true) => Some(relations::downgrade(m)),
+        (true, true) => Some(relations::downgrade(&files::downgrade(m))),
+    }
 }
 
 pub type ConnId = u64;
@@ -86,6 +109,8 @@ pub struct Peer {
     /// The connection negotiated `relations` (protocol §3.9): actions reach it as such;
     /// without, each as a plain message saying what happened.
     relations: AtomicBool,
+    /// The connection negotiated `files` (protocol §3.10).
+    files: AtomicBool,
 }
 
 impl Peer {
@@ -105,6 +130,7 @@ impl Peer {
             max_bytes,
             budget,
             relations: AtomicBool::new(false),
+            files: AtomicBool::new(false),
         });
         let out = Outgoing {
             peer: Arc::clone(&peer),
@@ -120,19 +146,31 @@ impl Peer {
         self.relations.load(Ordering::Relaxed)
     }
 
-    /// Messages as this connection can read them: downgraded without `relations`.
+    pub fn set_files(&self, on: bool) {
+        self.files.store(on, Ordering::Relaxed);
+    }
+
+    pub fn files(&self) -> bool {
+        self.files.load(Ordering::Relaxed)
+    }
+
+    pub fn reads(&self) -> Reads {
+        match (self.relations(), self.files()) {
+            (true, true) => Reads::Everything,
+            (true, false) => Reads::Relations,
+            _ => Reads::Plain,
+        }
+    }
+
+    /// Messages as this connection can read them: downgraded without `relations` or
+    /// `files`.
     pub fn readable(&self, msgs: Vec<ChatMessage>) -> Vec<ChatMessage> {
-        if self.relations() {
+        let reads = self.reads();
+        if reads == Reads::Everything {
             return msgs;
         }
         msgs.into_iter()
-            .map(|m| {
-                if needs_downgrade(&m) {
-                    relations::downgrade(&m)
-                } else {
-                    m
-                }
-            })
+            .map(|m| readable_as(&m, reads).unwrap_or(m))
             .collect()
     }
 

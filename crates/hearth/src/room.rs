@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use uuid::Uuid;
 
-use crate::peer::{ConnId, Peer};
+use crate::peer::{ConnId, Peer, Reads};
 use crate::protocol::{
     encode, ChatMessage, HostFrame, Left, LeftReason, Member, Presence, PresenceEvent, RoomSummary,
     TypingEvent, Visibility,
@@ -247,26 +247,28 @@ impl Room {
     /// Fans a committed message out to every member, in commit order.
     pub fn publish(&self, msg: &ChatMessage) {
         let frame = Utf8Bytes::from(encode(&HostFrame::Message(msg.clone())));
-        // Encoded once for the connections without `relations` (protocol §3.9).
-        let plain = crate::peer::needs_downgrade(msg).then(|| {
-            Utf8Bytes::from(encode(&HostFrame::Message(
-                crate::protocol::relations::downgrade(msg),
-            )))
-        });
+        // Encoded once for each kind of connection that reads it differently (protocol
+        // §3.9, §3.10).
+        let encode_as = |reads| {
+            crate::peer::readable_as(msg, reads)
+                .map(|m| Utf8Bytes::from(encode(&HostFrame::Message(m))))
+        };
+        let relations_only = encode_as(Reads::Relations);
+        let plain = encode_as(Reads::Plain);
         let mut st = self.lock();
         st.committed_head = st.committed_head.max(msg.seq);
         // Sending a message ends its author's typing indicator, as in every chat app.
         let stop = st.typing.remove(&msg.user_id);
-        match &plain {
-            None => st.broadcast(&frame, None),
-            Some(plain) => {
-                for (_, peer) in st.members.values() {
-                    peer.push(if peer.relations() {
-                        frame.clone()
-                    } else {
-                        plain.clone()
-                    });
-                }
+        if relations_only.is_none() && plain.is_none() {
+            st.broadcast(&frame, None);
+        } else {
+            for (_, peer) in st.members.values() {
+                let f = match peer.reads() {
+                    Reads::Everything => &frame,
+                    Reads::Relations => relations_only.as_ref().unwrap_or(&frame),
+                    Reads::Plain => plain.as_ref().unwrap_or(&frame),
+                };
+                peer.push(f.clone());
             }
         }
         if let Some((typist, _)) = stop {

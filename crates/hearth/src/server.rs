@@ -52,6 +52,8 @@ pub enum HostError {
     NoSuchRoom,
     #[error("{0}")]
     Policy(&'static str),
+    #[error("cannot create the host's file directory: {0}")]
+    Files(std::io::Error),
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +130,12 @@ impl Host {
             Transport::Tls(cert) => (Some(cert.acceptor()?), Some(cert.fingerprint().to_string())),
             Transport::Plaintext => (None, None),
         };
+        let data_dir = store
+            .path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let files = Arc::new(crate::files::HostFiles::open(&data_dir).map_err(HostError::Files)?);
         let state = HostState::new(Parts {
             host_id,
             host_name: config.host_name,
@@ -138,6 +146,7 @@ impl Host {
             tls,
             fingerprint: fingerprint.clone(),
             writer,
+            files,
         });
         let host = Host {
             state: Arc::new(state),
@@ -151,6 +160,10 @@ impl Host {
             }),
         };
         host.spawn_typing_sweeper();
+        host.state.tasks().spawn(Arc::clone(host.state.files()).run_sweeper(
+            Arc::clone(host.state.store()),
+            host.state.shutdown().clone(),
+        ));
         host.state.tasks().spawn(crate::memory_trim::run(
             Arc::clone(host.state.outgoing()),
             host.state.shutdown().clone(),
@@ -235,6 +248,7 @@ impl Host {
         let removed = self.state.rooms_write().remove(&room_id);
         match removed {
             Some(room) => {
+                self.state.files().grants().revoke(room_id, None);
                 room.close();
                 true
             }
@@ -274,6 +288,7 @@ impl Host {
         let room = self.state.room(room_id).ok_or(HostError::NoSuchRoom)?;
         // The store first: a rejoin racing the removal finds the token gone.
         let stored = self.state.store().remove_member(room_id, user_id)?;
+        self.state.files().grants().revoke(room_id, Some(user_id));
         let here = room.remove_user(user_id);
         tracing::info!(room = %room_id, user = %user_id, "member removed by the host owner");
         Ok(stored || here)

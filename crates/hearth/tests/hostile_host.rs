@@ -153,6 +153,7 @@ async fn visit_fake_host(
             head_seq: head,
             has_more: false,
             resume_token: None,
+            files: None,
         });
         ws.send(Message::Text(protocol::encode(&joined).into()))
             .await

@@ -84,6 +84,10 @@ impl Task {
                     .capabilities
                     .iter()
                     .any(|c| c == crate::protocol::capability::RELATIONS);
+                self.files = w
+                    .capabilities
+                    .iter()
+                    .any(|c| c == crate::protocol::capability::FILES);
                 self.emit(ClientEvent::Welcome(w.clone())).await;
                 // Rooms named by id only (manual join of a single-room host) resolve here.
                 let ids: Vec<Uuid> = self.rooms.keys().copied().collect();
@@ -129,6 +133,17 @@ impl Task {
                     synced_seq: 0,
                     read_seq: 0,
                 });
+                if let Some(grant) = &j.files {
+                    self.signals.set_files(
+                        room_id,
+                        crate::files::transfer::Endpoint {
+                            authority: self.config.invite.authority(),
+                            fingerprint: self.fingerprint.clone(),
+                            room_id,
+                            grant: grant.clone(),
+                        },
+                    );
+                }
                 if let Some(t) = &j.resume_token {
                     let _ = store.set_resume_token(room_id, Some(t));
                     // The token now stands in for the passcode; do not keep it in memory.

@@ -195,9 +195,20 @@ struct Signals {
     flush: std::sync::Mutex<HashSet<Uuid>>,
     flush_wanted: tokio::sync::Notify,
     stop: tokio_util::sync::CancellationToken,
+    /// Where each joined room's files are, from its latest `joined` (protocol §15.1).
+    files: std::sync::Mutex<HashMap<Uuid, crate::files::transfer::Endpoint>>,
+    files_ready: tokio::sync::Notify,
 }
 
 impl Signals {
+    fn set_files(&self, room_id: Uuid, ep: crate::files::transfer::Endpoint) {
+        self.files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(room_id, ep);
+        self.files_ready.notify_waiters();
+    }
+
     fn take_flushes(&self) -> Vec<Uuid> {
         let mut set = self.flush.lock().unwrap_or_else(|p| p.into_inner());
         set.drain().collect()
@@ -241,6 +252,7 @@ impl Client {
             fingerprint: None,
             host: None,
             relations: false,
+            files: false,
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -330,5 +342,34 @@ impl Client {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Where a joined room's files are (its host's address, certificate and the grant of
+    /// the latest `joined`), once the room is joined on a host that takes files.
+    pub fn files(&self, room_id: Uuid) -> Option<crate::files::transfer::Endpoint> {
+        self.signals
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&room_id)
+            .cloned()
+    }
+
+    /// [`Client::files`], waiting up to `timeout` for the room to be joined.
+    pub async fn files_when_joined(
+        &self,
+        room_id: Uuid,
+        timeout: std::time::Duration,
+    ) -> Option<crate::files::transfer::Endpoint> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let ready = self.signals.files_ready.notified();
+            if let Some(ep) = self.files(room_id) {
+                return Some(ep);
+            }
+            if tokio::time::timeout_at(deadline, ready).await.is_err() {
+                return self.files(room_id);
+            }
+        }
     }
 }

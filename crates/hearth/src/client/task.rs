@@ -107,6 +107,8 @@ pub(super) struct Task {
     pub(super) host: Option<(Uuid, String)>,
     /// The host negotiated `relations` (protocol §3.9) in its last `welcome`.
     pub(super) relations: bool,
+    /// ... and `files` (§3.10).
+    pub(super) files: bool,
 }
 
 pub(super) type WsStream = tokio_tungstenite::WebSocketStream<Box<dyn crate::connection::Io>>;
@@ -440,7 +442,7 @@ impl Task {
                     // An older host would store an edit or a reaction as a new message:
                     // refuse it here, once, rather than send it.
                     if let ClientFrame::Send(s) = &f {
-                        if !self.relations && s.has_relation() {
+                        if (!self.relations && s.has_relation()) || (!self.files && s.has_files()) {
                             self.refuse_unsupported(s).await;
                             let mut more = Vec::new();
                             self.pump(s.room_id, &mut more);
@@ -534,10 +536,17 @@ impl Task {
         if let Some(r) = self.rooms.get_mut(&s.room_id) {
             r.inflight = None;
         }
-        let mut error = protocol::ErrorFrame::new(
-            protocol::ErrorCode::InvalidAction,
-            "this host runs an older Hearth without replies, edits, reactions or mentions",
-        );
+        let mut error = if s.has_files() && !self.files {
+            protocol::ErrorFrame::new(
+                protocol::ErrorCode::InvalidAttachment,
+                "this host runs an older Hearth that cannot take files",
+            )
+        } else {
+            protocol::ErrorFrame::new(
+                protocol::ErrorCode::InvalidAction,
+                "this host runs an older Hearth without replies, edits, reactions or mentions",
+            )
+        };
         error.request = Some("send".into());
         error.room_id = Some(s.room_id);
         error.client_msg_id = Some(s.client_msg_id.clone());
@@ -571,6 +580,7 @@ impl Task {
                         reply_to: rel.reply_to,
                         mentions: rel.mentions,
                         mentions_room: rel.mentions_room,
+                        attachments: rel.attachments,
                     }));
                 }
             }

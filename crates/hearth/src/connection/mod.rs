@@ -5,6 +5,7 @@
 
 mod coalescing_io;
 mod session;
+mod sniff;
 mod writer;
 
 use coalescing_io::CoalescingIo;
@@ -69,8 +70,12 @@ pub(crate) async fn run<S: Io + 'static>(
     let accepted_at = Instant::now();
     // The handshakes' state (rustls', tungstenite's) is large and needed only once: on
     // the heap for the moment, not in this future for the life of the connection.
-    let Some(ws) = Box::pin(handshake(&state, stream, addr, accepted_at)).await else {
-        return;
+    let ws = match Box::pin(handshake(&state, stream, addr, accepted_at)).await {
+        Some(Routed::WebSocket(ws)) => ws,
+        Some(Routed::Http(io)) => {
+            return Box::pin(crate::files::http::serve(state, io, addr, slot)).await;
+        }
+        None => return,
     };
     // Each boxed too, and the socket moved straight into it: this future is the
     // connection's task for its whole life, and only one of the two ever runs.
@@ -80,13 +85,24 @@ pub(crate) async fn run<S: Io + 'static>(
     }
 }
 
-/// TLS (when configured) and the WebSocket upgrade, within the handshake deadline.
+/// Where a connection goes once its first request head is read.
+// Lives for one return only: boxing the WebSocket would cost every connection a heap
+// allocation for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Routed {
+    WebSocket(Ws),
+    /// The file endpoints (protocol §15).
+    Http(Box<dyn Io>),
+}
+
+/// TLS (when configured), the first request's head, and the WebSocket upgrade, within
+/// the handshake deadline.
 async fn handshake<S: Io + 'static>(
     state: &HostState,
     stream: S,
     addr: SocketAddr,
     accepted_at: Instant,
-) -> Option<Ws> {
+) -> Option<Routed> {
     let limits = state.limits();
     let deadline = accepted_at + limits.handshake_timeout;
     // The TLS handshake shares the deadline too, so a slow handshake cannot hold a task.
@@ -104,12 +120,21 @@ async fn handshake<S: Io + 'static>(
         },
         None => Box::new(stream),
     };
+    let stream = match tokio::time::timeout_at(deadline, sniff::sniff(stream)).await {
+        Ok(Some((sniff::Route::WebSocket, io))) => io,
+        Ok(Some((sniff::Route::Http, io))) => return Some(Routed::Http(io)),
+        Ok(None) => return None,
+        Err(_) => {
+            tracing::debug!(%addr, "no request within the handshake deadline");
+            return None;
+        }
+    };
     let upgrade = tokio_tungstenite::accept_async_with_config(
         CoalescingIo::new(stream),
         Some(host_ws_config(limits.max_frame_bytes)),
     );
     match tokio::time::timeout_at(deadline, upgrade).await {
-        Ok(Ok(ws)) => Some(ws),
+        Ok(Ok(ws)) => Some(Routed::WebSocket(ws)),
         Ok(Err(e)) => {
             tracing::debug!(%addr, error = %e, "websocket upgrade failed");
             None

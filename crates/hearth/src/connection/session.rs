@@ -261,6 +261,8 @@ impl Session {
         let capabilities = protocol::capability::negotiate(&h.capabilities);
         self.peer
             .set_relations(capabilities.iter().any(|c| c == capability::RELATIONS));
+        self.peer
+            .set_files(capabilities.iter().any(|c| c == capability::FILES));
         self.peer.send(&HostFrame::Welcome(Welcome {
             protocol: PROTOCOL_VERSION,
             host_id: self.state.host_id(),
@@ -430,6 +432,7 @@ impl Session {
         let since = j.since_seq;
         let peer = Arc::clone(&self.peer);
         let r = Arc::clone(&room);
+        let files = peer.files().then(|| Arc::clone(&self.state));
         let res = self
             .state
             .with_reader(move |reader| {
@@ -445,6 +448,20 @@ impl Session {
                         (m, more)
                     }
                     None => (reader.before(r.id, Some(seen + 1), page)?, false),
+                };
+                // The grant for the room's files (§15.1), read before the room lock
+                // is taken (a store read), delivered only if the join succeeds.
+                let files = match files {
+                    Some(state) => Some(protocol::files::FilesGrant {
+                        token: state.files().grants().issue(crate::files::grants::Grant {
+                            room_id: r.id,
+                            user_id: user.user_id,
+                        }),
+                        max_file_bytes: state.limits().max_file_bytes,
+                        room_quota_bytes: state.limits().room_quota_bytes,
+                        room_used_bytes: state.store().room_files_used(r.id).unwrap_or(0),
+                    }),
+                    None => None,
                 };
                 // Under the lock no message can be fanned out, so `joined` comes strictly
                 // before every message after `head`; only what was committed during the
@@ -483,6 +500,7 @@ impl Session {
                     head_seq: head,
                     has_more,
                     resume_token,
+                    files,
                 }));
                 Ok(JoinEnd::Entered)
             })
@@ -562,7 +580,27 @@ impl Session {
         if let Err((code, why)) = check_action(s, self.peer.relations()) {
             return self.error(code, why, Some(frame));
         }
-        if s.text.trim().is_empty() && s.kind.as_deref() != Some(relations::DELETE) {
+        if s.has_files() && !self.peer.files() {
+            return self.error(
+                ErrorCode::InvalidAttachment,
+                "attachments need the `files` capability in hello",
+                Some(frame),
+            );
+        }
+        if let Err(why) = protocol::files::check_attachments(&s.attachments) {
+            return self.error(ErrorCode::InvalidAttachment, why, Some(frame));
+        }
+        if s.has_files() && s.kind.is_some() {
+            return self.error(
+                ErrorCode::InvalidAttachment,
+                "only a message carries files, not an action",
+                Some(frame),
+            );
+        }
+        if s.text.trim().is_empty()
+            && s.kind.as_deref() != Some(relations::DELETE)
+            && !s.has_files()
+        {
             return self.error(ErrorCode::EmptyText, "message text is empty", Some(frame));
         }
         let chars = s.text.chars().count();
@@ -611,7 +649,12 @@ impl Session {
             reply_to: s.reply_to,
             mentions: dedup(&s.mentions),
             mentions_room: s.mentions_room,
+            attachments: s.attachments.clone(),
         };
+        if s.kind.as_deref() == Some(relations::DELETE) {
+            // The deleted message's files may now belong to no message at all.
+            self.state.files().nudge();
+        }
         if !self.state.append(msg, room, Arc::clone(&self.peer)).await {
             self.error(
                 ErrorCode::StorageError,

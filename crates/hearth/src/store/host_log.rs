@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::rows::*;
 use super::*;
+use crate::protocol::files::Attachment;
 use crate::protocol::{now_ms, relations, ChatMessage, Visibility};
 
 impl Store {
@@ -162,6 +163,8 @@ pub struct NewMessage {
     pub mentions_room: bool,
     /// The sender is the room's host owner, verified: may delete anyone's message.
     pub by_owner: bool,
+    /// Files (protocol §3.10): each must be held by the room already.
+    pub attachments: Vec<Attachment>,
 }
 
 /// What happened to one appended message.
@@ -185,6 +188,8 @@ pub enum Refusal {
     TargetDeleted,
     /// Someone else's message.
     NotAuthor,
+    /// An attachment names a file the room does not hold (with that size).
+    FileMissing,
 }
 
 /// The stored facts about a target, as the rules need them.
@@ -230,8 +235,8 @@ impl HostLog {
             // pays for the lookup of the original.
             let mut ins = tx.prepare_cached(
                 "INSERT INTO host_messages (room_id, seq, ts, user_id, author, client_msg_id, text,
-                   verified, kind, target, reply_to, mentions, mentions_room)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                   verified, kind, target, reply_to, mentions, mentions_room, attachments)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                  ON CONFLICT (room_id, user_id, client_msg_id) DO NOTHING",
             )?;
             for m in batch {
@@ -242,7 +247,7 @@ impl HostLog {
                     None => head_seq(&tx, m.room_id)? + 1,
                 };
                 let mut target = m.target;
-                if m.kind.is_some() || m.reply_to.is_some() {
+                if m.kind.is_some() || m.reply_to.is_some() || !m.attachments.is_empty() {
                     // A resend is answered as such, whatever happened to its target since.
                     if let Some(orig) = find
                         .query_row(params![room, user, m.client_msg_id], row_to_msg)
@@ -258,6 +263,10 @@ impl HostLog {
                             continue;
                         }
                     }
+                    if !super::files::room_holds(&tx, &room, &m.attachments)? {
+                        out.push(Appended::Refused(Refusal::FileMissing));
+                        continue;
+                    }
                 }
                 let inserted = ins.execute(params![
                     room,
@@ -272,7 +281,8 @@ impl HostLog {
                     target.map(|t| t as i64),
                     m.reply_to.map(|t| t as i64),
                     mentions_to_sql(&m.mentions),
-                    m.mentions_room
+                    m.mentions_room,
+                    attachments_to_sql(&m.attachments)
                 ])?;
                 if inserted == 0 {
                     let orig = find.query_row(params![room, user, m.client_msg_id], row_to_msg)?;
@@ -280,6 +290,9 @@ impl HostLog {
                     continue;
                 }
                 self.next_seq.insert(m.room_id, seq + 1);
+                if !m.attachments.is_empty() {
+                    super::files::reference(&tx, &room, seq as i64, &m.attachments)?;
+                }
                 if m.kind.as_deref() == Some(relations::DELETE) {
                     if let Some(t) = target {
                         erase(&tx, &room, t as i64, seq as i64, &user, m.by_owner)?;
@@ -300,6 +313,7 @@ impl HostLog {
                     mentions: m.mentions.clone(),
                     mentions_room: m.mentions_room,
                     deleted: None,
+                    attachments: m.attachments.clone(),
                 }));
             }
         }
@@ -382,8 +396,10 @@ fn check_relations(
     Ok(Ok(Some(target)))
 }
 
-/// A deletion takes the text out of the log, not only out of view: the message's text
-/// and mentions, and the texts of its edits. Reactions stay (they hold no text of it).
+/// A deletion takes the text out of the log, not only out of view: the message's text,
+/// mentions and files, and the texts of its edits. Reactions stay (they hold no text of
+/// it). A file no other message of the room carries leaves the room; its bytes leave
+/// the disk with the next sweep (`files::HostFiles::sweep`).
 fn erase(
     tx: &Connection,
     room: &str,
@@ -393,7 +409,8 @@ fn erase(
     by_owner: bool,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "UPDATE host_messages SET text = '', mentions = NULL, mentions_room = 0, deleted_seq = ?3, deleted_by = ?4,
+        "UPDATE host_messages SET text = '', mentions = NULL, mentions_room = 0, attachments = NULL,
+           deleted_seq = ?3, deleted_by = ?4,
            deleted_by_owner = ?5 AND user_id != ?4
          WHERE room_id = ?1 AND seq = ?2",
     )?
@@ -405,6 +422,7 @@ fn erase(
          WHERE room_id = ?1 AND target = ?2 AND kind = 'edit'",
     )?
     .execute(params![room, target])?;
+    super::files::unreference(tx, room, target)?;
     Ok(())
 }
 

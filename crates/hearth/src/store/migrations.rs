@@ -219,5 +219,65 @@ fn steps() -> Vec<M<'static>> {
         "#,
             super::search::index_existing,
         ),
+        // Files (protocol §3.10, §15): attachments on every message table; the host's
+        // blobs, which rooms hold which, which messages reference them and the uploads
+        // under way; the client's cache of downloaded files and its queued uploads.
+        M::up(
+            r#"
+        ALTER TABLE host_messages ADD COLUMN attachments TEXT;
+        ALTER TABLE messages ADD COLUMN attachments TEXT;
+        ALTER TABLE unhosted_messages ADD COLUMN attachments TEXT;
+
+        -- A blob on disk (files/<file_id>), stored once however many rooms hold it.
+        CREATE TABLE host_files (
+            file_id   TEXT PRIMARY KEY,
+            size      INTEGER NOT NULL,
+            stored_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        -- A room holds a file once it was uploaded to it; the room's quota counts these.
+        -- `referenced`: a message has carried it (so its last deletion frees it at once;
+        -- an upload never sent is swept after a grace period).
+        CREATE TABLE host_room_files (
+            room_id     TEXT NOT NULL,
+            file_id     TEXT NOT NULL,
+            size        INTEGER NOT NULL,
+            uploaded_by TEXT NOT NULL,
+            uploaded_at INTEGER NOT NULL,
+            referenced  INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (room_id, file_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX host_room_files_file ON host_room_files (file_id);
+        CREATE TABLE host_message_files (
+            room_id TEXT NOT NULL,
+            file_id TEXT NOT NULL,
+            seq     INTEGER NOT NULL,
+            PRIMARY KEY (room_id, file_id, seq)
+        ) WITHOUT ROWID;
+        CREATE INDEX host_message_files_seq ON host_message_files (room_id, seq);
+        CREATE TABLE host_uploads (
+            upload_id  TEXT PRIMARY KEY,
+            room_id    TEXT NOT NULL,
+            user_id    TEXT NOT NULL,
+            file_id    TEXT NOT NULL,
+            size       INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        -- The client's uploads under way, so that a restart resumes them.
+        CREATE TABLE file_uploads (
+            room_id    TEXT NOT NULL,
+            file_id    TEXT NOT NULL,
+            upload_id  TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (room_id, file_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE file_cache (
+            file_id   TEXT PRIMARY KEY,
+            size      INTEGER NOT NULL,
+            last_used INTEGER NOT NULL,
+            keep      INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        "#,
+        ),
     ]
 }

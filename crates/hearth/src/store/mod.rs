@@ -12,6 +12,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 mod cache;
+mod files;
 mod host_log;
 mod migrations;
 mod outbox;
@@ -24,6 +25,7 @@ mod tokens;
 mod trust;
 
 pub use cache::{Cached, JoinedRoom, RoomOverview};
+pub use files::UploadRow;
 pub use host_log::{Appended, HostLog, HostedRoom, NewMessage, Reader, Refusal, RoomPolicy};
 use migrations::migrations;
 pub use outbox::OutboxEntry;

@@ -4,6 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
+use crate::protocol::files::Attachment;
 use crate::protocol::{ChatMessage, Deleted};
 
 pub(super) fn parse_uuid(s: String) -> Uuid {
@@ -56,11 +57,11 @@ pub(super) fn advance_synced(conn: &Connection, room_id: &str) -> rusqlite::Resu
 
 /// The columns of a message, in every message table, in [`row_to_msg`]'s order.
 pub(super) const MSG_COLS: &str = "room_id, seq, ts, user_id, author, client_msg_id, text, kind, \
-     verified, target, reply_to, mentions, mentions_room, deleted_seq, deleted_by, deleted_by_owner";
+     verified, target, reply_to, mentions, mentions_room, deleted_seq, deleted_by, deleted_by_owner, attachments";
 
 /// [`MSG_COLS`] as numbered parameters.
 pub(super) const MSG_PARAMS: &str =
-    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16";
+    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17";
 
 pub(super) fn row_to_msg(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage> {
     let seq_col = |i: usize| -> rusqlite::Result<Option<u64>> {
@@ -89,11 +90,12 @@ pub(super) fn row_to_msg(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChatMessage>
         mentions: mentions_from_sql(r.get(11)?),
         mentions_room: r.get(12)?,
         deleted,
+        attachments: attachments_from_sql(r.get(16)?),
     })
 }
 
 /// A message's columns as parameters, in [`MSG_COLS`]'s order.
-pub(super) fn msg_params(m: &ChatMessage) -> [Box<dyn rusqlite::ToSql + '_>; 16] {
+pub(super) fn msg_params(m: &ChatMessage) -> [Box<dyn rusqlite::ToSql + '_>; 17] {
     let opt_seq = |v: Option<u64>| v.map(|s| i64::try_from(s).unwrap_or(i64::MAX));
     [
         Box::new(m.room_id.to_string()),
@@ -112,7 +114,18 @@ pub(super) fn msg_params(m: &ChatMessage) -> [Box<dyn rusqlite::ToSql + '_>; 16]
         Box::new(opt_seq(m.deleted.map(|d| d.seq))),
         Box::new(m.deleted.map(|d| d.by.to_string())),
         Box::new(m.deleted.is_some_and(|d| d.by_owner)),
+        Box::new(attachments_to_sql(&m.attachments)),
     ]
+}
+
+/// Attachments are kept as their JSON array (NULL for none).
+pub(super) fn attachments_to_sql(list: &[Attachment]) -> Option<String> {
+    (!list.is_empty()).then(|| serde_json::to_string(list).unwrap_or_default())
+}
+
+fn attachments_from_sql(s: Option<String>) -> Vec<Attachment> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
 }
 
 /// Mentions are kept as a space-separated list of user ids (NULL for none).

@@ -1,0 +1,116 @@
+//! One request's bytes, an upload on the host (protocol §15.3) or a download on a
+//! client (§15.4): streamed from the body through
+//! a small bounded channel to a blocking thread that appends them to the partial file
+//! and hashes them, so neither a whole file nor a hash's work ever sits on the runtime.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+
+/// Body chunks in flight between the connection and the disk (hyper's chunks are at
+/// most a few hundred KiB: a few MiB per upload at worst).
+const IN_FLIGHT: usize = 8;
+
+/// How a request's body ended.
+pub(crate) struct Received {
+    /// The partial file's length now: every byte below it is written and hashed.
+    pub offset: u64,
+    /// The hash of those bytes (`None` if the writer failed unexpectedly: read it back).
+    pub hash: Option<Sha256>,
+    pub outcome: Outcome,
+}
+
+pub(crate) enum Outcome {
+    /// The body ended normally.
+    Done,
+    /// The body would pass the upload's size.
+    TooLong,
+    /// The client went away mid-body (what was written stays, for the resume).
+    Cut,
+    /// Writing failed: a full disk, or another I/O error.
+    DiskFull,
+    Io(std::io::Error),
+}
+
+/// Appends `body` to the partial file `path` (at `offset`, its current length), up to
+/// `size` bytes in all, hashing as it goes.
+pub(crate) async fn receive<B, E>(
+    path: PathBuf,
+    offset: u64,
+    size: u64,
+    hash: Sha256,
+    body: B,
+) -> Received
+where
+    B: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(IN_FLIGHT);
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut hash = hash;
+        let mut written = offset;
+        let file = std::fs::OpenOptions::new().append(true).create(true).open(&path);
+        let mut file = match file {
+            Ok(f) => f,
+            Err(e) => return (written, hash, Some(e)),
+        };
+        while let Some(chunk) = rx.blocking_recv() {
+            if let Err(e) = file.write_all(&chunk) {
+                // A short write leaves part of the chunk: cut back to what was hashed.
+                let _ = file.set_len(written);
+                return (written, hash, Some(e));
+            }
+            hash.update(&chunk);
+            written += chunk.len() as u64;
+        }
+        // Durable before the client is told the new offset.
+        let err = file.sync_data().err();
+        (written, hash, err)
+    });
+    let mut body = body;
+    let mut sent = offset;
+    let mut outcome = Outcome::Done;
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(_) => {
+                outcome = Outcome::Cut;
+                break;
+            }
+        };
+        if sent + chunk.len() as u64 > size {
+            outcome = Outcome::TooLong;
+            break;
+        }
+        sent += chunk.len() as u64;
+        if tx.send(chunk).await.is_err() {
+            // The writer stopped on an error; it says which below.
+            break;
+        }
+    }
+    drop(tx);
+    match writer.await {
+        Ok((offset, hash, None)) => Received {
+            offset,
+            hash: Some(hash),
+            outcome,
+        },
+        Ok((offset, hash, Some(e))) => Received {
+            offset,
+            hash: Some(hash),
+            outcome: if super::is_disk_full(&e) {
+                Outcome::DiskFull
+            } else {
+                Outcome::Io(e)
+            },
+        },
+        Err(e) => Received {
+            offset,
+            hash: None,
+            outcome: Outcome::Io(std::io::Error::other(e.to_string())),
+        },
+    }
+}
