@@ -169,7 +169,9 @@ pub fn is_mime(s: &str) -> bool {
 /// Why an attachment list is refused.
 pub fn check_attachments(list: &[Attachment]) -> Result<(), String> {
     if list.len() > MAX_ATTACHMENTS {
-        return Err(format!("at most {MAX_ATTACHMENTS} attachments in a message"));
+        return Err(format!(
+            "at most {MAX_ATTACHMENTS} attachments in a message"
+        ));
     }
     for a in list {
         if !is_file_id(&a.file_id) {

@@ -174,7 +174,10 @@ pub struct Send {
     pub mentions_room: bool,
     /// With the `files` capability (§3.10): files the host already holds for the room.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<crate::files::Attachment>>"))]
+    #[cfg_attr(
+        feature = "ts",
+        ts(optional, as = "Option<Vec<crate::files::Attachment>>")
+    )]
     pub attachments: Vec<crate::files::Attachment>,
 }
 
@@ -404,7 +407,10 @@ pub struct ChatMessage {
     pub deleted: Option<Deleted>,
     /// With the `files` capability (§3.10): files the host already holds for the room.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<crate::files::Attachment>>"))]
+    #[cfg_attr(
+        feature = "ts",
+        ts(optional, as = "Option<Vec<crate::files::Attachment>>")
+    )]
     pub attachments: Vec<crate::files::Attachment>,
 }
 

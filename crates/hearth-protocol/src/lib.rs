@@ -8,9 +8,9 @@
 
 pub mod capability;
 pub mod close;
-pub mod files;
 mod codec;
 mod error;
+pub mod files;
 mod frames;
 pub mod identity;
 mod names;

@@ -31,7 +31,10 @@ pub struct Relation {
     pub mentions_room: bool,
     /// Files the message carries (§3.10), uploaded before it is sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<crate::files::Attachment>>"))]
+    #[cfg_attr(
+        feature = "ts",
+        ts(optional, as = "Option<Vec<crate::files::Attachment>>")
+    )]
     pub attachments: Vec<crate::files::Attachment>,
 }
 

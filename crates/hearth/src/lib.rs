@@ -4,8 +4,8 @@
 pub mod client;
 mod connection;
 pub mod discovery;
-pub mod files;
 pub mod fd_limit;
+pub mod files;
 mod group_commit;
 mod host_state;
 pub mod hosting;

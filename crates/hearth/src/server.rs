@@ -160,10 +160,12 @@ impl Host {
             }),
         };
         host.spawn_typing_sweeper();
-        host.state.tasks().spawn(Arc::clone(host.state.files()).run_sweeper(
-            Arc::clone(host.state.store()),
-            host.state.shutdown().clone(),
-        ));
+        host.state
+            .tasks()
+            .spawn(Arc::clone(host.state.files()).run_sweeper(
+                Arc::clone(host.state.store()),
+                host.state.shutdown().clone(),
+            ));
         host.state.tasks().spawn(crate::memory_trim::run(
             Arc::clone(host.state.outgoing()),
             host.state.shutdown().clone(),

@@ -38,7 +38,11 @@ pub(crate) async fn sniff(mut io: Box<dyn Io>) -> Option<(Route, Box<dyn Io>)> {
                             .split(',')
                             .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
                 });
-                break if upgrade { Route::WebSocket } else { Route::Http };
+                break if upgrade {
+                    Route::WebSocket
+                } else {
+                    Route::Http
+                };
             }
             // Not HTTP at all: the WebSocket side answers it as it always has.
             Err(_) => break Route::WebSocket,
@@ -46,7 +50,14 @@ pub(crate) async fn sniff(mut io: Box<dyn Io>) -> Option<(Route, Box<dyn Io>)> {
             Ok(httparse::Status::Partial) => {}
         }
     };
-    Some((route, Box::new(Prefixed { prefix: buf, at: 0, inner: io })))
+    Some((
+        route,
+        Box::new(Prefixed {
+            prefix: buf,
+            at: 0,
+            inner: io,
+        }),
+    ))
 }
 
 /// A stream that first yields the bytes already read from it.

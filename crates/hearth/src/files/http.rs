@@ -124,7 +124,11 @@ fn authorize(state: &HostState, headers: &HeaderMap, room_id: Uuid) -> Result<Gr
 
 fn room_id(s: &str) -> Result<Uuid, Refused> {
     Uuid::parse_str(s).map_err(|_| {
-        Refused::new(StatusCode::BAD_REQUEST, Code::InvalidRequest, "not a room id")
+        Refused::new(
+            StatusCode::BAD_REQUEST,
+            Code::InvalidRequest,
+            "not a room id",
+        )
     })
 }
 
@@ -309,18 +313,16 @@ async fn create_upload(
         let quota = s.limits().room_quota_bytes;
         match store.create_upload(&row, quota).map_err(storage)? {
             Ok(_) => {}
-            Err(used) => {
-                return Err(Refused::new(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    Code::QuotaExceeded,
-                    format!(
-                        "the room's files may take {} on the host; {} are taken, and this file is {}",
-                        crate::protocol::files::human_size(quota),
-                        crate::protocol::files::human_size(used),
-                        crate::protocol::files::human_size(req.size)
-                    ),
-                ))
-            }
+            Err(used) => return Err(Refused::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                Code::QuotaExceeded,
+                format!(
+                    "the room's files may take {} on the host; {} are taken, and this file is {}",
+                    crate::protocol::files::human_size(quota),
+                    crate::protocol::files::human_size(used),
+                    crate::protocol::files::human_size(req.size)
+                ),
+            )),
         }
         // An empty partial file: its length is the upload's offset from now on.
         let path = s.files().partial_path(&upload_id);
@@ -340,7 +342,8 @@ async fn create_upload(
                 complete: false,
             },
         );
-        if let Ok(v) = HeaderValue::from_str(&format!("/files/v1/rooms/{room}/uploads/{upload_id}")) {
+        if let Ok(v) = HeaderValue::from_str(&format!("/files/v1/rooms/{room}/uploads/{upload_id}"))
+        {
             r.headers_mut().insert(header::LOCATION, v);
         }
         r.headers_mut().insert(UPLOAD_OFFSET, 0u64.into());
@@ -474,7 +477,9 @@ async fn append(
     };
     let got = receive(path, offset, row.size, hash, body.into_data_stream()).await;
     if let Some(h) = &got.hash {
-        state.files().put_hash(&row.upload_id, got.offset, h.clone());
+        state
+            .files()
+            .put_hash(&row.upload_id, got.offset, h.clone());
     }
     match got.outcome {
         Outcome::Done | Outcome::Cut => {}
@@ -488,9 +493,17 @@ async fn append(
             return Err(r);
         }
         Outcome::DiskFull => {
-            let mut r = full_disk();
-            r.offset = Some(got.offset);
-            return Err(r);
+            // Kept, the bytes so far would keep the disk full for everyone, the chat's
+            // database included: the upload is given up and its space given back.
+            let s = Arc::clone(&state);
+            let id = row.upload_id.clone();
+            blocking(move || {
+                s.files().forget_hash(&id);
+                let _ = std::fs::remove_file(s.files().partial_path(&id));
+                s.store().drop_upload(&id).map_err(storage)
+            })
+            .await?;
+            return Err(full_disk());
         }
         Outcome::Io(e) => return Err(storage(e)),
     }
@@ -552,7 +565,11 @@ fn parse_range(v: &str, size: u64) -> Option<(u64, u64)> {
         return Some((size.saturating_sub(n), size - 1));
     }
     let start: u64 = a.parse().ok()?;
-    let end: u64 = if b.is_empty() { size.checked_sub(1)? } else { b.parse().ok()? };
+    let end: u64 = if b.is_empty() {
+        size.checked_sub(1)?
+    } else {
+        b.parse().ok()?
+    };
     (start <= end && start < size).then_some((start, end.min(size - 1)))
 }
 
@@ -598,10 +615,22 @@ async fn download(
     let mut h = HeaderMap::new();
     h.insert(header::CONTENT_LENGTH, len.into());
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("\"{file}\"")) {
         h.insert(header::ETAG, v);
     }
@@ -619,7 +648,9 @@ async fn download(
     let mut f = tokio::fs::File::open(state.files().blob_path(&file))
         .await
         .map_err(storage)?;
-    f.seek(std::io::SeekFrom::Start(start)).await.map_err(storage)?;
+    f.seek(std::io::SeekFrom::Start(start))
+        .await
+        .map_err(storage)?;
     let stream = tokio_util::io::ReaderStream::with_capacity(f.take(len), READ_CHUNK);
     Ok((status, h, Body::from_stream(stream)).into_response())
 }

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-
 /// Body chunks in flight between the connection and the disk (hyper's chunks are at
 /// most a few hundred KiB: a few MiB per upload at worst).
 const IN_FLIGHT: usize = 8;
@@ -52,7 +51,10 @@ where
     let writer = tokio::task::spawn_blocking(move || {
         let mut hash = hash;
         let mut written = offset;
-        let file = std::fs::OpenOptions::new().append(true).create(true).open(&path);
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path);
         let mut file = match file {
             Ok(f) => f,
             Err(e) => return (written, hash, Some(e)),

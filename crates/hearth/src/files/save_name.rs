@@ -29,10 +29,13 @@ pub fn safe_name(name: &str) -> String {
         })
         .collect();
     // Windows drops trailing dots and spaces; a leading dot hides the file.
-    out = out
-        .trim_matches(|c: char| c == ' ' || c == '.')
-        .to_string();
-    let stem = out.split('.').next().unwrap_or("").trim().to_ascii_uppercase();
+    out = out.trim_matches(|c: char| c == ' ' || c == '.').to_string();
+    let stem = out
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_uppercase();
     if RESERVED.contains(&stem.as_str()) {
         out = format!("_{out}");
     }
@@ -109,6 +112,9 @@ mod tests {
             assert_eq!(p.parent(), Some(dir.path()), "{name}");
         }
         std::fs::write(dir.path().join("a.txt"), b"").unwrap();
-        assert_eq!(unused_path(dir.path(), "a.txt"), dir.path().join("a (1).txt"));
+        assert_eq!(
+            unused_path(dir.path(), "a.txt"),
+            dir.path().join("a (1).txt")
+        );
     }
 }

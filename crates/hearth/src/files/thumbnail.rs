@@ -22,7 +22,10 @@ pub struct Preview {
 
 /// The image formats previews are made of (what a webview shows too).
 pub fn is_previewable(mime: &str) -> bool {
-    matches!(mime, "image/png" | "image/jpeg" | "image/gif" | "image/webp")
+    matches!(
+        mime,
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    )
 }
 
 /// A preview of the image at `path`, or `None` if it is not an image this build reads

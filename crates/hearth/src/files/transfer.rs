@@ -140,10 +140,13 @@ struct Conn {
 impl Conn {
     async fn open(ep: &Endpoint) -> Result<Conn, TransferError> {
         let unreachable = |e: String| TransferError::Unreachable(format!("{}: {e}", ep.authority));
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&ep.authority))
-            .await
-            .map_err(|_| unreachable("timed out".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio::net::TcpStream::connect(&ep.authority),
+        )
+        .await
+        .map_err(|_| unreachable("timed out".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
         let _ = tcp.set_nodelay(true);
         let io: Box<dyn crate::connection::Io> = match &ep.fingerprint {
             Some(fp) => {
@@ -188,7 +191,10 @@ impl Conn {
             )
     }
 
-    async fn send(&mut self, req: Request<Body>) -> Result<Response<hyper::body::Incoming>, TransferError> {
+    async fn send(
+        &mut self,
+        req: Request<Body>,
+    ) -> Result<Response<hyper::body::Incoming>, TransferError> {
         self.send
             .ready()
             .await
@@ -335,7 +341,16 @@ pub async fn upload_attachment(
             height: p.height,
         });
     }
-    upload(source, store, &file.path, &file.file_id, file.size, progress, cancel).await?;
+    upload(
+        source,
+        store,
+        &file.path,
+        &file.file_id,
+        file.size,
+        progress,
+        cancel,
+    )
+    .await?;
     Ok(Attachment {
         file_id: file.file_id.clone(),
         name: file.name.clone(),
@@ -363,7 +378,10 @@ async fn upload_bytes(
     let req = c
         .request(Method::PATCH, &c.room_path(&format!("uploads/{upload_id}")))
         .header(UPLOAD_OFFSET, "0")
-        .header(hyper::header::CONTENT_TYPE, "application/offset+octet-stream")
+        .header(
+            hyper::header::CONTENT_TYPE,
+            "application/offset+octet-stream",
+        )
         .header(hyper::header::CONTENT_LENGTH, size)
         .body(Full::new(bytes).map_err(|never| match never {}).boxed())
         .map_err(|e| TransferError::Local(e.to_string()))?;
@@ -387,13 +405,21 @@ async fn create(c: &mut Conn, file_id: &str, size: u64) -> Result<Option<String>
     let req = c
         .request(Method::POST, &c.room_path("uploads"))
         .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed())
+        .body(
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
         .map_err(|e| TransferError::Local(e.to_string()))?;
     let resp = c.send(req).await?;
     match resp.status() {
         StatusCode::OK | StatusCode::CREATED => {
             let created: UploadCreated = json_body(resp).await?;
-            Ok(if created.complete { None } else { created.upload_id })
+            Ok(if created.complete {
+                None
+            } else {
+                created.upload_id
+            })
         }
         _ => Err(refused(resp).await),
     }
@@ -446,6 +472,9 @@ pub async fn upload(
                 }
                 tracing::info!(error = %e, stalls, "upload interrupted; resuming");
                 backoff(stalls, cancel).await?;
+                if revoked(&e, &ep, source) {
+                    return Err(e);
+                }
             }
             Err((e, _)) => {
                 let _ = forget(store).await;
@@ -453,6 +482,18 @@ pub async fn upload(
             }
         }
     }
+}
+
+/// A refused token is worth another try only with a new one (the client joined again
+/// after a reconnect); the same token again means the grant is gone (a removal).
+fn revoked(e: &TransferError, used: &Endpoint, source: &Source) -> bool {
+    matches!(
+        e,
+        TransferError::Refused {
+            code: FileErrorCode::TokenInvalid,
+            ..
+        }
+    ) && source().is_none_or(|now| now.grant.token == used.grant.token)
 }
 
 /// Waits before the next try: longer after each try that made no progress.
@@ -468,18 +509,27 @@ async fn backoff(stalls: u32, cancel: &CancellationToken) -> Result<(), Transfer
 /// otherwise).
 async fn cancel_upload(ep: &Endpoint, store: &Arc<Store>, file_id: &str) {
     let (s, room, id) = (Arc::clone(store), ep.room_id, file_id.to_string());
-    let Ok(Ok(Some(upload_id))) =
-        tokio::task::spawn_blocking(move || s.my_upload(room, &id)).await
+    let Ok(Ok(Some(upload_id))) = tokio::task::spawn_blocking(move || s.my_upload(room, &id)).await
     else {
         return;
     };
     let fut = async {
-        let mut c = Conn::open(ep).await.ok()?;
-        let req = c
-            .request(Method::DELETE, &c.room_path(&format!("uploads/{upload_id}")))
-            .body(empty())
-            .ok()?;
-        c.send(req).await.ok()
+        // The host may still be reading the request that was cut (409 busy): a moment.
+        for _ in 0..50 {
+            let mut c = Conn::open(ep).await.ok()?;
+            let req = c
+                .request(
+                    Method::DELETE,
+                    &c.room_path(&format!("uploads/{upload_id}")),
+                )
+                .body(empty())
+                .ok()?;
+            if c.send(req).await.ok()?.status() != StatusCode::CONFLICT {
+                return Some(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
     };
     let _ = tokio::time::timeout(Duration::from_secs(5), fut).await;
 }
@@ -527,7 +577,12 @@ async fn upload_once(
                 // The room holds this file already: nothing to send.
                 return Ok(());
             };
-            let (s, room, id, u) = (Arc::clone(store), ep.room_id, file_id.to_string(), upload_id.clone());
+            let (s, room, id, u) = (
+                Arc::clone(store),
+                ep.room_id,
+                file_id.to_string(),
+                upload_id.clone(),
+            );
             tokio::task::spawn_blocking(move || s.set_my_upload(room, &id, Some(&u)))
                 .await
                 .map_err(|e| (TransferError::Local(e.to_string()), None))?
@@ -555,7 +610,10 @@ async fn upload_once(
     let req = c
         .request(Method::PATCH, &c.room_path(&format!("uploads/{upload_id}")))
         .header(UPLOAD_OFFSET, offset)
-        .header(hyper::header::CONTENT_TYPE, "application/offset+octet-stream")
+        .header(
+            hyper::header::CONTENT_TYPE,
+            "application/offset+octet-stream",
+        )
         .header(hyper::header::CONTENT_LENGTH, size - offset)
         .body(BodyExt::boxed(StreamBody::new(stream)))
         .map_err(|e| (TransferError::Local(e.to_string()), Some(offset)))?;
@@ -620,6 +678,9 @@ pub async fn download(
                 }
                 tracing::info!(error = %e, stalls, "download interrupted; resuming");
                 backoff(stalls, cancel).await?;
+                if revoked(&e, &ep, source) {
+                    return Err(e);
+                }
             }
             Err((e, _)) => return Err(e),
         }

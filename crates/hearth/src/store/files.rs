@@ -29,7 +29,11 @@ fn named(list: &[Attachment]) -> impl Iterator<Item = (&str, u64)> {
 }
 
 /// Inside the commit: does the room hold every file of `list`, each with its size?
-pub(super) fn room_holds(tx: &Connection, room: &str, list: &[Attachment]) -> rusqlite::Result<bool> {
+pub(super) fn room_holds(
+    tx: &Connection,
+    room: &str,
+    list: &[Attachment],
+) -> rusqlite::Result<bool> {
     let mut stmt =
         tx.prepare_cached("SELECT size FROM host_room_files WHERE room_id = ?1 AND file_id = ?2")?;
     for (id, size) in named(list) {
@@ -204,8 +208,11 @@ impl Store {
             ],
         )
         .map_err(|e| self.err(e))?;
-        tx.execute("DELETE FROM host_uploads WHERE upload_id = ?1", [&u.upload_id])
-            .map_err(|e| self.err(e))?;
+        tx.execute(
+            "DELETE FROM host_uploads WHERE upload_id = ?1",
+            [&u.upload_id],
+        )
+        .map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
     }
 
@@ -221,7 +228,11 @@ impl Store {
     /// it; uploads untouched since `stale_before` are forgotten (their ids returned, to
     /// delete their partial files); blobs no room holds any more are forgotten (their ids
     /// returned, to delete from the disk).
-    pub fn sweep_files(&self, unsent_before: i64, stale_before: i64) -> Result<(Vec<String>, Vec<String>)> {
+    pub fn sweep_files(
+        &self,
+        unsent_before: i64,
+        stale_before: i64,
+    ) -> Result<(Vec<String>, Vec<String>)> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let ids = |tx: &rusqlite::Transaction<'_>, sql: &str, arg: Option<i64>| {
@@ -242,7 +253,10 @@ impl Store {
                 "SELECT upload_id FROM host_uploads WHERE created_at < ?1",
                 Some(stale_before),
             )?;
-            tx.execute("DELETE FROM host_uploads WHERE created_at < ?1", [stale_before])?;
+            tx.execute(
+                "DELETE FROM host_uploads WHERE created_at < ?1",
+                [stale_before],
+            )?;
             let orphans = ids(
                 &tx,
                 "SELECT file_id FROM host_files f WHERE NOT EXISTS
@@ -290,7 +304,12 @@ impl Store {
     }
 
     /// Records (or, with `None`, forgets) this client's upload of `file_id`.
-    pub fn set_my_upload(&self, room_id: Uuid, file_id: &str, upload_id: Option<&str>) -> Result<()> {
+    pub fn set_my_upload(
+        &self,
+        room_id: Uuid,
+        file_id: &str,
+        upload_id: Option<&str>,
+    ) -> Result<()> {
         let conn = self.conn();
         match upload_id {
             Some(u) => conn.execute(
@@ -350,7 +369,9 @@ impl Store {
             .prepare("SELECT file_id, size, keep FROM file_cache ORDER BY last_used DESC")
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64, r.get(2)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64, r.get(2)?))
+            })
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e));

@@ -30,7 +30,11 @@ pub struct Hosted {
 }
 
 pub async fn tls_host() -> Hosted {
-    let dir = tempfile::tempdir().unwrap();
+    tls_host_in(tempfile::tempdir().unwrap(), Limits::default()).await
+}
+
+/// [`tls_host`] in a given data directory, with given limits.
+pub async fn tls_host_in(dir: tempfile::TempDir, limits: Limits) -> Hosted {
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let cert = HostCert::load_or_create(dir.path()).unwrap();
     let fingerprint = cert.fingerprint().to_string();
@@ -38,7 +42,7 @@ pub async fn tls_host() -> Hosted {
         Arc::clone(&store),
         HostConfig {
             host_name: "Host".into(),
-            limits: Limits::default(),
+            limits,
             transport: Transport::Tls(cert),
         },
     )
