@@ -78,6 +78,12 @@ pub struct HostArgs {
     /// Cap on the database size in bytes; reaching it behaves like a full disk
     #[arg(long)]
     max_db_size: Option<u64>,
+    /// Largest file a member may send, in bytes
+    #[arg(long, default_value_t = Limits::default().max_file_bytes, value_name = "BYTES")]
+    max_file_size: u64,
+    /// What one room's files may take on this host's disk in all, in bytes
+    #[arg(long, default_value_t = Limits::default().room_quota_bytes, value_name = "BYTES")]
+    room_quota: u64,
 }
 
 fn os_user_name() -> String {
@@ -110,6 +116,8 @@ pub async fn run(a: HostArgs) -> anyhow::Result<ExitCode> {
         max_connections_per_ip: a.max_connections_per_ip,
         heartbeat_interval: Duration::from_secs_f64(a.heartbeat_interval),
         heartbeat_timeout: Duration::from_secs_f64(a.heartbeat_timeout),
+        max_file_bytes: a.max_file_size,
+        room_quota_bytes: a.room_quota,
         ..Limits::default()
     };
     // Listen for signals before announcing anything, so an early SIGTERM is graceful too.

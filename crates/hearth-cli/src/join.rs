@@ -167,7 +167,7 @@ pub async fn run(a: JoinArgs) -> anyhow::Result<ExitCode> {
     code
 }
 
-async fn next_event(
+pub(crate) async fn next_event(
     events: &mut mpsc::Receiver<ClientEvent>,
     deadline: Option<tokio::time::Instant>,
 ) -> anyhow::Result<ClientEvent> {
@@ -181,7 +181,7 @@ async fn next_event(
     ev.context("timed out waiting for the host")
 }
 
-async fn pick_room(
+pub(crate) async fn pick_room(
     events: &mut mpsc::Receiver<ClientEvent>,
     deadline: Option<tokio::time::Instant>,
 ) -> anyhow::Result<Uuid> {
@@ -208,7 +208,7 @@ async fn pick_room(
 }
 
 /// The events that end a one-shot `join`: refused, impostor, or gave up.
-fn fatal(ev: &ClientEvent) -> Option<anyhow::Error> {
+pub(crate) fn fatal(ev: &ClientEvent) -> Option<anyhow::Error> {
     match ev {
         ClientEvent::JoinFailed { error, .. } => Some(refused(error)),
         ClientEvent::FingerprintMismatch {
@@ -324,6 +324,20 @@ async fn send_one(
     rel: &Relation,
     deadline: tokio::time::Instant,
 ) -> anyhow::Result<ExitCode> {
+    let seq = send_and_wait(client, events, room_id, text, rel, deadline).await?;
+    eprintln!("sent (seq {seq})");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Queues a message and waits for the host to store it: its seq.
+pub(crate) async fn send_and_wait(
+    client: &Client,
+    events: &mut mpsc::Receiver<ClientEvent>,
+    room_id: Uuid,
+    text: &str,
+    rel: &Relation,
+    deadline: tokio::time::Instant,
+) -> anyhow::Result<u64> {
     let entry = client.send_with(room_id, text, rel)?;
     loop {
         let ev = match next_event(events, Some(deadline)).await {
@@ -349,8 +363,7 @@ async fn send_one(
             ClientEvent::Ack {
                 client_msg_id, seq, ..
             } if client_msg_id == entry.client_msg_id => {
-                eprintln!("sent (seq {seq})");
-                return Ok(ExitCode::SUCCESS);
+                return Ok(seq);
             }
             ClientEvent::SendFailed {
                 client_msg_id,

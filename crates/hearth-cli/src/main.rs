@@ -3,6 +3,7 @@
 mod authors;
 mod backup;
 mod console;
+mod files;
 mod host;
 mod join;
 mod output;
@@ -46,6 +47,10 @@ enum Command {
     Whoami(whoami::WhoamiArgs),
     /// Search the messages of every joined room in the local cache (works offline).
     Search(search::SearchArgs),
+    /// Send files to a room in one message (resumes an interrupted upload when run again).
+    SendFile(files::SendFileArgs),
+    /// Download a room's file by its id (resumes an interrupted download when run again).
+    GetFile(files::GetFileArgs),
 }
 
 /// Options shared by every subcommand that touches the local database.
@@ -100,6 +105,8 @@ fn main() -> std::process::ExitCode {
             Command::Backup(a) => backup::run(a).await,
             Command::Whoami(a) => whoami::run(a).await,
             Command::Search(a) => search::run(a).await,
+            Command::SendFile(a) => files::send(a).await,
+            Command::GetFile(a) => files::get(a).await,
         }
     });
     match result {

@@ -83,6 +83,17 @@ pub fn human(m: &ChatMessage, authors: &mut Authors) -> String {
         Some(relations::UNREACT) => format!("(took back {text} on {})", on(m.target)),
         Some(k) => format!("[unsupported message: {}] {text}", term(k)),
     };
+    // Files (§3.10): one line each, with the id `hearth get-file` takes.
+    let mut text = text;
+    for a in &m.attachments {
+        text.push_str(&format!(
+            "\n    [file] {} ({}, {}) id {}",
+            term(&a.name),
+            hearth::protocol::files::human_size(a.size),
+            term(&a.mime),
+            a.file_id
+        ));
+    }
     format!(
         "[{:04}-{:02}-{:02} {:02}:{:02}] {}: {}",
         t.year(),
@@ -114,6 +125,7 @@ pub fn json(m: &ChatMessage) -> String {
         "mentions": m.mentions,
         "mentions_room": m.mentions_room,
         "deleted": m.deleted,
+        "attachments": m.attachments,
     })
     .to_string()
 }

@@ -313,16 +313,18 @@ async fn create_upload(
         let quota = s.limits().room_quota_bytes;
         match store.create_upload(&row, quota).map_err(storage)? {
             Ok(_) => {}
-            Err(used) => return Err(Refused::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                Code::QuotaExceeded,
-                format!(
+            Err(used) => {
+                return Err(Refused::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    Code::QuotaExceeded,
+                    format!(
                     "the room's files may take {} on the host; {} are taken, and this file is {}",
                     crate::protocol::files::human_size(quota),
                     crate::protocol::files::human_size(used),
                     crate::protocol::files::human_size(req.size)
                 ),
-            )),
+                ))
+            }
         }
         // An empty partial file: its length is the upload's offset from now on.
         let path = s.files().partial_path(&upload_id);

@@ -749,6 +749,7 @@ async fn download_once(
     .await
     .map_err(|e| (TransferError::Local(e.to_string()), Some(start)))?
     .map_err(|e| (local("the partial download", e), Some(start)))?;
+    progress(start, size);
     let prog = Arc::clone(progress);
     let mut done = start;
     let body = resp.into_body().into_data_stream().inspect_ok(move |b| {

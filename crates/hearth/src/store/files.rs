@@ -289,6 +289,47 @@ impl Store {
         ids
     }
 
+    // The client's side.
+
+    /// The attachment (or thumbnail, as an attachment) `file_id` names in a cached
+    /// message of the room, newest first.
+    pub fn find_attachment(&self, room_id: Uuid, file_id: &str) -> Result<Option<Attachment>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT attachments FROM messages WHERE room_id = ?1 AND attachments IS NOT NULL
+                   AND instr(attachments, ?2) > 0 ORDER BY seq DESC LIMIT 16",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![room_id.to_string(), file_id], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        for json in rows {
+            let list: Vec<Attachment> = serde_json::from_str(&json).unwrap_or_default();
+            for a in list {
+                if a.file_id == file_id {
+                    return Ok(Some(a));
+                }
+                if let Some(t) = a.thumbnail.filter(|t| t.file_id == file_id) {
+                    return Ok(Some(Attachment {
+                        file_id: t.file_id,
+                        name: format!("preview of {}", a.name),
+                        size: t.size,
+                        mime: t.mime,
+                        width: Some(t.width),
+                        height: Some(t.height),
+                        thumbnail: None,
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     // The client's uploads under way.
 
     /// The upload this client started for `file_id` in the room, if any.
