@@ -36,6 +36,16 @@ const COMMANDS: &[&str] = &[
     "set_unread",
     "search",
     "open_link",
+    "send_files",
+    "pick_and_send",
+    "send_pasted",
+    "fetch_file",
+    "save_file_as",
+    "open_file",
+    "cancel_transfer",
+    "file_limits",
+    "keep_file",
+    "file_cache_usage",
 ];
 
 fn main() {

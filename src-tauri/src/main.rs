@@ -5,6 +5,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod files;
 mod tray;
 
 use std::net::SocketAddr;
@@ -171,6 +172,15 @@ fn run() -> anyhow::Result<()> {
     let tauri_app = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
+        .register_asynchronous_uri_scheme_protocol("hearthfile", |ctx, request, responder| {
+            // Read off the UI thread: a cached video can be large.
+            let app = ctx.app_handle().state::<Shell>().app.clone();
+            let uri = request.uri().clone();
+            tauri::async_runtime::spawn_blocking(move || {
+                responder.respond(files::serve_cached(&app, &uri));
+            });
+        })
         .plugin(
             tauri_plugin_autostart::Builder::new()
                 .app_name("Hearth")
@@ -194,6 +204,16 @@ fn run() -> anyhow::Result<()> {
             }
         })
         .invoke_handler(tauri::generate_handler![
+            files::send_files,
+            files::pick_and_send,
+            files::send_pasted,
+            files::fetch_file,
+            files::save_file_as,
+            files::open_file,
+            files::cancel_transfer,
+            files::file_limits,
+            files::keep_file,
+            files::file_cache_usage,
             commands::subscribe,
             commands::ui_ready,
             commands::ui_mark,

@@ -35,6 +35,8 @@ pub enum AppError {
     Unreachable(String),
     #[error("This room's host announces a different certificate than the one pinned on your first visit; not joining.")]
     FingerprintChanged,
+    #[error(transparent)]
+    Transfer(#[from] hearth::files::transfer::TransferError),
     /// A background task failed (it panicked or was cancelled): a bug, not user input.
     #[error("internal error: {0}")]
     Internal(String),
@@ -62,6 +64,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Unreachable(_) => "unreachable",
             AppError::FingerprintChanged => "fingerprint_changed",
+            AppError::Transfer(e) => e.code(),
             AppError::Internal(_) => "internal",
         }
     }

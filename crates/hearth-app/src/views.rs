@@ -42,6 +42,10 @@ pub struct Settings {
     pub start_at_login: bool,
     /// Per room, which messages notify (absent: all).
     pub room_notify: std::collections::BTreeMap<Uuid, NotifyLevel>,
+    /// What downloaded files may take on this computer; the least recently used go
+    /// first (files marked "keep" never).
+    #[ts(type = "number")]
+    pub file_cache_bytes: u64,
 }
 
 /// Which messages of a room notify.
@@ -66,6 +70,7 @@ impl Default for Settings {
             background: cfg!(any(windows, target_os = "macos")),
             start_at_login: false,
             room_notify: Default::default(),
+            file_cache_bytes: hearth::files::cache::DEFAULT_LIMIT,
         }
     }
 }
@@ -281,6 +286,8 @@ pub struct MessagePage {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[ts(export)]
 pub enum AppEvent {
+    /// A file transfer started, progressed, or ended.
+    Transfer { transfer: TransferView },
     /// A message newly in the local cache (live, resumed, or an older page).
     Message { message: ChatMessage },
     /// The host stored one of our messages.
@@ -364,4 +371,68 @@ pub enum AppEvent {
         code: Option<ErrorCode>,
         message: String,
     },
+}
+
+/// A file transfer as the UI shows it: an upload of one message's files, or a download.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TransferView {
+    #[ts(type = "number")]
+    pub id: u64,
+    pub room_id: Uuid,
+    pub direction: TransferDirection,
+    /// The file's name (the first file's, with "+ N more", for several).
+    pub name: String,
+    #[ts(type = "number")]
+    pub done: u64,
+    #[ts(type = "number")]
+    pub total: u64,
+    pub state: TransferState,
+    /// Downloads: the file.
+    pub file_id: Option<String>,
+    /// Uploads: the files, to try again with.
+    pub paths: Vec<String>,
+    /// Uploads: the message's text.
+    pub caption: String,
+    /// Why it failed.
+    pub error: Option<TransferFailure>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum TransferDirection {
+    Upload,
+    Download,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum TransferState {
+    /// Hashing the files and making previews.
+    Preparing,
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TransferFailure {
+    pub code: String,
+    pub message: String,
+}
+
+/// A room's file limits, to show before a transfer starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct FileLimitsView {
+    #[ts(type = "number")]
+    pub max_file_bytes: u64,
+    #[ts(type = "number")]
+    pub room_quota_bytes: u64,
+    #[ts(type = "number")]
+    pub room_used_bytes: u64,
 }

@@ -18,4 +18,9 @@ start_at_login: boolean,
 /**
  * Per room, which messages notify (absent: all).
  */
-room_notify: { [key in string]: NotifyLevel }, };
+room_notify: { [key in string]: NotifyLevel }, 
+/**
+ * What downloaded files may take on this computer; the least recently used go
+ * first (files marked "keep" never).
+ */
+file_cache_bytes: number, };

@@ -4,6 +4,7 @@
 
 mod discovery;
 mod events;
+mod files;
 mod hosted;
 mod people;
 mod rooms;
@@ -100,6 +101,7 @@ struct Inner {
     /// the user's to see (wrong passcode...), not a room to keep trying.
     user_joins: Mutex<HashSet<Uuid>>,
     browser_stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    transfers: files::Transfers,
     /// The runtime the app was started on. Sync methods (the desktop shell calls them
     /// on its UI thread) enter it before they start clients or tasks.
     runtime: tokio::runtime::Handle,
@@ -143,6 +145,7 @@ impl App {
     /// browsing the LAN. Events arrive on the returned receiver.
     pub async fn start(config: AppConfig) -> Result<(App, mpsc::Receiver<AppEvent>), AppError> {
         let store = Arc::new(Store::open(&config.data_dir)?);
+        let transfers = files::Transfers::open(&config.data_dir)?;
         let user_id = store.user_id()?;
         let host_id = store.host_id()?;
         let name = store.setting(NAME_KEY)?.unwrap_or_else(os_user_name);
@@ -165,6 +168,7 @@ impl App {
                 user_joins: Mutex::new(HashSet::new()),
                 browser_stop: Mutex::new(None),
                 runtime: tokio::runtime::Handle::current(),
+                transfers,
             }),
         };
         for room in app.inner.store.joined_rooms()? {

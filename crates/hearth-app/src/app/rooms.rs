@@ -162,7 +162,7 @@ impl App {
         relation: &Relation,
     ) -> Result<PendingView, AppError> {
         let is_delete = relation.kind.as_deref() == Some(relations::DELETE);
-        if text.trim().is_empty() && !is_delete {
+        if text.trim().is_empty() && !is_delete && relation.attachments.is_empty() {
             return Err(AppError::Invalid("the message is empty".into()));
         }
         if relations::is_action(relation.kind.as_deref()) != relation.target.is_some() {

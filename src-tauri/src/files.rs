@@ -1,0 +1,249 @@
+//! File commands (protocol §15): pick and send, paste, fetch into the cache, save as,
+//! open with the system's app, cancel. Plus the `hearthfile:` scheme, through which the
+//! webview shows cached images and plays cached media, and nothing else.
+
+use std::path::PathBuf;
+
+use hearth::protocol::relations::Relation;
+use hearth_app::{AppError, FileLimitsView};
+use tauri::http::{header, Response, StatusCode};
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
+use uuid::Uuid;
+
+use crate::Shell;
+
+type Res<T> = Result<T, AppError>;
+
+/// Sends files as one message.
+#[tauri::command(rename_all = "snake_case")]
+pub fn send_files(
+    shell: State<'_, Shell>,
+    room_id: Uuid,
+    paths: Vec<String>,
+    caption: String,
+    relation: Option<Relation>,
+) -> Res<u64> {
+    shell.app.send_files(
+        room_id,
+        paths.into_iter().map(PathBuf::from).collect(),
+        caption,
+        relation.unwrap_or_default(),
+    )
+}
+
+/// The system's file picker, then [`send_files`]; `None` if the user picked nothing.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn pick_and_send(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    room_id: Uuid,
+    caption: String,
+) -> Res<Option<u64>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Send files")
+        .pick_files(move |picked| {
+            let _ = tx.send(picked);
+        });
+    let Some(picked) = rx.await.ok().flatten() else {
+        return Ok(None);
+    };
+    let paths: Vec<PathBuf> = picked.into_iter().filter_map(|p| p.into_path().ok()).collect();
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    shell
+        .app
+        .send_files(room_id, paths, caption, Relation::default())
+        .map(Some)
+}
+
+/// Pasted bytes (a screenshot): the raw request body, with the room, the file's name
+/// and the caption in headers (names percent-encoded).
+#[tauri::command]
+pub fn send_pasted(shell: State<'_, Shell>, request: tauri::ipc::Request<'_>) -> Res<u64> {
+    let header = |name: &str| -> Option<String> {
+        let v = request.headers().get(name)?.to_str().ok()?;
+        Some(percent_decode(v))
+    };
+    let room_id = header("x-room-id")
+        .and_then(|s| Uuid::parse_str(&s).ok())
+        .ok_or_else(|| AppError::Invalid("no room".into()))?;
+    let name = header("x-name").unwrap_or_else(|| "pasted.png".into());
+    let caption = header("x-caption").unwrap_or_default();
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(AppError::Invalid("no file in the paste".into()));
+    };
+    shell.app.send_bytes(room_id, &name, bytes, caption)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A room's file in the cache, fetched first if need be (`report`: shown as a download).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn fetch_file(
+    shell: State<'_, Shell>,
+    room_id: Uuid,
+    file_id: String,
+    size: u64,
+    name: String,
+    report: bool,
+) -> Res<()> {
+    shell
+        .app
+        .fetch_file(room_id, &file_id, size, &name, report)
+        .await
+        .map(|_| ())
+}
+
+/// "Save as…": the system's save dialog, then the file copied there. `None`: cancelled.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn save_file_as(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    room_id: Uuid,
+    file_id: String,
+    size: u64,
+    name: String,
+) -> Res<Option<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Save as")
+        .set_file_name(hearth::files::save_name::safe_name(&name))
+        .save_file(move |picked| {
+            let _ = tx.send(picked);
+        });
+    let Some(dest) = rx.await.ok().flatten().and_then(|p| p.into_path().ok()) else {
+        return Ok(None);
+    };
+    let saved = shell
+        .app
+        .save_file(room_id, &file_id, size, &name, dest)
+        .await?;
+    Ok(Some(saved.display().to_string()))
+}
+
+/// "Open": fetched, then opened with the system's default app for it.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn open_file(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    room_id: Uuid,
+    file_id: String,
+    size: u64,
+    name: String,
+) -> Res<()> {
+    use tauri_plugin_opener::OpenerExt;
+    let cached = shell
+        .app
+        .fetch_file(room_id, &file_id, size, &name, true)
+        .await?;
+    // Opened under its own (safe) name, so the system picks the app by its extension.
+    let dir = std::env::temp_dir().join("hearth-open").join(&file_id[..16]);
+    let path = dir.join(hearth::files::save_name::safe_name(&name));
+    let p = path.clone();
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)?;
+        if !p.exists() {
+            std::fs::copy(&cached, &p)?;
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map_err(|e| AppError::Invalid(format!("cannot open the file: {e}")))?;
+    app.opener()
+        .open_path(path.display().to_string(), None::<&str>)
+        .map_err(|e| AppError::Invalid(format!("cannot open the file: {e}")))
+}
+
+#[tauri::command]
+pub fn cancel_transfer(shell: State<'_, Shell>, id: u64) -> bool {
+    shell.app.cancel_transfer(id)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn file_limits(shell: State<'_, Shell>, room_id: Uuid) -> Res<FileLimitsView> {
+    shell.app.file_limits(room_id).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn keep_file(shell: State<'_, Shell>, file_id: String, keep: bool) -> Res<bool> {
+    let app = shell.app.clone();
+    tauri::async_runtime::spawn_blocking(move || app.keep_file(&file_id, keep))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+/// What the file cache holds: [bytes, files].
+#[tauri::command]
+pub async fn file_cache_usage(shell: State<'_, Shell>) -> Res<(u64, usize)> {
+    let app = shell.app.clone();
+    tauri::async_runtime::spawn_blocking(move || app.file_cache_usage())
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+}
+
+/// Media types the webview may render from the cache; anything else is served as bytes
+/// it will not run.
+const RENDERABLE: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "video/mp4",
+    "video/webm",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/wav",
+    "audio/webm",
+];
+
+/// `hearthfile://localhost/FILE_ID?type=MIME`: a cached file, for `<img>`, `<video>` and
+/// `<audio>`. Only verified files of the cache are served; nothing is fetched here.
+pub fn serve_cached(app: &hearth_app::App, uri: &tauri::http::Uri) -> Response<Vec<u8>> {
+    let id = uri.path().trim_start_matches('/');
+    let mime = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("type=")))
+        .map(percent_decode)
+        .filter(|m| RENDERABLE.contains(&m.as_str()))
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let not_found = || {
+        Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Vec::new())
+            .unwrap_or_default()
+    };
+    let Some(path) = app.cached_path(id) else {
+        return not_found();
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => Response::builder()
+            .header(header::CONTENT_TYPE, mime)
+            .header("x-content-type-options", "nosniff")
+            .header(header::CACHE_CONTROL, "private, max-age=31536000, immutable")
+            .body(bytes)
+            .unwrap_or_default(),
+        Err(_) => not_found(),
+    }
+}
