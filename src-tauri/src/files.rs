@@ -50,7 +50,10 @@ pub async fn pick_and_send(
     let Some(picked) = rx.await.ok().flatten() else {
         return Ok(None);
     };
-    let paths: Vec<PathBuf> = picked.into_iter().filter_map(|p| p.into_path().ok()).collect();
+    let paths: Vec<PathBuf> = picked
+        .into_iter()
+        .filter_map(|p| p.into_path().ok())
+        .collect();
     if paths.is_empty() {
         return Ok(None);
     }
@@ -158,7 +161,9 @@ pub async fn open_file(
         .fetch_file(room_id, &file_id, size, &name, true)
         .await?;
     // Opened under its own (safe) name, so the system picks the app by its extension.
-    let dir = std::env::temp_dir().join("hearth-open").join(&file_id[..16]);
+    let dir = std::env::temp_dir()
+        .join("hearth-open")
+        .join(&file_id[..16]);
     let path = dir.join(hearth::files::save_name::safe_name(&name));
     let p = path.clone();
     tokio::task::spawn_blocking(move || {
@@ -241,7 +246,10 @@ pub fn serve_cached(app: &hearth_app::App, uri: &tauri::http::Uri) -> Response<V
         Ok(bytes) => Response::builder()
             .header(header::CONTENT_TYPE, mime)
             .header("x-content-type-options", "nosniff")
-            .header(header::CACHE_CONTROL, "private, max-age=31536000, immutable")
+            .header(
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            )
             .body(bytes)
             .unwrap_or_default(),
         Err(_) => not_found(),

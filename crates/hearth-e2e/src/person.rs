@@ -401,3 +401,21 @@ pub fn report_logs(logs: tempfile::TempDir, names: &[&str]) {
     }
     eprintln!("----- the whole logs are kept in {}", logs.keep().display());
 }
+
+/// Polls `f` until it gives a value, every 150 ms, for at most `limit`.
+pub async fn poll<T>(
+    what: &str,
+    limit: Duration,
+    mut f: impl AsyncFnMut() -> Result<Option<T>>,
+) -> Result<T> {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = f().await? {
+            return Ok(v);
+        }
+        if std::time::Instant::now() > end {
+            anyhow::bail!("{what}: not within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}

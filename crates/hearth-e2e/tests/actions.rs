@@ -20,23 +20,6 @@ use hearth_e2e::seed::{busy_room, seed_room};
 use hearth_e2e::step;
 use serde_json::Value;
 
-async fn poll<T>(
-    what: &str,
-    limit: Duration,
-    mut f: impl AsyncFnMut() -> Result<Option<T>>,
-) -> Result<T> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(v) = f().await? {
-            return Ok(v);
-        }
-        if Instant::now() > end {
-            bail!("{what}: not within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-}
-
 /// What the open room shows of each message: seq, text, and its marks.
 async fn shown(ui: &Ui) -> Result<Vec<Value>> {
     let v = ui

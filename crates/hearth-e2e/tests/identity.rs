@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use fantoccini::Locator;
 use hearth_e2e::desktop::{testid, Ui};
 use hearth_e2e::netns::{link, Netns};
@@ -105,23 +105,6 @@ async fn authors(ui: &Ui) -> Result<Vec<Value>> {
         )
         .await?;
     Ok(v.as_array().cloned().unwrap_or_default())
-}
-
-async fn poll<T>(
-    what: &str,
-    limit: Duration,
-    mut f: impl AsyncFnMut() -> Result<Option<T>>,
-) -> Result<T> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(v) = f().await? {
-            return Ok(v);
-        }
-        if Instant::now() > end {
-            bail!("{what}: not within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
 }
 
 /// Opens the card of the member called `name`, the host's (`host`) or the other one's.

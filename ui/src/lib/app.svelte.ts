@@ -1,5 +1,6 @@
 // The UI's live state: what the core has told us, kept current by its events. Pure
 // transitions live in ./state (unit-tested); this module wires them to the IPC.
+import type { TransferView } from "../bindings/TransferView";
 import type { AppEvent } from "../bindings/AppEvent";
 import type { ChatMessage } from "../bindings/ChatMessage";
 import type { Connection } from "../bindings/Connection";
@@ -50,6 +51,7 @@ class AppState {
     background: false,
     start_at_login: false,
     room_notify: {},
+    file_cache_bytes: 2 * 1024 * 1024 * 1024,
   });
   rooms = $state<RoomView[]>([]);
   discovered = $state<DiscoveredView[]>([]);
@@ -103,6 +105,8 @@ class AppState {
   private focusN = 0;
   /** The search panel is open. */
   searching = $state(false);
+  /** File transfers by id, with when each started (for speed and time left). */
+  transfers = $state<Record<number, TransferView & { startedAt: number; updatedAt: number }>>({});
   private notifier = new NotifyCoalescer((n) => void ipc.notify(n.title, n.body).catch(() => {}));
 
   private roomsTimer: ReturnType<typeof setTimeout> | null = null;
@@ -188,6 +192,21 @@ class AppState {
 
   room(id: string | null): RoomView | undefined {
     return id ? this.rooms.find((r) => r.room_id === id) : undefined;
+  }
+
+  /** Sends files (paths from a drop or the picker) with the room's draft as caption. */
+  async sendFiles(roomId: string, paths: string[]) {
+    const caption = this.drafts[roomId] ?? "";
+    try {
+      await ipc.sendFiles(roomId, paths, caption.trim());
+      this.setDraft(roomId, "");
+    } catch (e) {
+      this.say(errorText(e));
+    }
+  }
+
+  dismissTransfer(id: number) {
+    delete this.transfers[id];
   }
 
   say(text: string) {
@@ -477,6 +496,14 @@ class AppState {
 
   onEvent(e: AppEvent) {
     switch (e.type) {
+      case "transfer": {
+        const t = e.transfer;
+        const startedAt = this.transfers[t.id]?.startedAt ?? Date.now();
+        this.transfers[t.id] = { ...t, startedAt, updatedAt: Date.now() };
+        if (t.state === "done") setTimeout(() => delete this.transfers[t.id], 1500);
+        if (t.state === "cancelled") delete this.transfers[t.id];
+        break;
+      }
       case "message": {
         const started = performance.now();
         const m = e.message;

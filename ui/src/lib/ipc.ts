@@ -16,6 +16,7 @@ import type { SearchHitView } from "../bindings/SearchHitView";
 import type { SearchRequest } from "../bindings/SearchRequest";
 import type { Settings } from "../bindings/Settings";
 import type { Visibility } from "../bindings/Visibility";
+import type { FileLimitsView } from "../bindings/FileLimitsView";
 
 export const ipc = {
   subscribe(onEvent: (e: AppEvent) => void): Promise<void> {
@@ -37,6 +38,28 @@ export const ipc = {
   unhostedMessages: (roomId: string) => invoke<ChatMessage[]>("unhosted_messages", { room_id: roomId }),
   send: (roomId: string, text: string, relation: Relation | null = null) =>
     invoke<PendingView>("send", { room_id: roomId, text, relation }),
+  /** Files as one message; progress arrives as `transfer` events. Returns the transfer's id. */
+  sendFiles: (roomId: string, paths: string[], caption: string) =>
+    invoke<number>("send_files", { room_id: roomId, paths, caption, relation: null }),
+  /** The system's file picker, then sendFiles; null if nothing was picked. */
+  pickAndSend: (roomId: string, caption: string) =>
+    invoke<number | null>("pick_and_send", { room_id: roomId, caption }),
+  /** Pasted bytes (a screenshot), sent raw. */
+  sendPasted: (roomId: string, name: string, bytes: ArrayBuffer, caption: string) =>
+    invoke<number>("send_pasted", bytes, {
+      headers: { "x-room-id": roomId, "x-name": encodeURIComponent(name), "x-caption": encodeURIComponent(caption) },
+    }),
+  /** A room's file into the local cache (report: shown as a download). */
+  fetchFile: (roomId: string, fileId: string, size: number, name: string, report: boolean) =>
+    invoke<void>("fetch_file", { room_id: roomId, file_id: fileId, size, name, report }),
+  saveFileAs: (roomId: string, fileId: string, size: number, name: string) =>
+    invoke<string | null>("save_file_as", { room_id: roomId, file_id: fileId, size, name }),
+  openFile: (roomId: string, fileId: string, size: number, name: string) =>
+    invoke<void>("open_file", { room_id: roomId, file_id: fileId, size, name }),
+  cancelTransfer: (id: number) => invoke<boolean>("cancel_transfer", { id }),
+  fileLimits: (roomId: string) => invoke<FileLimitsView>("file_limits", { room_id: roomId }),
+  keepFile: (fileId: string, keep: boolean) => invoke<boolean>("keep_file", { file_id: fileId, keep }),
+  fileCacheUsage: () => invoke<[number, number]>("file_cache_usage"),
   search: (query: SearchRequest) => invoke<SearchHitView[]>("search", { query }),
   /** A link from a message, in the system browser (http, https and mailto only). */
   openLink: (url: string) => invoke<void>("open_link", { url }),

@@ -449,7 +449,8 @@ fn apply(conn: &rusqlite::Connection, m: &ChatMessage) -> rusqlite::Result<()> {
             // The host refuses a delete by anyone but the author or the host owner; the
             // cache has no list of owners, so it takes the host's word here.
             conn.prepare_cached(
-                "UPDATE messages SET text = '', mentions = NULL, mentions_room = 0, deleted_seq = ?3, deleted_by = ?4,
+                "UPDATE messages SET text = '', mentions = NULL, mentions_room = 0, attachments = NULL,
+                   deleted_seq = ?3, deleted_by = ?4,
                    deleted_by_owner = (user_id != ?4)
                  WHERE room_id = ?1 AND seq = ?2 AND kind IS NULL",
             )?
