@@ -133,7 +133,11 @@ impl Store {
     /// bytes used before it on success, or those used when refused.
     pub fn create_upload(&self, u: &UploadRow, quota: u64) -> Result<Result<u64, u64>> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        // IMMEDIATE: a read that then writes would fail with SQLITE_BUSY (not wait)
+        // when the host log commits in between.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
         let used: i64 = tx
             .query_row(
                 "SELECT (SELECT COALESCE(SUM(size), 0) FROM host_room_files WHERE room_id = ?1)
@@ -189,7 +193,11 @@ impl Store {
     /// room holds it.
     pub fn complete_upload(&self, u: &UploadRow) -> Result<()> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        // IMMEDIATE: a read that then writes would fail with SQLITE_BUSY (not wait)
+        // when the host log commits in between.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
         let now = now_ms();
         tx.execute(
             "INSERT OR IGNORE INTO host_files (file_id, size, stored_at) VALUES (?1, ?2, ?3)",
@@ -234,7 +242,11 @@ impl Store {
         stale_before: i64,
     ) -> Result<(Vec<String>, Vec<String>)> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        // IMMEDIATE: a read that then writes would fail with SQLITE_BUSY (not wait)
+        // when the host log commits in between.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
         let ids = |tx: &rusqlite::Transaction<'_>, sql: &str, arg: Option<i64>| {
             let mut stmt = tx.prepare(sql)?;
             let rows: rusqlite::Result<Vec<String>> = match arg {
