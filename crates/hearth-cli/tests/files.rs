@@ -321,3 +321,42 @@ async fn send_raw(host: &HostProc, data: &Path, a: hearth::protocol::files::Atta
     .expect("acked");
     client.shutdown();
 }
+
+/// An independent client written from docs/protocol.md §15 alone uploads in two parts
+/// and downloads with a Range; `hearth get-file` then fetches the same bytes.
+#[test]
+fn an_independent_client_uploads_and_downloads_from_the_protocol_doc() {
+    let dirs = tempfile::tempdir().unwrap();
+    let host = HostProc::start(&dirs.path().join("host"), "127.0.0.1:0", "Files", &[]);
+    let src = tempfile::tempdir().unwrap();
+    let f = random_file(src.path(), "conformance.bin", 2_500_001);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/conformance/files_client.py"
+    );
+    // Debian's own Python, where scripts/setup.sh installs websockets.
+    let out = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(host.url())
+        .arg(&f)
+        .output()
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        out.status.success(),
+        "{lines:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines[1]["resumed_at"], 1_250_000, "{lines:?}");
+    assert_eq!(lines[3]["missing_status"], 404);
+    assert_eq!(lines[3]["missing_code"], "not_found");
+    let dest = tempfile::tempdir().unwrap();
+    let mut c = cmd("get-file", &host.url(), &dirs.path().join("bob"));
+    c.arg(sha256(&f)).arg("-o").arg(dest.path());
+    let got = run_json(c);
+    assert_eq!(got["name"], "conformance.bin");
+    assert_eq!(sha256(Path::new(got["path"].as_str().unwrap())), sha256(&f));
+}
