@@ -27,7 +27,13 @@ pub(crate) struct HostFiles {
     /// Uploads with a request writing to them now: a second one waits its turn (409).
     busy: Mutex<HashSet<String>>,
     nudge: Notify,
+    /// Uploads writing at once, host-wide: each holds a blocking thread while it runs,
+    /// and the blocking pool also serves the chat's database reads.
+    writers: tokio::sync::Semaphore,
 }
+
+/// Uploads that may write at once; more wait their turn (a task each, not a thread).
+const MAX_WRITERS: usize = 16;
 
 /// Marks an upload busy until dropped.
 pub(crate) struct Busy<'a> {
@@ -56,7 +62,13 @@ impl HostFiles {
             hashes: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashSet::new()),
             nudge: Notify::new(),
+            writers: tokio::sync::Semaphore::new(MAX_WRITERS),
         })
+    }
+
+    /// A turn to write an upload's bytes (the semaphore is never closed).
+    pub async fn writer_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.writers.acquire().await.ok()
     }
 
     pub fn grants(&self) -> &Grants {

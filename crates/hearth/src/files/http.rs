@@ -477,7 +477,9 @@ async fn append(
             blocking(move || super::hash_prefix(&p, offset).map_err(storage)).await?
         }
     };
+    let turn = state.files().writer_turn().await;
     let got = receive(path, offset, row.size, hash, body.into_data_stream()).await;
+    drop(turn);
     if let Some(h) = &got.hash {
         state
             .files()

@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 /// Body chunks in flight between the connection and the disk (hyper's chunks are at
 /// most a few hundred KiB: a few MiB per upload at worst).
 const IN_FLIGHT: usize = 8;
+/// Silence after which a request body counts as cut.
+const STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How a request's body ended.
 pub(crate) struct Received {
@@ -75,10 +77,13 @@ where
     let mut body = body;
     let mut sent = offset;
     let mut outcome = Outcome::Done;
-    while let Some(chunk) = body.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(_) => {
+    loop {
+        // A body that stops sending holds a writer thread: after a minute of silence it
+        // counts as cut (what arrived stays, for the resume).
+        let chunk = match tokio::time::timeout(STALL, body.next()).await {
+            Ok(Some(Ok(c))) => c,
+            Ok(None) => break,
+            Ok(Some(Err(_))) | Err(_) => {
                 outcome = Outcome::Cut;
                 break;
             }
