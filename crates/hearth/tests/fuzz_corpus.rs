@@ -486,6 +486,7 @@ async fn capture_seed_corpus() {
                 fingerprint: room.fingerprint.clone(),
                 online: room.online,
                 closing,
+                epoch: Some(0x5f3a_09c1),
             };
             write_seed(
                 "txt",
@@ -504,6 +505,7 @@ async fn capture_seed_corpus() {
         fingerprint: None,
         online: None,
         closing: false,
+        epoch: None,
     };
     write_seed("txt", "minimal-long-name", &encode_txt_record(&minimal));
     host.shutdown().await;

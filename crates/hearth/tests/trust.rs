@@ -74,6 +74,7 @@ async fn a_spoofed_announcement_does_not_replace_a_pin() {
         fingerprint: Some(mallory_fp.clone()),
         online: Some(1),
         closing: false,
+        epoch: None,
     }))
     .unwrap();
     let expected = expected_for_announced(

@@ -73,6 +73,8 @@ pub struct Advertiser {
     config: AdvertiserConfig,
     rooms: Mutex<HashMap<Uuid, Registration>>,
     stopped: AtomicBool,
+    /// See [`super::txt::KEY_EPOCH`]: fresh per advertiser, so per host process.
+    epoch: u32,
 }
 
 /// The human-readable instance name: `Room (Host) #1a2b3c`. The suffix is the start of
@@ -122,6 +124,8 @@ impl Advertiser {
             config,
             rooms: Mutex::new(HashMap::new()),
             stopped: AtomicBool::new(false),
+            // Randomness only to differ from the last run; a v4 UUID has it at hand.
+            epoch: Uuid::new_v4().as_u128() as u32,
         })
     }
 
@@ -140,6 +144,7 @@ impl Advertiser {
             fingerprint: room.fingerprint.clone(),
             online: room.online,
             closing,
+            epoch: Some(self.epoch),
         };
         let pairs = txt.to_pairs();
         let name = instance_name(&room.name, &self.config.host_name, room.room_id);

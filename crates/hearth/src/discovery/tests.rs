@@ -384,3 +384,38 @@ fn bad_txt_records_are_ignored() {
         b.shutdown().await;
     });
 }
+
+#[test]
+fn a_host_restarted_right_after_its_goodbye_is_seen_again() {
+    isolated(|mdns| async move {
+        let (adv, addr, host_id) = host(&mdns, "Dana").await;
+        // Sweeps far apart: only the watcher's own cache can bring the room back here.
+        let mut cfg = browse_config(&mdns);
+        cfg.sweep_interval = Duration::from_secs(60);
+        let mut b = Browser::start(cfg).unwrap();
+        let r = room("Standup");
+        adv.advertise(&r).unwrap();
+        await_listed(&mut b, &[r.room_id], Duration::from_secs(3)).await;
+        adv.shutdown().await;
+        match next_for(&mut b, r.room_id, Duration::from_secs(2)).await {
+            Some(BrowseEvent::Removed(_)) => {}
+            other => panic!("expected removal on goodbye, got {other:?}"),
+        }
+        // The same host, room and address, back within the second that browsers keep
+        // the goodbye's records: identical records would read as a mere refresh.
+        let again = Advertiser::new(AdvertiserConfig {
+            host_id,
+            host_name: "Dana".into(),
+            listen: addr,
+            mdns: mdns.clone(),
+        })
+        .unwrap();
+        again.advertise(&r).unwrap();
+        match next_for(&mut b, r.room_id, Duration::from_secs(3)).await {
+            Some(BrowseEvent::Added(back)) => assert_eq!(back.room_id, r.room_id),
+            other => panic!("the restarted host was not seen again: {other:?}"),
+        }
+        again.shutdown().await;
+        b.shutdown().await;
+    });
+}

@@ -31,6 +31,11 @@ pub const KEY_ONLINE: &str = "on";
 /// is closing. RFC 6762 §10.1 makes browsers keep a record for 1 s after its goodbye;
 /// a TXT change is applied at once, so Hearth browsers drop the room without that wait.
 pub const KEY_BYE: &str = "bye";
+/// A random value chosen each time a host process starts advertising. Optional and
+/// advisory. A host restarted within a second of its goodbye would otherwise publish
+/// records identical to ones still in browsers' caches (kept 1 s, RFC 6762 §10.1),
+/// which browsers treat as a refresh and never report as a room coming back.
+pub const KEY_EPOCH: &str = "ep";
 
 /// One TXT string is at most 255 bytes: `key=value` with the length byte outside.
 const MAX_TXT_STRING: usize = 255;
@@ -48,6 +53,8 @@ pub struct RoomTxt {
     pub online: Option<u32>,
     /// The host is withdrawing the room (see [`KEY_BYE`]).
     pub closing: bool,
+    /// See [`KEY_EPOCH`].
+    pub epoch: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +92,9 @@ impl RoomTxt {
         if let Some(n) = self.online {
             out.push((KEY_ONLINE, n.to_string()));
         }
+        if let Some(e) = self.epoch {
+            out.push((KEY_EPOCH, format!("{e:08x}")));
+        }
         if self.closing {
             out.push((KEY_BYE, "1".into()));
         }
@@ -113,6 +123,7 @@ impl RoomTxt {
                 KEY_FINGERPRINT => &mut seen.fingerprint,
                 KEY_ONLINE => &mut seen.online,
                 KEY_BYE => &mut seen.bye,
+                KEY_EPOCH => &mut seen.epoch,
                 _ => continue,
             };
             if slot.is_none() {
@@ -136,6 +147,7 @@ struct Fields<'a> {
     fingerprint: Option<Option<&'a [u8]>>,
     online: Option<Option<&'a [u8]>>,
     bye: Option<Option<&'a [u8]>>,
+    epoch: Option<Option<&'a [u8]>>,
 }
 
 fn text<'a>(key: &'static str, v: Option<&'a [u8]>) -> Result<&'a str, TxtError> {
@@ -195,6 +207,12 @@ impl Fields<'_> {
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|s| s.parse::<u32>().ok());
         let closing = !matches!(self.bye, None | Some(Some(b"0")));
+        // Advisory too: only ever compared by the mDNS cache, never trusted.
+        let epoch = self
+            .epoch
+            .flatten()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|s| u32::from_str_radix(s, 16).ok());
         Ok(RoomTxt {
             protocol_version,
             room_id,
@@ -205,6 +223,7 @@ impl Fields<'_> {
             fingerprint,
             online,
             closing,
+            epoch,
         })
     }
 }
@@ -292,6 +311,7 @@ mod tests {
             fingerprint: Some("ab".repeat(32)),
             online: Some(3),
             closing: true,
+            epoch: Some(0x0a1b_2c3d),
         }
     }
 
@@ -315,6 +335,7 @@ mod tests {
             fingerprint: None,
             online: None,
             closing: false,
+            epoch: None,
             ..sample()
         };
         assert_eq!(
@@ -367,6 +388,9 @@ mod tests {
         assert!(ok(&[b"bye"]).unwrap().closing);
         assert!(ok(&[b"bye=1"]).unwrap().closing);
         assert!(!ok(&[b"bye=0"]).unwrap().closing);
+        // The epoch is advisory: a bad one is dropped, never fatal.
+        assert_eq!(ok(&[b"ep=00c0ffee"]).unwrap().epoch, Some(0xc0ffee));
+        assert_eq!(ok(&[b"ep=zz"]).unwrap().epoch, None);
         assert_eq!(
             ok(&[b"hid=nope"]),
             Err(TxtError::Invalid { key: KEY_HOST_ID })
