@@ -20,7 +20,7 @@ type Res<T> = Result<T, AppError>;
 
 /// Runs a call that touches the store (SQLite, behind a mutex the client tasks share) on
 /// the blocking pool: never on the UI thread, never on a runtime worker.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     shell: &Shell,
     call: impl FnOnce(hearth_app::App) -> Res<T> + Send + 'static,
 ) -> Res<T> {

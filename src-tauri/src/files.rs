@@ -11,25 +11,25 @@ use tauri::{AppHandle, State};
 use tauri_plugin_dialog::DialogExt;
 use uuid::Uuid;
 
+use crate::commands::blocking;
 use crate::Shell;
 
 type Res<T> = Result<T, AppError>;
 
 /// Sends files as one message.
 #[tauri::command(rename_all = "snake_case")]
-pub fn send_files(
+pub async fn send_files(
     shell: State<'_, Shell>,
     room_id: Uuid,
     paths: Vec<String>,
     caption: String,
     relation: Option<Relation>,
 ) -> Res<u64> {
-    shell.app.send_files(
-        room_id,
-        paths.into_iter().map(PathBuf::from).collect(),
-        caption,
-        relation.unwrap_or_default(),
-    )
+    let paths = paths.into_iter().map(PathBuf::from).collect();
+    blocking(&shell, move |app| {
+        app.send_files(room_id, paths, caption, relation.unwrap_or_default())
+    })
+    .await
 }
 
 /// The system's file picker, then [`send_files`]; `None` if the user picked nothing.
@@ -57,16 +57,17 @@ pub async fn pick_and_send(
     if paths.is_empty() {
         return Ok(None);
     }
-    shell
-        .app
-        .send_files(room_id, paths, caption, Relation::default())
-        .map(Some)
+    blocking(&shell, move |app| {
+        app.send_files(room_id, paths, caption, Relation::default())
+    })
+    .await
+    .map(Some)
 }
 
 /// Pasted bytes (a screenshot): the raw request body, with the room, the file's name
 /// and the caption in headers (names percent-encoded).
 #[tauri::command]
-pub fn send_pasted(shell: State<'_, Shell>, request: tauri::ipc::Request<'_>) -> Res<u64> {
+pub async fn send_pasted(shell: State<'_, Shell>, request: tauri::ipc::Request<'_>) -> Res<u64> {
     let header = |name: &str| -> Option<String> {
         let v = request.headers().get(name)?.to_str().ok()?;
         Some(percent_decode(v))
@@ -79,7 +80,11 @@ pub fn send_pasted(shell: State<'_, Shell>, request: tauri::ipc::Request<'_>) ->
     let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
         return Err(AppError::Invalid("no file in the paste".into()));
     };
-    shell.app.send_bytes(room_id, &name, bytes, caption)
+    let bytes = bytes.clone();
+    blocking(&shell, move |app| {
+        app.send_bytes(room_id, &name, &bytes, caption)
+    })
+    .await
 }
 
 fn percent_decode(s: &str) -> String {
@@ -193,19 +198,13 @@ pub async fn file_limits(shell: State<'_, Shell>, room_id: Uuid) -> Res<FileLimi
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn keep_file(shell: State<'_, Shell>, file_id: String, keep: bool) -> Res<bool> {
-    let app = shell.app.clone();
-    tauri::async_runtime::spawn_blocking(move || app.keep_file(&file_id, keep))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+    blocking(&shell, move |app| app.keep_file(&file_id, keep)).await
 }
 
 /// What the file cache holds: [bytes, files].
 #[tauri::command]
 pub async fn file_cache_usage(shell: State<'_, Shell>) -> Res<(u64, usize)> {
-    let app = shell.app.clone();
-    tauri::async_runtime::spawn_blocking(move || app.file_cache_usage())
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
+    blocking(&shell, |app| app.file_cache_usage()).await
 }
 
 /// Media types the webview may render from the cache; anything else is served as bytes
@@ -223,9 +222,19 @@ const RENDERABLE: &[&str] = &[
     "audio/webm",
 ];
 
+/// Bytes of one answer: a `<video>` asks in ranges, so memory stays at this per request.
+const RANGE_CHUNK: u64 = 4 * 1024 * 1024;
+/// The largest file sent whole to a request without a range (an `<img>`).
+const WHOLE_MAX: u64 = 64 * 1024 * 1024;
+
 /// `hearthfile://localhost/FILE_ID?type=MIME`: a cached file, for `<img>`, `<video>` and
-/// `<audio>`. Only verified files of the cache are served; nothing is fetched here.
-pub fn serve_cached(app: &hearth_app::App, uri: &tauri::http::Uri) -> Response<Vec<u8>> {
+/// `<audio>`, whole or by `Range`. Only verified files of the cache are served; nothing
+/// is fetched here.
+pub fn serve_cached(
+    app: &hearth_app::App,
+    request: &tauri::http::Request<Vec<u8>>,
+) -> Response<Vec<u8>> {
+    let uri = request.uri();
     let id = uri.path().trim_start_matches('/');
     let mime = uri
         .query()
@@ -233,25 +242,105 @@ pub fn serve_cached(app: &hearth_app::App, uri: &tauri::http::Uri) -> Response<V
         .map(percent_decode)
         .filter(|m| RENDERABLE.contains(&m.as_str()))
         .unwrap_or_else(|| "application/octet-stream".into());
-    let not_found = || {
+    let status = |code: StatusCode| {
         Response::builder()
-            .status(StatusCode::NOT_FOUND)
+            .status(code)
             .body(Vec::new())
             .unwrap_or_default()
     };
     let Some(path) = app.cached_path(id) else {
-        return not_found();
+        return status(StatusCode::NOT_FOUND);
     };
-    match std::fs::read(&path) {
-        Ok(bytes) => Response::builder()
-            .header(header::CONTENT_TYPE, mime)
-            .header("x-content-type-options", "nosniff")
-            .header(
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable",
-            )
-            .body(bytes)
-            .unwrap_or_default(),
-        Err(_) => not_found(),
+    let Ok(mut file) = std::fs::File::open(&path) else {
+        return status(StatusCode::NOT_FOUND);
+    };
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return status(StatusCode::NOT_FOUND);
+    };
+    let range = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok());
+    let (code, start, end) = match range.map(|r| byte_range(r, len)) {
+        Some(Some((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b.min(a + RANGE_CHUNK - 1)),
+        Some(None) => {
+            return Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .body(Vec::new())
+                .unwrap_or_default()
+        }
+        None if len > WHOLE_MAX => return status(StatusCode::PAYLOAD_TOO_LARGE),
+        None if len == 0 => (StatusCode::OK, 0, 0),
+        None => (StatusCode::OK, 0, len - 1),
+    };
+    let want = if len == 0 { 0 } else { end - start + 1 };
+    let mut bytes = vec![0; want as usize];
+    use std::io::{Read, Seek};
+    if file.seek(std::io::SeekFrom::Start(start)).is_err() || file.read_exact(&mut bytes).is_err() {
+        return status(StatusCode::NOT_FOUND);
+    }
+    let mut resp = Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, mime)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header("x-content-type-options", "nosniff")
+        .header(
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable",
+        );
+    if code == StatusCode::PARTIAL_CONTENT {
+        resp = resp.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
+    }
+    resp.body(bytes).unwrap_or_default()
+}
+
+/// The first range of a `Range: bytes=…` header as inclusive offsets within `len`
+/// bytes; `None` if none of it can be served.
+fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    let first = spec.split(',').next()?.trim();
+    let (a, b) = first.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    if len == 0 {
+        return None;
+    }
+    if a.is_empty() {
+        // The last `b` bytes.
+        let n: u64 = b.parse().ok()?;
+        if n == 0 {
+            return None;
+        }
+        return Some((len.saturating_sub(n), len - 1));
+    }
+    let start: u64 = a.parse().ok()?;
+    if start >= len {
+        return None;
+    }
+    let end = match b {
+        "" => len - 1,
+        b => b.parse::<u64>().ok()?.min(len - 1),
+    };
+    (end >= start).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn ranges_are_read_as_a_media_element_sends_them() {
+        assert_eq!(byte_range("bytes=0-", 1000), Some((0, 999)));
+        assert_eq!(byte_range("bytes=100-199", 1000), Some((100, 199)));
+        assert_eq!(byte_range("bytes=900-5000", 1000), Some((900, 999)));
+        assert_eq!(byte_range("bytes=-100", 1000), Some((900, 999)));
+        assert_eq!(byte_range("bytes=-5000", 1000), Some((0, 999)));
+        assert_eq!(byte_range("bytes=0-0, 5-9", 1000), Some((0, 0)));
+        assert_eq!(byte_range("bytes=1000-", 1000), None);
+        assert_eq!(byte_range("bytes=200-100", 1000), None);
+        assert_eq!(byte_range("bytes=-0", 1000), None);
+        assert_eq!(byte_range("items=0-5", 1000), None);
+        assert_eq!(byte_range("bytes=x-", 1000), None);
+        assert_eq!(byte_range("bytes=0-", 0), None);
     }
 }

@@ -176,9 +176,8 @@ fn run() -> anyhow::Result<()> {
         .register_asynchronous_uri_scheme_protocol("hearthfile", |ctx, request, responder| {
             // Read off the UI thread: a cached video can be large.
             let app = ctx.app_handle().state::<Shell>().app.clone();
-            let uri = request.uri().clone();
             tauri::async_runtime::spawn_blocking(move || {
-                responder.respond(files::serve_cached(&app, &uri));
+                responder.respond(files::serve_cached(&app, &request));
             });
         })
         .plugin(

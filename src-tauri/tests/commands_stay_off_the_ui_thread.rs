@@ -1,14 +1,20 @@
-//! A guard on `src/commands.rs`: Tauri runs a sync command on the UI thread, and an
+//! A guard on the commands (`src/commands.rs`, `src/files.rs`): Tauri runs a sync command on the UI thread, and an
 //! async one on a runtime worker. SQLite (behind the store's mutex, which the client
 //! tasks share) must run on neither, so a command that touches the store goes through
 //! `blocking`, and one that awaits the network is async. A new command that does
 //! otherwise fails here before it can freeze the window.
 
 /// Sync commands that touch neither the store nor the network.
-const UI_THREAD_SAFE: &[&str] = &["subscribe", "ui_ready", "ui_mark", "set_unread"];
+const UI_THREAD_SAFE: &[&str] = &[
+    "subscribe",
+    "ui_ready",
+    "ui_mark",
+    "set_unread",
+    "cancel_transfer",
+];
 
 /// `App` methods that read in-memory state only, callable from any thread.
-const IN_MEMORY: &[&str] = &["members", "typing", "discovered"];
+const IN_MEMORY: &[&str] = &["members", "typing", "discovered", "cancel_transfer"];
 
 struct Command {
     name: String,
@@ -18,9 +24,12 @@ struct Command {
 }
 
 fn commands() -> Vec<Command> {
-    let src = include_str!("../src/commands.rs");
+    let src = [
+        include_str!("../src/commands.rs"),
+        include_str!("../src/files.rs"),
+    ];
     let mut out = Vec::new();
-    for chunk in src.split("#[tauri::command").skip(1) {
+    for chunk in src.iter().flat_map(|s| s.split("#[tauri::command").skip(1)) {
         let attribute = chunk.lines().next().unwrap_or_default().to_string();
         let sig = chunk
             .find("pub ")
@@ -57,6 +66,8 @@ fn every_command_is_read() {
         "leave",
         "rooms",
         "host_room",
+        "send_files",
+        "send_pasted",
     ] {
         assert!(
             names.iter().any(|n| n == must),

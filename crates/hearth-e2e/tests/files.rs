@@ -106,6 +106,24 @@ async fn shots(who: &Person, name: &str) -> Result<()> {
     set_theme(who.ui(), "light").await
 }
 
+/// Bytes the host holds of unfinished uploads.
+fn partial_bytes(host_data: &Path) -> u64 {
+    std::fs::read_dir(host_data.join("files/partial")).map_or(0, |d| {
+        d.filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .sum()
+    })
+}
+
+/// Bytes sent out of `dev` in `ns` so far.
+fn tx_bytes(ns: &Netns, dev: &str) -> Result<u64> {
+    let out = ns
+        .command("cat")
+        .arg(format!("/sys/class/net/{dev}/statistics/tx_bytes"))
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
 fn partials(host_data: &Path) -> usize {
     std::fs::read_dir(host_data.join("files/partial")).map_or(0, |d| d.count())
 }
@@ -278,6 +296,56 @@ async fn paste_preview_send_download_resume_and_cancel() -> Result<()> {
         let blob = alice.data.path().join("files/blobs").join(&big_id);
         ensure!(hearth::files::hash_file(&blob)?.0 == big_id, "the host's copy is whole");
         step!(t0, "upload cut by the link, resumed, arrived whole");
+
+        // A large upload with Bob's app quit in the middle: when it starts again, the
+        // message (caption too) goes on from where the host's copy stopped.
+        let photos = random_file(src.path(), "photos 2026 📷.zip", 700 * 1024 * 1024)?;
+        let photos_id = hearth::files::hash_file(&photos)?.0;
+        invoke(
+            bob.ui(),
+            "send_files",
+            serde_json::json!({"room_id": room, "paths": [photos.display().to_string()], "caption": "all the photos — كل الصور", "relation": null}),
+        )
+        .await?;
+        poll("the photos upload a quarter done", Duration::from_secs(90), async || {
+            Ok(transfers(bob.ui()).await?.into_iter().find(|t| t["state"] == "running" && t["value"].as_f64().unwrap_or(0.0) >= 25.0))
+        })
+        .await?;
+        bob.quit().await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let had = partial_bytes(alice.data.path());
+        let size = std::fs::metadata(&photos)?.len();
+        ensure!(had >= size / 5, "the host kept the first part: {had} of {size}");
+        let sent_before = tx_bytes(&bob.ns, &veth_b)?;
+        bob.start(&app).await?;
+        open_room(bob.ui(), "Crew").await?;
+        let photos_card = format!("[data-testid=file-card][data-file-id='{photos_id}']");
+        poll("the photos arrive after Bob's restart", Duration::from_secs(120), async || {
+            Ok(alice.ui().client.find(fantoccini::Locator::Css(&photos_card)).await.ok())
+        })
+        .await?;
+        let resent = tx_bytes(&bob.ns, &veth_b)? - sent_before;
+        ensure!(
+            resent < size - had + size / 10,
+            "only the remainder went again: {resent} bytes sent after the restart, {} were missing",
+            size - had
+        );
+        let caption = alice
+            .ui()
+            .client
+            .execute(
+                &format!("return document.querySelector(\"{photos_card}\").closest('[data-testid=message]').querySelector('[data-testid=message-text]')?.textContent"),
+                vec![],
+            )
+            .await?;
+        ensure!(caption.as_str().is_some_and(|c| c.contains("كل الصور")), "the caption came along: {caption}");
+        let blob = alice.data.path().join("files/blobs").join(&photos_id);
+        ensure!(hearth::files::hash_file(&blob)?.0 == photos_id, "the host's copy is whole");
+        poll("Bob's transfer list empties", Duration::from_secs(20), async || {
+            Ok(transfers(bob.ui()).await?.iter().all(|t| t["state"] != "running").then_some(()))
+        })
+        .await?;
+        step!(t0, "upload cut by quitting the app, resumed on its restart, remainder only");
 
         // A large upload cancelled.
         let other = random_file(src.path(), "do-not-send.iso", 700 * 1024 * 1024)?;

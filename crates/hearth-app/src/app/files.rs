@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use hearth::files::cache::FileCache;
 use hearth::files::transfer::{self, Progress, Source};
-use hearth::protocol::files::{human_size, is_file_id, MAX_ATTACHMENTS};
+use hearth::protocol::files::{human_size, is_file_id, Attachment, MAX_ATTACHMENTS};
 use hearth::protocol::relations::Relation;
+use hearth::Store;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -150,8 +151,9 @@ impl App {
     }
 
     /// Sends `paths` as one message with `caption`: hashed, previews made, uploaded
-    /// (resuming an earlier upload of the same file), then sent. Returns at once with the
-    /// transfer's id; its progress and end arrive as events.
+    /// (resuming an earlier upload of the same file), then sent. The message is kept in
+    /// the store until it is sent, so a restart of the app resumes it. Returns at once
+    /// with the transfer's id; its progress and end arrive as events. Blocking.
     pub fn send_files(
         &self,
         room_id: Uuid,
@@ -159,58 +161,139 @@ impl App {
         caption: String,
         relation: Relation,
     ) -> Result<u64, AppError> {
-        if paths.is_empty() || paths.len() > MAX_ATTACHMENTS {
+        self.queue_send(PendingSend {
+            room_id,
+            paths,
+            caption,
+            relation,
+            pasted: false,
+        })
+    }
+
+    fn queue_send(&self, pending: PendingSend) -> Result<u64, AppError> {
+        if pending.paths.is_empty() || pending.paths.len() > MAX_ATTACHMENTS {
             return Err(AppError::Invalid(format!(
                 "A message carries 1 to {MAX_ATTACHMENTS} files."
             )));
         }
-        let src = self.files_source(room_id)?;
+        if self.client_for(pending.room_id).is_none() {
+            return Err(AppError::NotJoined);
+        }
+        let key = format!("{PENDING_SEND}{}", Uuid::now_v7());
+        let json =
+            serde_json::to_string(&pending).map_err(|e| AppError::Internal(e.to_string()))?;
+        self.inner.store.set_setting(&key, &json)?;
+        Ok(self.run_send(key, pending))
+    }
+
+    /// Starts again the messages with files that an earlier run of the app did not get
+    /// to send. Blocking (reads the store).
+    pub(super) fn resume_sends(&self) -> Result<usize, AppError> {
+        let pending = self.inner.store.settings_with_prefix(PENDING_SEND)?;
+        let mut resumed = 0;
+        for (key, json) in pending {
+            match serde_json::from_str::<PendingSend>(&json) {
+                Ok(p) if self.client_for(p.room_id).is_some() => {
+                    tracing::info!(files = p.paths.len(), "resuming a message with files");
+                    self.run_send(key, p);
+                    resumed += 1;
+                }
+                // Its room was left, or it cannot be read: nothing can send it.
+                Ok(p) => {
+                    discard_pasted(&p);
+                    self.inner.store.delete_setting(&key)?;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "dropping an unreadable queued file message");
+                    self.inner.store.delete_setting(&key)?;
+                }
+            }
+        }
+        Ok(resumed)
+    }
+
+    fn run_send(&self, key: String, pending: PendingSend) -> u64 {
         let (id, cancel) = self.start_transfer();
-        let name = match paths.len() {
-            1 => file_name(&paths[0]),
-            n => format!("{} + {} more", file_name(&paths[0]), n - 1),
+        let name = match pending.paths.len() {
+            1 => file_name(&pending.paths[0]),
+            n => format!("{} + {} more", file_name(&pending.paths[0]), n - 1),
         };
         let report = Report::new(
             self,
             TransferView {
                 id,
-                room_id,
+                room_id: pending.room_id,
                 direction: TransferDirection::Upload,
                 name,
                 done: 0,
                 total: 0,
                 state: TransferState::Preparing,
                 file_id: None,
-                paths: paths.iter().map(|p| p.display().to_string()).collect(),
-                caption: caption.clone(),
+                paths: pending
+                    .paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+                caption: pending.caption.clone(),
                 error: None,
             },
         );
         let app = self.clone();
         self.inner.runtime.spawn(async move {
-            let result = app
-                .upload_and_send(room_id, &src, &paths, &caption, relation, &report, &cancel)
-                .await;
+            let result = app.upload_and_send(&pending, &report, &cancel).await;
             lock(&app.inner.transfers.running).remove(&id);
+            // A link that failed leaves the message queued for the next start; an answer
+            // (sent, cancelled, refused) ends it.
+            let keep = matches!(&result, Err(AppError::Transfer(e)) if e.transient());
+            let (store, cache) = (
+                Arc::clone(&app.inner.store),
+                app.inner.transfers.cache.clone(),
+            );
+            let sent = result.as_ref().ok().cloned();
+            let done = tokio::task::spawn_blocking(move || {
+                if keep {
+                    return Ok(());
+                }
+                match sent {
+                    Some(attachments) if pending.pasted => {
+                        keep_pasted(&store, &cache, &pending, &attachments)
+                    }
+                    _ => discard_pasted(&pending),
+                }
+                store.delete_setting(&key)
+            })
+            .await;
+            if let Ok(Err(e)) = done {
+                tracing::warn!(error = %e, "could not update the queued file message");
+            }
             report.end(result.as_ref().map(|_| ()));
         });
-        Ok(id)
+        id
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn upload_and_send(
         &self,
-        room_id: Uuid,
-        src: &Source,
-        paths: &[PathBuf],
-        caption: &str,
-        mut relation: Relation,
+        pending: &PendingSend,
         report: &Arc<Report>,
         cancel: &CancellationToken,
-    ) -> Result<(), AppError> {
-        let ep = src().ok_or(AppError::NotJoined)?;
+    ) -> Result<Vec<Attachment>, AppError> {
+        let room_id = pending.room_id;
+        // Until the room is joined (an app just started, a host not back yet) it waits,
+        // as a message in the outbox does.
+        let client = self.client_for(room_id).ok_or(AppError::NotJoined)?;
+        let ep = loop {
+            tokio::select! {
+                ep = client.files_when_joined(room_id, Duration::from_secs(30)) => {
+                    if let Some(ep) = ep {
+                        break ep;
+                    }
+                }
+                _ = cancel.cancelled() => return Err(transfer::TransferError::Cancelled.into()),
+            }
+        };
+        let src: Source = Arc::new(move || client.files(room_id));
         let mut files = Vec::new();
-        for p in paths {
+        for p in &pending.paths {
             let f = tokio::select! {
                 f = transfer::prepare(p) => f?,
                 _ = cancel.cancelled() => return Err(transfer::TransferError::Cancelled.into()),
@@ -234,10 +317,12 @@ impl App {
             },
             true,
         );
+        let mut relation = pending.relation.clone();
+        relation.attachments.clear();
         let mut base = 0;
         for f in &files {
             let a = transfer::upload_attachment(
-                src,
+                &src,
                 &self.inner.store,
                 f,
                 report.progress(base),
@@ -247,12 +332,17 @@ impl App {
             relation.attachments.push(a);
             base += f.size;
         }
-        self.send_with(room_id, caption, &relation)?;
-        Ok(())
+        let app = self.clone();
+        let (caption, rel) = (pending.caption.clone(), relation.clone());
+        tokio::task::spawn_blocking(move || app.send_with(room_id, &caption, &rel))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))??;
+        Ok(relation.attachments)
     }
 
     /// Sends pasted bytes (a screenshot) as a file named `name`: kept in the data
-    /// directory first, so that the upload can resume like any other.
+    /// directory first, so that the upload can resume like any other, and moved into
+    /// the cache once sent (the sender sees it offline too). Blocking.
     pub fn send_bytes(
         &self,
         room_id: Uuid,
@@ -266,13 +356,24 @@ impl App {
         let safe = hearth::files::save_name::safe_name(name);
         let path = dir.join(format!("{}-{safe}", Uuid::now_v7().simple()));
         std::fs::write(&path, bytes).map_err(|e| {
+            let _ = std::fs::remove_file(&path);
             if hearth::files::is_disk_full(&e) {
                 AppError::Store(hearth::StoreError::DiskFull)
             } else {
                 AppError::Invalid(format!("cannot keep the pasted file: {e}"))
             }
         })?;
-        self.send_files(room_id, vec![path], caption, Relation::default())
+        let queued = self.queue_send(PendingSend {
+            room_id,
+            paths: vec![path.clone()],
+            caption,
+            relation: Relation::default(),
+            pasted: true,
+        });
+        if queued.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        queued
     }
 
     /// A room's file in the local cache, fetched (or resumed) first if need be: its path.
@@ -382,6 +483,41 @@ impl App {
     /// Where the cache keeps a file (whether or not it is there yet).
     pub fn cached_path(&self, file_id: &str) -> Option<PathBuf> {
         is_file_id(file_id).then(|| self.inner.transfers.cache.path(file_id))
+    }
+}
+
+/// A message with files not sent yet, as kept in the store (setting `file-send:ID`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(super) struct PendingSend {
+    room_id: Uuid,
+    paths: Vec<PathBuf>,
+    caption: String,
+    relation: Relation,
+    /// The files are the app's own copies of pasted bytes.
+    #[serde(default)]
+    pasted: bool,
+}
+
+const PENDING_SEND: &str = "file-send:";
+
+/// A sent paste's copy becomes the cache's (it is the verified file by now). Blocking.
+fn keep_pasted(store: &Store, cache: &FileCache, p: &PendingSend, sent: &[Attachment]) {
+    for (path, a) in p.paths.iter().zip(sent) {
+        let to = cache.path(&a.file_id);
+        if to.exists() || std::fs::rename(path, &to).is_err() {
+            let _ = std::fs::remove_file(path);
+        } else if let Err(e) = store.cache_put(&a.file_id, a.size) {
+            tracing::debug!(error = %e, "a sent paste stays out of the cache's list");
+        }
+    }
+}
+
+/// A paste that will not be sent is deleted (a picked file is the user's: left alone).
+fn discard_pasted(p: &PendingSend) {
+    if p.pasted {
+        for path in &p.paths {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

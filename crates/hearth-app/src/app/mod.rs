@@ -174,6 +174,10 @@ impl App {
         for room in app.inner.store.joined_rooms()? {
             app.attach(room.room_id, &room.address, None, None);
         }
+        // Messages with files the last run did not finish sending.
+        if let Err(e) = app.resume_sends() {
+            tracing::warn!(error = %e, "could not resume the queued file messages");
+        }
         app.start_browsing();
         app.spawn_not_hosted_retry();
         if app.settings()?.resume_hosting {

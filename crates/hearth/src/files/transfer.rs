@@ -104,7 +104,7 @@ impl TransferError {
     }
 
     /// Worth another try as is (the link, not the request, failed).
-    fn transient(&self) -> bool {
+    pub fn transient(&self) -> bool {
         matches!(
             self,
             TransferError::Unreachable(_)
