@@ -62,7 +62,10 @@ struct Member {
 
 impl Member {
     async fn join(h: &Hosted, room: Uuid, name: &str) -> Member {
-        let dir = tempfile::tempdir().unwrap();
+        Member::join_in(h, room, name, tempfile::tempdir().unwrap()).await
+    }
+
+    async fn join_in(h: &Hosted, room: Uuid, name: &str, dir: tempfile::TempDir) -> Member {
         let store = Arc::new(Store::open(dir.path()).unwrap());
         let (client, events) = client_for(&store, h, room, name);
         client.join(room, None).unwrap();
@@ -662,26 +665,7 @@ async fn a_deleted_messages_file_leaves_the_host_once_no_message_carries_it() {
 /// `storage_full`, its bytes are given back, and the room goes on.
 #[tokio::test]
 async fn a_full_disk_on_the_host_fails_the_upload_cleanly() {
-    if unsafe { libc::geteuid() } != 0 {
-        panic!("this test mounts a tmpfs and needs root (CI runs as root)");
-    }
-    let mnt = tempfile::tempdir().unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
-        .arg(mnt.path())
-        .status()
-        .unwrap();
-    assert!(ok.success(), "mount tmpfs");
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(&self.0)
-                .status();
-        }
-    }
-    let _unmount = Unmount(mnt.path().to_path_buf());
+    let mnt = SmallDisk::mount();
     let dir = tempfile::tempdir_in(mnt.path()).unwrap();
     let h = tls_host_in(dir, Limits::default()).await;
     let mut alice = Member::join(&h, h.room, "Alice").await;
@@ -709,4 +693,71 @@ async fn a_full_disk_on_the_host_fails_the_upload_cleanly() {
         _ => None,
     })
     .await;
+}
+
+/// A 24 MiB tmpfs, unmounted when dropped.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount() -> SmallDisk {
+        if unsafe { libc::geteuid() } != 0 {
+            panic!("this test mounts a tmpfs and needs root (CI runs as root)");
+        }
+        let mnt = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
+            .arg(mnt.path())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "mount tmpfs");
+        SmallDisk(mnt)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// Bob's data directory on a small tmpfs: a download that does not fit fails with
+/// `disk_full`, its bytes are given back, and Bob's chat (same disk) goes on.
+#[tokio::test]
+async fn a_full_disk_on_a_member_fails_the_download_cleanly() {
+    let mnt = SmallDisk::mount();
+    let h = tls_host().await;
+    let alice = Member::join(&h, h.room, "Alice").await;
+    let bob_dir = tempfile::tempdir_in(mnt.path()).unwrap();
+    let mut bob = Member::join_in(&h, h.room, "Bob", bob_dir).await;
+    let src = tempfile::tempdir().unwrap();
+    let path = random_file(src.path(), "raw-footage.mov", 40 * 1024 * 1024);
+    alice.send_files(&path, "the footage").await;
+    let a = bob.message_with_files().await.attachments[0].clone();
+    let e = bob.download(&a).await.unwrap_err();
+    assert_eq!(e.code(), "disk_full", "{e}");
+    let partial: u64 = std::fs::read_dir(bob.dir.path().join("files/cache/partial"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(partial, 0, "the space is given back");
+    assert!(!bob.cache().path(&a.file_id).exists());
+    let sent = bob.client.send(h.room, "no room for it here").unwrap();
+    until(&mut bob.events, "the ack", |e| match e {
+        ClientEvent::Ack { client_msg_id, .. } if *client_msg_id == sent.client_msg_id => Some(()),
+        _ => None,
+    })
+    .await;
+    // A smaller file still comes down into the space given back.
+    let small = random_file(src.path(), "still-photo.jpg", 2 * 1024 * 1024);
+    alice.send_files(&small, "").await;
+    let b = bob.message_with_files().await.attachments[0].clone();
+    let got = bob.download(&b).await.unwrap();
+    assert_eq!(hearth::files::hash_file(&got).unwrap().0, b.file_id);
 }

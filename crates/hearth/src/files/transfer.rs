@@ -775,7 +775,12 @@ async fn download_once(
             let _ = tokio::fs::remove_file(&partial).await;
             return Err((TransferError::HashMismatch, None));
         }
-        Outcome::DiskFull => return Err((TransferError::DiskFull, Some(got.offset))),
+        Outcome::DiskFull => {
+            // The space goes back at once: the store shares the disk, and the chat must
+            // go on. (Resuming would need that space again anyway.)
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err((TransferError::DiskFull, None));
+        }
         Outcome::Io(e) => return Err((local("the download", e), Some(got.offset))),
     }
     let digest = match got.hash {
