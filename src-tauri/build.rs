@@ -43,6 +43,7 @@ const COMMANDS: &[&str] = &[
     "save_file_as",
     "open_file",
     "cancel_transfer",
+    "transfers",
     "file_limits",
     "keep_file",
     "file_cache_usage",

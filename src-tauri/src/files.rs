@@ -186,6 +186,12 @@ pub async fn open_file(
         .map_err(|e| AppError::Invalid(format!("cannot open the file: {e}")))
 }
 
+/// The transfers under way (for a window that starts after them).
+#[tauri::command]
+pub fn transfers(shell: State<'_, Shell>) -> Vec<hearth_app::TransferView> {
+    shell.app.transfers()
+}
+
 #[tauri::command]
 pub fn cancel_transfer(shell: State<'_, Shell>, id: u64) -> bool {
     shell.app.cancel_transfer(id)

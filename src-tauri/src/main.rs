@@ -210,6 +210,7 @@ fn run() -> anyhow::Result<()> {
             files::save_file_as,
             files::open_file,
             files::cancel_transfer,
+            files::transfers,
             files::file_limits,
             files::keep_file,
             files::file_cache_usage,

@@ -11,10 +11,17 @@ const UI_THREAD_SAFE: &[&str] = &[
     "ui_mark",
     "set_unread",
     "cancel_transfer",
+    "transfers",
 ];
 
 /// `App` methods that read in-memory state only, callable from any thread.
-const IN_MEMORY: &[&str] = &["members", "typing", "discovered", "cancel_transfer"];
+const IN_MEMORY: &[&str] = &[
+    "members",
+    "typing",
+    "discovered",
+    "cancel_transfer",
+    "transfers",
+];
 
 struct Command {
     name: String,

@@ -317,8 +317,20 @@ async fn paste_preview_send_download_resume_and_cancel() -> Result<()> {
         let size = std::fs::metadata(&photos)?.len();
         ensure!(had >= size / 5, "the host kept the first part: {had} of {size}");
         let sent_before = tx_bytes(&bob.ns, &veth_b)?;
+        // Started with the link down, Bob's app shows the queued message at once, as a
+        // transfer waiting for the room; it goes on when the link is back.
+        bob.ns.ip(&["link", "set", &veth_b, "down"])?;
         bob.start(&app).await?;
         open_room(bob.ui(), "Crew").await?;
+        poll("the queued upload shown after the restart", Duration::from_secs(20), async || {
+            Ok(transfers(bob.ui())
+                .await?
+                .into_iter()
+                .find(|t| t["state"] == "preparing" && t["text"].as_str().is_some_and(|x| x.contains("photos 2026") && x.contains("waiting for the host"))))
+        })
+        .await?;
+        bob.shot("files-queued-after-restart-1280x800-light.png")?;
+        bob.ns.ip(&["link", "set", &veth_b, "up"])?;
         let photos_card = format!("[data-testid=file-card][data-file-id='{photos_id}']");
         poll("the photos arrive after Bob's restart", Duration::from_secs(120), async || {
             Ok(alice.ui().client.find(fantoccini::Locator::Css(&photos_card)).await.ok())

@@ -129,13 +129,15 @@ class AppState {
 
   async start() {
     await ipc.subscribe((e) => this.onEvent(e));
-    const [profile, settings, rooms, discovered, hosted] = await Promise.all([
+    const [profile, settings, rooms, discovered, hosted, transfers] = await Promise.all([
       ipc.profile(),
       ipc.settings(),
       ipc.rooms(),
       ipc.discovered(),
       ipc.hosted(),
+      ipc.transfers(),
     ]);
+    this.takeTransfers(transfers);
     this.profile = profile;
     this.settings = settings;
     this.setRooms(rooms);
@@ -635,10 +637,26 @@ class AppState {
     }
   }
 
+  /** Transfers under way as the core has them (events since may be newer: kept). */
+  private takeTransfers(list: TransferView[]) {
+    const now = Date.now();
+    for (const t of list) {
+      const known = this.transfers[t.id];
+      if (!known) this.transfers[t.id] = { ...t, startedAt: now, updatedAt: now };
+      else if (t.done > known.done) this.transfers[t.id] = { ...t, startedAt: known.startedAt, updatedAt: now };
+    }
+  }
+
   /** The core dropped events because the UI fell behind: read everything afresh. */
   async resync() {
     try {
-      const [rooms, discovered, hosted] = await Promise.all([ipc.rooms(), ipc.discovered(), ipc.hosted()]);
+      const [rooms, discovered, hosted, transfers] = await Promise.all([
+        ipc.rooms(),
+        ipc.discovered(),
+        ipc.hosted(),
+        ipc.transfers(),
+      ]);
+      this.takeTransfers(transfers);
       this.setRooms(rooms);
       this.discovered = discovered;
       this.hosted = hosted;

@@ -10,6 +10,7 @@ import type { MessagePage } from "../bindings/MessagePage";
 import type { PendingView } from "../bindings/PendingView";
 import type { PersonView } from "../bindings/PersonView";
 import type { Profile } from "../bindings/Profile";
+import type { TransferView } from "../bindings/TransferView";
 import type { Relation } from "../bindings/Relation";
 import type { RoomView } from "../bindings/RoomView";
 import type { SearchHitView } from "../bindings/SearchHitView";
@@ -57,6 +58,8 @@ export const ipc = {
   openFile: (roomId: string, fileId: string, size: number, name: string) =>
     invoke<void>("open_file", { room_id: roomId, file_id: fileId, size, name }),
   cancelTransfer: (id: number) => invoke<boolean>("cancel_transfer", { id }),
+  /** The transfers under way (some may have started before this window). */
+  transfers: () => invoke<TransferView[]>("transfers"),
   fileLimits: (roomId: string) => invoke<FileLimitsView>("file_limits", { room_id: roomId }),
   keepFile: (fileId: string, keep: boolean) => invoke<boolean>("keep_file", { file_id: fileId, keep }),
   fileCacheUsage: () => invoke<[number, number]>("file_cache_usage"),

@@ -27,6 +27,8 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(150);
 pub(super) struct Transfers {
     next: std::sync::atomic::AtomicU64,
     running: std::sync::Mutex<std::collections::HashMap<u64, CancellationToken>>,
+    /// The transfers under way as the UI shows them, for a UI that (re)subscribes.
+    shown: std::sync::Mutex<std::collections::HashMap<u64, std::sync::Weak<Report>>>,
     /// Fetches of the same file share one download (a preview shown twice).
     fetching: tokio::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub(super) cache: FileCache,
@@ -37,6 +39,7 @@ impl Transfers {
         Ok(Transfers {
             next: 1.into(),
             running: Default::default(),
+            shown: Default::default(),
             fetching: Default::default(),
             cache: FileCache::open(data_dir)
                 .map_err(|e| AppError::Invalid(format!("cannot create the file cache: {e}")))?,
@@ -56,11 +59,14 @@ impl Report {
         app.emit(AppEvent::Transfer {
             transfer: view.clone(),
         });
-        Arc::new(Report {
+        let id = view.id;
+        let r = Arc::new(Report {
             app: app.clone(),
             view: std::sync::Mutex::new(view),
             last: std::sync::Mutex::new(Instant::now()),
-        })
+        });
+        lock(&app.inner.transfers.shown).insert(id, Arc::downgrade(&r));
+        r
     }
 
     fn update(&self, f: impl FnOnce(&mut TransferView), force: bool) {
@@ -91,6 +97,8 @@ impl Report {
     }
 
     fn end(&self, result: Result<(), &AppError>) {
+        let id = lock(&self.view).id;
+        lock(&self.app.inner.transfers.shown).remove(&id);
         self.update(
             |v| match result {
                 Ok(()) => {
@@ -125,6 +133,18 @@ impl App {
         let cancel = CancellationToken::new();
         lock(&t.running).insert(id, cancel.clone());
         (id, cancel)
+    }
+
+    /// The transfers under way, as their latest events showed them (a UI that starts
+    /// after them, or resyncs, reads them here). In memory.
+    pub fn transfers(&self) -> Vec<TransferView> {
+        let mut views: Vec<TransferView> = lock(&self.inner.transfers.shown)
+            .values()
+            .filter_map(|r| r.upgrade())
+            .map(|r| lock(&r.view).clone())
+            .collect();
+        views.sort_by_key(|v| v.id);
+        views
     }
 
     /// Cancels a transfer (an upload is dropped on the host too). False if it is over.
