@@ -267,7 +267,7 @@ pub fn serve_cached(
         .headers()
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok());
-    let (code, start, end) = match range.map(|r| byte_range(r, len)) {
+    let (code, start, end) = match range.map(|r| hearth::files::byte_range::parse(r, len)) {
         Some(Some((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b.min(a + RANGE_CHUNK - 1)),
         Some(None) => {
             return Response::builder()
@@ -299,54 +299,4 @@ pub fn serve_cached(
         resp = resp.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
     }
     resp.body(bytes).unwrap_or_default()
-}
-
-/// The first range of a `Range: bytes=…` header as inclusive offsets within `len`
-/// bytes; `None` if none of it can be served.
-fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
-    let spec = header.trim().strip_prefix("bytes=")?;
-    let first = spec.split(',').next()?.trim();
-    let (a, b) = first.split_once('-')?;
-    let (a, b) = (a.trim(), b.trim());
-    if len == 0 {
-        return None;
-    }
-    if a.is_empty() {
-        // The last `b` bytes.
-        let n: u64 = b.parse().ok()?;
-        if n == 0 {
-            return None;
-        }
-        return Some((len.saturating_sub(n), len - 1));
-    }
-    let start: u64 = a.parse().ok()?;
-    if start >= len {
-        return None;
-    }
-    let end = match b {
-        "" => len - 1,
-        b => b.parse::<u64>().ok()?.min(len - 1),
-    };
-    (end >= start).then_some((start, end))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::byte_range;
-
-    #[test]
-    fn ranges_are_read_as_a_media_element_sends_them() {
-        assert_eq!(byte_range("bytes=0-", 1000), Some((0, 999)));
-        assert_eq!(byte_range("bytes=100-199", 1000), Some((100, 199)));
-        assert_eq!(byte_range("bytes=900-5000", 1000), Some((900, 999)));
-        assert_eq!(byte_range("bytes=-100", 1000), Some((900, 999)));
-        assert_eq!(byte_range("bytes=-5000", 1000), Some((0, 999)));
-        assert_eq!(byte_range("bytes=0-0, 5-9", 1000), Some((0, 0)));
-        assert_eq!(byte_range("bytes=1000-", 1000), None);
-        assert_eq!(byte_range("bytes=200-100", 1000), None);
-        assert_eq!(byte_range("bytes=-0", 1000), None);
-        assert_eq!(byte_range("items=0-5", 1000), None);
-        assert_eq!(byte_range("bytes=x-", 1000), None);
-        assert_eq!(byte_range("bytes=0-", 0), None);
-    }
 }

@@ -552,31 +552,6 @@ fn finish(state: &HostState, row: &UploadRow, hash: sha2::Sha256) -> Result<(), 
     state.store().complete_upload(row).map_err(storage)
 }
 
-/// A `Range: bytes=…` header against a file of `size` bytes: the first and last byte.
-fn parse_range(v: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = v.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (a, b) = (a.trim(), b.trim());
-    if a.is_empty() {
-        // The last N bytes.
-        let n: u64 = b.parse().ok()?;
-        if n == 0 || size == 0 {
-            return None;
-        }
-        return Some((size.saturating_sub(n), size - 1));
-    }
-    let start: u64 = a.parse().ok()?;
-    let end: u64 = if b.is_empty() {
-        size.checked_sub(1)?
-    } else {
-        b.parse().ok()?
-    };
-    (start <= end && start < size).then_some((start, end.min(size - 1)))
-}
-
 /// `GET /files/v1/rooms/{room}/files/{file_id}` (§15.4), with `Range` for a resumed
 /// download. Streamed from the disk in small chunks, never whole in memory.
 async fn download(
@@ -598,7 +573,7 @@ async fn download(
     };
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
-        Some(v) => match parse_range(v, size) {
+        Some(v) => match super::byte_range::parse(v, size) {
             Some(r) => Some(r),
             None => {
                 let mut r = Refused::new(
@@ -657,23 +632,4 @@ async fn download(
         .map_err(storage)?;
     let stream = tokio_util::io::ReaderStream::with_capacity(f.take(len), READ_CHUNK);
     Ok((status, h, Body::from_stream(stream)).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_range;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-", 10), Some((0, 9)));
-        assert_eq!(parse_range("bytes=4-", 10), Some((4, 9)));
-        assert_eq!(parse_range("bytes=4-6", 10), Some((4, 6)));
-        assert_eq!(parse_range("bytes=4-60", 10), Some((4, 9)));
-        assert_eq!(parse_range("bytes=-3", 10), Some((7, 9)));
-        assert_eq!(parse_range("bytes=10-", 10), None);
-        assert_eq!(parse_range("bytes=6-4", 10), None);
-        assert_eq!(parse_range("bytes=0-1,3-4", 10), None);
-        assert_eq!(parse_range("items=0-", 10), None);
-        assert_eq!(parse_range("bytes=0-", 0), None);
-    }
 }

@@ -7,9 +7,11 @@
 //! - `grants`: the bearer tokens that `joined` hands out;
 //! - `transfer`: the client side, uploads and downloads that resume where they stopped;
 //! - `cache`: the client's cache of downloaded files, with its size limit;
+//! - `byte_range`: reading a `Range` header;
 //! - `save_name`: turning a sender's file name into one safe to save;
 //! - `thumbnail`: the sender's previews of images.
 
+pub mod byte_range;
 pub mod cache;
 pub mod grants;
 mod host_files;
